@@ -1,0 +1,5 @@
+import sys
+
+from brainsynth.cli import main
+
+sys.exit(main())

@@ -1,0 +1,77 @@
+"""The ``brainsynth`` command line: a thin dispatcher over :mod:`brainsynth.commands`.
+
+Each subcommand lives in ``brainsynth/commands/<name>.py`` with ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args)``. Those modules import only the standard library at
+the top, so ``brainsynth --help`` is instant; the heavy work is imported inside ``run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from brainsynth import __version__
+from brainsynth.errors import BrainsynthError
+
+COMMANDS: tuple[str, ...] = (
+    "phantom",
+    "prepare",
+    "train",
+    "sample",
+    "evaluate",
+    "vtt",
+    "demo",
+    "reproduce",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="brainsynth",
+        description=(
+            "Synthetic brain MR images with GANs (Han et al., ISBI 2018), and tests of how "
+            "realistic they are. Typical path: phantom (or a BraTS download) -> prepare -> "
+            "train -> sample -> evaluate / vtt."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"brainsynth {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"brainsynth.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"brainsynth.commands.{name}":
+                raise
+            continue
+        sub = subparsers.add_parser(
+            name,
+            help=module.HELP,
+            description=getattr(module, "DESCRIPTION", module.HELP),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.add_arguments(sub)
+        sub.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 1
+    try:
+        result = args._run(args)
+    except BrainsynthError as exc:
+        print(f"brainsynth: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("brainsynth: interrupted", file=sys.stderr)
+        return 130
+    return int(result or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,92 @@
+"""Dataclass configs that round-trip through YAML.
+
+Every output folder gets the config that produced it (``config.yaml``), so a run can be
+repeated. Configs are plain dataclasses of simple fields (str, int, float, bool, None,
+lists, tuples and nested dataclasses); :func:`load_config` refuses unknown keys so a typo in
+a YAML file is an error, not a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from brainsynth.errors import BrainsynthError
+
+T = TypeVar("T")
+
+
+def config_to_dict(config: Any) -> dict[str, Any]:
+    """A dataclass as a YAML-safe dict (tuples become lists, paths become strings)."""
+
+    def plain(value: Any) -> Any:
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        if isinstance(value, (list, tuple)):
+            return [plain(v) for v in value]
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items()}
+        if isinstance(value, Path):
+            return str(value)
+        return value
+
+    return plain(config)
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass ``cls`` from a dict, recursing into nested dataclass fields."""
+    if not isinstance(data, dict):
+        raise BrainsynthError(f"{cls.__name__}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise BrainsynthError(f"{cls.__name__}: unknown key(s) {', '.join(unknown)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints.get(name)
+        if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = config_from_dict(hint, value)
+        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+            value = tuple(value)
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a dataclass config to ``path`` as YAML, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = yaml.safe_dump(config_to_dict(config), sort_keys=False)
+    write_text_atomic(path, text)
+    return path
+
+
+def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:
+    """Read a YAML file written by :func:`save_config` back into dataclass ``cls``."""
+    path = Path(path)
+    if not path.is_file():
+        raise BrainsynthError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise BrainsynthError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
+    return config_from_dict(cls, data or {})
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

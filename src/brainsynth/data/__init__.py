@@ -1,0 +1,1 @@
+"""Data: finding BraTS cases, loading volumes, preparing 2D slices, reading prepared sets."""

@@ -1,0 +1,159 @@
+"""The prepared-dataset format, read and written.
+
+``brainsynth prepare`` writes a folder that every later step reads:
+
+- ``images.npy``: uint8 array (N, 4, H, W), channels T1, T1c, T2, FLAIR (:data:`SEQUENCES`),
+  intensities in [0, 1] stored as round(255 * x); memory-mappable.
+- ``slices.csv``: one row per image with at least ``patient, grade, plane, slice,
+  tumor_pixels`` (``tumor_pixels`` empty when the case has no segmentation).
+- ``dataset.json``: provenance (source, layouts, plane, slice range, size, normalisation,
+  counts, skipped cases, brainsynth version).
+
+An *image set* (paper §3.2.2) is one sequence's channel, or ``concat``: all four channels
+pooled as single-channel images (4N images from N slices, as the paper's 61,600 from 15,400).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth.errors import BrainsynthError
+
+SEQUENCES: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
+"""Channel order of ``images.npy``."""
+
+SEQUENCE_LABELS: dict[str, str] = {"t1": "T1", "t1c": "T1c", "t2": "T2", "flair": "FLAIR"}
+IMAGE_SETS: tuple[str, ...] = (*SEQUENCES, "concat")
+SLICE_COLUMNS: tuple[str, ...] = ("patient", "grade", "plane", "slice", "tumor_pixels")
+
+
+@dataclass
+class ImageSet:
+    """Single-channel images of one image set, with where each came from.
+
+    ``images`` is (M, 1, H, W): uint8 (0..255) when loaded with ``as_float=False``, else
+    float32 in [0, 1]. ``patients[i]``, ``channels[i]`` (index into :data:`SEQUENCES`) and
+    ``rows[i]`` (row of ``slices.csv``) describe image ``i``.
+    """
+
+    name: str
+    images: np.ndarray
+    patients: np.ndarray
+    channels: np.ndarray
+    rows: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def float_images(self) -> np.ndarray:
+        """The images as float32 in [0, 1], whatever they were loaded as."""
+        if self.images.dtype == np.uint8:
+            return self.images.astype(np.float32) / 255.0
+        return np.asarray(self.images, dtype=np.float32)
+
+
+@dataclass
+class PreparedDataset:
+    """A prepared folder: the (memory-mapped) image array, its slice table and metadata."""
+
+    root: Path
+    images: np.ndarray
+    slices: list[dict[str, str]]
+    meta: dict[str, Any]
+
+    @property
+    def size(self) -> int:
+        """Image side length H (= W)."""
+        return int(self.images.shape[-1])
+
+    @property
+    def patients(self) -> np.ndarray:
+        return np.array([row["patient"] for row in self.slices])
+
+    def image_set(self, name: str, as_float: bool = True) -> ImageSet:
+        """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair`` or ``concat``.
+
+        ``concat`` is ordered sequence by sequence (all T1, then all T1c, ...).
+        """
+        name = name.lower()
+        if name not in IMAGE_SETS:
+            raise BrainsynthError(
+                f"unknown sequence {name!r}: choose one of {', '.join(IMAGE_SETS)}"
+            )
+        n = len(self.slices)
+        patients = self.patients
+        channels = list(range(len(SEQUENCES))) if name == "concat" else [SEQUENCES.index(name)]
+        images = np.concatenate([self.images[:, c : c + 1] for c in channels], axis=0)
+        if as_float:
+            images = images.astype(np.float32) / 255.0
+        return ImageSet(
+            name=name,
+            images=images,
+            patients=np.tile(patients, len(channels)),
+            channels=np.repeat(np.array(channels, dtype=np.int64), n),
+            rows=np.tile(np.arange(n, dtype=np.int64), len(channels)),
+        )
+
+
+def load_prepared(root: str | os.PathLike[str]) -> PreparedDataset:
+    """Open a prepared folder, checking that its three files agree."""
+    root = Path(root)
+    paths = {name: root / name for name in ("images.npy", "slices.csv", "dataset.json")}
+    if not root.is_dir():
+        raise BrainsynthError(f"{root}: no such prepared dataset folder")
+    for name, path in paths.items():
+        if not path.is_file():
+            raise BrainsynthError(f"{root}: not a prepared dataset ({name} is missing)")
+    try:
+        images = np.load(paths["images.npy"], mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise BrainsynthError(f"{paths['images.npy']}: unreadable ({exc})") from exc
+    if images.ndim != 4 or images.shape[1] != len(SEQUENCES) or images.dtype != np.uint8:
+        raise BrainsynthError(
+            f"{paths['images.npy']}: expected uint8 (N, 4, H, W), got {images.dtype} {images.shape}"
+        )
+    with paths["slices.csv"].open(newline="") as handle:
+        slices = list(csv.DictReader(handle))
+    if len(slices) != len(images):
+        raise BrainsynthError(
+            f"{root}: slices.csv has {len(slices)} rows but images.npy has {len(images)} images"
+        )
+    meta = json.loads(paths["dataset.json"].read_text())
+    return PreparedDataset(root=root, images=images, slices=slices, meta=meta)
+
+
+def write_prepared(
+    root: str | os.PathLike[str],
+    images: np.ndarray,
+    slices: list[dict[str, Any]],
+    meta: dict[str, Any],
+) -> Path:
+    """Write the three files of a prepared folder (used by tests and small tools).
+
+    ``images`` is uint8 (N, 4, H, W) or float in [0, 1]; ``slices`` has one dict per image.
+    """
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    if images.dtype != np.uint8:
+        images = np.clip(np.rint(np.asarray(images) * 255.0), 0, 255).astype(np.uint8)
+    np.save(root / "images.npy", images)
+    write_slices_csv(root / "slices.csv", slices)
+    (root / "dataset.json").write_text(json.dumps(meta, indent=2, default=str))
+    return root
+
+
+def write_slices_csv(path: Path, slices: list[dict[str, Any]]) -> None:
+    """Write ``slices.csv`` with :data:`SLICE_COLUMNS` first, then any extra columns."""
+    extra = sorted({k for row in slices for k in row} - set(SLICE_COLUMNS))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=[*SLICE_COLUMNS, *extra])
+        writer.writeheader()
+        for row in slices:
+            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
