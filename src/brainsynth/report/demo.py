@@ -1,0 +1,109 @@
+"""The demo's ``report.html``: real and synthetic grids per GAN, losses, metrics, montages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth.data.dataset import SEQUENCE_LABELS
+from brainsynth.report.figures import grid_data_uri, png_data_uri, training_curves_svg
+from brainsynth.report.render import metric_cell, render_html
+
+REPORTED_METRICS: tuple[tuple[str, bool], ...] = (
+    # (key, shown as a percentage)
+    ("c2st_accuracy", True),
+    ("c2st_control_accuracy", True),
+    ("c2st_gap", True),
+    ("c2st_p_value", False),
+    ("c2st_knn_accuracy", True),
+    ("fid", False),
+    ("kid", False),
+    ("precision", False),
+    ("recall", False),
+    ("ms_ssim_real", False),
+    ("ms_ssim_fake", False),
+    ("memorized_fraction", False),
+)
+
+
+def metric_meanings(keys: list[str]) -> list[tuple[str, str]]:
+    """One sentence per metric key, from the evaluation module's own descriptions."""
+    from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS
+
+    return [(key, METRIC_DESCRIPTIONS.get(key, "")) for key in keys]
+
+
+def montages(metrics: dict[str, Any]) -> list[dict[str, str]]:
+    """Every PNG the evaluation wrote and named in its metrics (saliency, closest pairs)."""
+    found = []
+    for key, value in metrics.items():
+        if isinstance(value, str) and value.endswith(".png") and Path(value).is_file():
+            found.append({"uri": png_data_uri(value), "caption": key.replace("_", " ")})
+    return found
+
+
+def pick(images: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` images drawn without replacement, reproducibly."""
+    rng = np.random.default_rng(seed)
+    index = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
+    return np.asarray(images[index], dtype=np.float32)
+
+
+def write_demo_report(
+    config: Any,
+    clock: Any,
+    real: Any,
+    results: list[dict[str, Any]],
+    vtt: dict[str, Any],
+    prepared: Path,
+) -> Path:
+    """Write ``<out>/report.html`` and return its path."""
+    label = "Concat" if config.sequence == "concat" else SEQUENCE_LABELS[config.sequence]
+    real_grid = grid_data_uri(pick(real.float_images(), 64, config.seed))
+    gans = []
+    for result in results:
+        metrics, gan = result["metrics"], result["gan"]
+        rows = [r for r in _read_iterations(result["run"])]
+        gans.append(
+            {
+                "name": gan.gan.upper(),
+                "title": f"{gan.gan.upper()}: {label} {config.size}x{config.size}",
+                "description": f"Settings: {gan.note}.",
+                "sequence": config.sequence,
+                "sequence_label": label,
+                "size": config.size,
+                "real_grid": real_grid,
+                "fake_grid": grid_data_uri(pick(result["fake"], 64, config.seed)),
+                "curves": training_curves_svg(
+                    Path(result["run"]) / "metrics.jsonl", f"{gan.gan.upper()} losses"
+                ),
+                "iterations": rows[-1] if rows else "?",
+                "n_real": metrics.get("n_real"),
+                "n_fake": metrics.get("n_fake"),
+                "montages": montages(metrics),
+            }
+        )
+    metric_rows = [
+        {"key": key, "cells": [metric_cell(r["metrics"], key, pct) for r in results]}
+        for key, pct in REPORTED_METRICS
+    ]
+    return render_html(
+        "demo.html",
+        Path(config.out) / "report.html",
+        steps=clock.steps,
+        total_seconds=clock.elapsed,
+        gans=gans,
+        metric_rows=metric_rows,
+        meanings=metric_meanings([k for k, _ in REPORTED_METRICS]),
+        vtt=vtt,
+        config_path=str(Path(config.out) / "config.yaml"),
+        prepared=str(prepared),
+    )
+
+
+def _read_iterations(run: Path) -> list[int]:
+    from brainsynth.report.figures import read_jsonl
+
+    return [int(r["iter"]) for r in read_jsonl(Path(run) / "metrics.jsonl") if "iter" in r]
