@@ -52,6 +52,11 @@ def format_value(value: Any, interval: Any = None, percent: bool = False) -> str
     return text
 
 
+def interval_of(metrics: dict[str, Any], key: str) -> Any:
+    """The 95% interval of ``key``: ``c2st_ci95`` for the C2ST accuracy, else ``<key>_ci95``."""
+    return metrics.get("c2st_ci95" if key == "c2st_accuracy" else f"{key}_ci95")
+
+
 def metric_cell(metrics: dict[str, Any], key: str, percent: bool = False) -> str:
-    """Format ``metrics[key]`` with its ``<key>_ci95`` interval when the metrics carry one."""
-    return format_value(metrics.get(key), metrics.get(f"{key}_ci95"), percent)
+    """Format ``metrics[key]`` with its 95% interval when the metrics carry one."""
+    return format_value(metrics.get(key), interval_of(metrics, key), percent)

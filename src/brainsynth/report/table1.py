@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth.config import write_text_atomic
-from brainsynth.report.render import format_value, metric_cell, render_html
+from brainsynth.report.render import format_value, interval_of, metric_cell, render_html
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (column title, metrics key, meaning)
@@ -104,7 +104,7 @@ def table_rows(
         }
         for _, key, _ in COLUMNS:
             record[key] = metrics.get(key)
-            interval = metrics.get(f"{key}_ci95")
+            interval = interval_of(metrics, key)
             record[f"{key}_ci95_low"], record[f"{key}_ci95_high"] = (
                 interval if isinstance(interval, (list, tuple)) else (None, None)
             )
