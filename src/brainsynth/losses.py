@@ -1,0 +1,57 @@
+"""GAN losses on discriminator logits (paper §3.2.2), plus WGAN-GP's gradient penalty.
+
+- ``dcgan``: the minimax game of eq. (1) with the generator's non-saturating form
+  (maximise log D(G(z)), Goodfellow et al. 2014), written as BCE on logits via softplus.
+- ``wgan`` / ``wgan-gp``: the critic estimates the Earth Mover distance of eq. (2) as
+  E[D(x)] - E[D(G(z))]; the critic minimises its negative, the generator minimises -E[D(G(z))].
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def dcgan_d_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """-log D(x) - log(1 - D(G(z))), averaged: BCE with targets 1 (real) and 0 (fake)."""
+    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+
+
+def dcgan_g_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating generator loss -log D(G(z)) (Goodfellow et al. 2014, §3)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def wasserstein_estimate(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic's estimate of W(p_r, p_g), eq. (2): E[D(x)] - E[D(G(z))]."""
+    return real_scores.mean() - fake_scores.mean()
+
+
+def wgan_d_loss(real_scores: torch.Tensor, fake_scores: torch.Tensor) -> torch.Tensor:
+    """The critic minimises -(E[D(x)] - E[D(G(z))])."""
+    return -wasserstein_estimate(real_scores, fake_scores)
+
+
+def wgan_g_loss(fake_scores: torch.Tensor) -> torch.Tensor:
+    """The generator minimises -E[D(G(z))]."""
+    return -fake_scores.mean()
+
+
+def gradient_penalty(
+    critic: nn.Module,
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    generator: torch.Generator | None = None,
+) -> torch.Tensor:
+    """WGAN-GP's penalty E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat.
+
+    Gulrajani et al. 2017, Algorithm 1; multiply by lambda (10) in the caller. ``generator``
+    draws the interpolation weights, so training stays reproducible and resumable.
+    """
+    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device, real.dtype)
+    mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
+    scores = critic(mixed)
+    (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+    norms = grads.float().flatten(1).norm(2, dim=1)
+    return ((norms - 1.0) ** 2).mean()
