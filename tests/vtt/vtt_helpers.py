@@ -148,3 +148,17 @@ def answer_over_http(client: httpx.Client, token: str, choose: str = "real") -> 
         posted += 1
         page = client.get(f"/r/{token}")
     return posted
+
+
+def blob_dataset(root: Path, **kwargs: int) -> Path:
+    """``tests/conftest.py``'s ``blob_dataset`` (for module-scoped fixtures).
+
+    Loaded by file path: the name ``conftest`` is ambiguous inside ``tests/vtt``.
+    """
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "conftest.py"
+    spec = importlib.util.spec_from_file_location("brainsynth_tests_root_conftest", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.blob_dataset(root, **kwargs)

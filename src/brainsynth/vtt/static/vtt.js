@@ -18,4 +18,5 @@
       button.click();
     }
   });
+  document.documentElement.setAttribute("data-keys", "ready");
 })();
