@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from brainsynth.config import save_config
+from brainsynth.config import save_config, write_text_atomic
 from brainsynth.errors import BrainsynthError
 
 
@@ -136,7 +136,7 @@ def train_and_evaluate(
 ) -> dict[str, Any]:
     """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
     from brainsynth.metrics.evaluate import EvalConfig, evaluate
-    from brainsynth.sampling import generate, write_samples
+    from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, train
 
     out = Path(config.out)
@@ -159,19 +159,15 @@ def train_and_evaluate(
         train(train_config)
     samples_dir = out / "samples" / gan.gan
     with clock.step(f"sample {gan.gan}", f"{config.n_samples} images"):
-        fake = generate(run_dir, n=config.n_samples, seed=config.seed)
-        write_samples(
-            fake,
-            samples_dir,
-            grid=samples_dir / "grid.png",
-            meta={"source": str(run_dir), "seed": config.seed},
-        )
+        fake, sampling = generate_with_info(run_dir, n=config.n_samples, seed=config.seed)
+        write_samples(fake, samples_dir, grid=samples_dir / "grid.png", meta=sampling)
     metrics_dir = out / "metrics" / gan.gan
     with clock.step(f"evaluate {gan.gan}", "C2ST, distances, diversity, memorisation"):
         metrics = evaluate(real, fake, EvalConfig(seed=config.seed), out_dir=metrics_dir)
-        metrics["fake_sampling"] = json.loads((samples_dir / "sampling.json").read_text())
-        (metrics_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        metrics["fake_sampling"] = sampling
+        write_text_atomic(metrics_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return {
+        "iteration": sampling["iteration"],
         "gan": gan,
         "run": run_dir,
         "fake": fake,

@@ -95,7 +95,7 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
     """Train, sample and evaluate one configuration, skipping the steps already finished."""
     from brainsynth.data.dataset import load_prepared
     from brainsynth.metrics.evaluate import EvalConfig, evaluate
-    from brainsynth.sampling import generate, write_samples
+    from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, is_finished, resume, train
 
     folder = Path(config.out) / configuration.slug
@@ -130,15 +130,12 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
             f"expected {configuration.size}x{configuration.size}"
         )
     samples_dir = folder / "samples"
-    fake = generate(run_dir, n=config.n_samples, seed=config.seed, device=config.device)
-    write_samples(
-        fake,
-        samples_dir,
-        grid=folder / "grid.png",
-        meta={"source": str(run_dir), "seed": config.seed},
+    fake, sampling = generate_with_info(
+        run_dir, n=config.n_samples, seed=config.seed, device=config.device
     )
+    write_samples(fake, samples_dir, grid=folder / "grid.png", meta=sampling)
     metrics = evaluate(real, fake, EvalConfig(seed=config.seed), out_dir=folder / "evaluation")
-    metrics["fake_sampling"] = json.loads((samples_dir / "sampling.json").read_text())
+    metrics["fake_sampling"] = sampling
     metrics["configuration"] = configuration.label
     write_text_atomic(metrics_path, json.dumps(metrics, indent=2, default=str))
     return metrics

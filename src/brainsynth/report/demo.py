@@ -65,7 +65,6 @@ def write_demo_report(
     gans = []
     for result in results:
         metrics, gan = result["metrics"], result["gan"]
-        rows = [r for r in _read_iterations(result["run"])]
         gans.append(
             {
                 "name": gan.gan.upper(),
@@ -79,7 +78,7 @@ def write_demo_report(
                 "curves": training_curves_svg(
                     Path(result["run"]) / "metrics.jsonl", f"{gan.gan.upper()} losses"
                 ),
-                "iterations": rows[-1] if rows else "?",
+                "iterations": result["iteration"],
                 "n_real": metrics.get("n_real"),
                 "n_fake": metrics.get("n_fake"),
                 "montages": montages(metrics),
@@ -101,9 +100,3 @@ def write_demo_report(
         config_path=str(Path(config.out) / "config.yaml"),
         prepared=str(prepared),
     )
-
-
-def _read_iterations(run: Path) -> list[int]:
-    from brainsynth.report.figures import read_jsonl
-
-    return [int(r["iter"]) for r in read_jsonl(Path(run) / "metrics.jsonl") if "iter" in r]

@@ -60,7 +60,7 @@ def vtt_results_by_name(db: str | None) -> dict[str, dict[str, Any]]:
     """Results of Visual Turing Test studies named after a configuration, keyed by name.
 
     Names match case-insensitively, with ``x`` or ``×`` in the size (``T1 (WGAN, 128x128)``).
-    Only studies with at least one answer count.
+    Only complete studies count (every invited rater answered every image).
     """
     if not db or not Path(db).is_file():
         return {}
@@ -68,9 +68,8 @@ def vtt_results_by_name(db: str | None) -> dict[str, dict[str, Any]]:
 
     found = {}
     for study in list_studies(db):
-        results = study_results(db, study["id"])
-        if results.get("n"):
-            found[normalise_label(study["name"])] = results
+        if study["complete"]:
+            found[normalise_label(study["name"])] = study_results(db, study["id"])
     return found
 
 
