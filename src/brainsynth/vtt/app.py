@@ -25,12 +25,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from brainsynth.data.dataset import SEQUENCE_LABELS
 from brainsynth.vtt import db as vttdb
 from brainsynth.vtt import export
 from brainsynth.vtt.scoring import LABELS, list_studies, study_results
 from brainsynth.vtt.study import TOKEN_PATTERN
 
 HERE = Path(__file__).parent
+LABELS_BY_SET = {**SEQUENCE_LABELS, "concat": "Concat"}
 ADMIN_COOKIE = "vtt_admin"
 IMAGE_KEY = re.compile(r"^[A-Za-z0-9_-]{32}$")
 STUDY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -200,7 +202,9 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
         studies = [
             study_results(db, s["id"]) | {"created_at": s["created_at"]} for s in list_studies(db)
         ]
-        return page(request, "admin.html", studies=studies, fmt=export.format_cell)
+        return page(
+            request, "admin.html", studies=studies, fmt=export.format_cell, labels=LABELS_BY_SET
+        )
 
     @app.get("/admin/results.json")
     def results_json(request: Request, study: str | None = None) -> Response:

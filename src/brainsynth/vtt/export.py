@@ -52,7 +52,7 @@ def format_cell(key: str, value: Any) -> str:
     if key == "p_value":
         return f"{value:.3g}" if value >= 1e-4 else f"{value:.1e}"
     if key == "wilson_ci":
-        return f"{value[0]:.1f}-{value[1]:.1f}"
+        return f"{value[0]:.1f}–{value[1]:.1f}"
     if key == "median_response_s":
         return f"{value:.2f}"
     if key == "kappa":
