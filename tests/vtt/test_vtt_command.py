@@ -87,9 +87,9 @@ def test_create_invite_answer_results(
         "median_response_s",
     ):
         assert key in result
-    assert (result["n"], result["accuracy"]) == (16, 50.0)
+    assert (result["n"], result["accuracy"]) == (16, 0.5)
     assert [r["name"] for r in result["raters"]] == ["dr a", "dr b"]
-    assert result["raters"][0]["real_as_real"] == 4 and result["raters"][0]["accuracy"] == 50.0
+    assert result["raters"][0]["real_as_real"] == 4 and result["raters"][0]["accuracy"] == 0.5
 
     rows = list(
         csv.DictReader(

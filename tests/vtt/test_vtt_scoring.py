@@ -92,13 +92,13 @@ def test_summarize_reproduces_a_table1_row() -> None:
         + [("synthetic", "synthetic")] * 44
     )
     row = summarize(_answers("dr", pairs))
-    assert row["accuracy"] == pytest.approx(70.0)
+    assert row["accuracy"] == pytest.approx(0.70)
     assert (row["real_as_real"], row["real_as_synthetic"]) == (26, 24)
     assert (row["synthetic_as_real"], row["synthetic_as_synthetic"]) == (6, 44)
     assert row["n"] == 100
     assert row["p_value"] == pytest.approx(binomtest(70, 100).pvalue)
     ci = binomtest(70, 100).proportion_ci(method="wilson")
-    assert row["wilson_ci"] == pytest.approx([100 * ci.low, 100 * ci.high])
+    assert row["wilson_ci"] == pytest.approx([ci.low, ci.high])
     assert row["median_response_s"] == pytest.approx((1000 + 100 * 49.5) / 1000)
 
 
@@ -125,3 +125,29 @@ def test_agreement_picks_cohen_for_two_and_fleiss_for_three() -> None:
     ]
     assert kappa3 == pytest.approx(fleiss_kappa(table))
     assert agreement(rows["a"]) == (None, None)
+
+
+def test_table_shows_percent_like_table1() -> None:
+    from brainsynth.vtt.export import format_table
+
+    pairs = (
+        [("real", "real")] * 26
+        + [("real", "synthetic")] * 24
+        + [("synthetic", "real")] * 6
+        + [("synthetic", "synthetic")] * 44
+    )
+    row = summarize(_answers("dr", pairs))
+    study = {
+        "name": "T1 (DCGAN, 128x128)",
+        **row,
+        "kappa": None,
+        "kappa_method": None,
+        "raters": [{"name": "dr", **row}],
+    }
+    lines = format_table([study]).splitlines()
+    assert (
+        lines[0].split("  ")[:3] == ["Study", "Rater", "Accuracy (%)"] or "Accuracy (%)" in lines[0]
+    )
+    pooled = lines[2].split()
+    assert pooled[5:10] == ["70.0", "26", "24", "6", "44"]
+    assert "60.4–78.1" in lines[2]  # Wilson 95 % interval of 70 / 100, in percent

@@ -22,7 +22,7 @@ TABLE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("Synt as Synt", "synthetic_as_synthetic"),
     ("n", "n"),
     ("p (binomial)", "p_value"),
-    ("Wilson 95% CI", "wilson_ci"),
+    ("Wilson 95% CI (%)", "wilson_ci"),
     ("Median time (s)", "median_response_s"),
 )
 """Table 1's five columns (§4.2) followed by the statistics the paper did not report."""
@@ -44,15 +44,15 @@ CSV_COLUMNS = (
 
 
 def format_cell(key: str, value: Any) -> str:
-    """One value as the tables show it (accuracy to 1 decimal, p to 3 significant digits)."""
+    """One value as the tables show it (accuracy and interval in %, p to 3 significant digits)."""
     if value is None:
         return "-"
     if key == "accuracy":
-        return f"{value:.1f}"
+        return f"{100 * value:.1f}"
     if key == "p_value":
         return f"{value:.3g}" if value >= 1e-4 else f"{value:.1e}"
     if key == "wilson_ci":
-        return f"{value[0]:.1f}–{value[1]:.1f}"
+        return f"{100 * value[0]:.1f}–{100 * value[1]:.1f}"
     if key == "median_response_s":
         return f"{value:.2f}"
     if key == "kappa":

@@ -5,7 +5,8 @@ physician (Real as Real, Real as Synt, Synt as Real, Synt as Synt); 50 % accurac
 rater could not tell the images apart. Here, per rater and pooled over raters, we add an
 exact two-sided binomial test against 50 %, a Wilson 95 % interval for the accuracy, the
 agreement between raters (Cohen's kappa for two, Fleiss' kappa for more) and the median
-response time. Accuracies and interval bounds are in percent, like Table 1.
+response time. In the results ``accuracy`` and the Wilson bounds are fractions in [0, 1]
+(like every other metric of brainsynth); tables show them in percent, like Table 1.
 """
 
 from __future__ import annotations
@@ -91,12 +92,12 @@ def summarize(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
     low, high = wilson_interval(correct, n)
     times = [row["response_ms"] / 1000.0 for row in answers]
     return {
-        "accuracy": 100.0 * correct / n if n else None,
+        "accuracy": correct / n if n else None,
         **cells,
         "n": n,
         "correct": correct,
         "p_value": binomial_p_value(correct, n) if n else None,
-        "wilson_ci": [100.0 * low, 100.0 * high] if n else None,
+        "wilson_ci": [low, high] if n else None,
         "median_response_s": statistics.median(times) if times else None,
     }
 
@@ -142,7 +143,7 @@ def study_results(db: str | os.PathLike[str], study_id: str) -> dict[str, Any]:
     """Pooled and per-rater results of one study.
 
     Keys: ``id``, ``name``, ``sequence``, ``n_items``, ``complete`` (every invited rater
-    answered every image), the pooled :func:`summarize` keys (``accuracy`` in %,
+    answered every image), the pooled :func:`summarize` keys (``accuracy`` in [0, 1],
     ``real_as_real`` ..., ``n``, ``p_value``, ``wilson_ci``, ``median_response_s``),
     ``kappa`` / ``kappa_method`` and ``raters``: one entry per rater with ``name``,
     ``answered`` and the same summary keys.
