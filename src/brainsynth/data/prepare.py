@@ -1,0 +1,341 @@
+"""``brainsynth prepare``: BraTS volumes (any release) -> a prepared folder of 2D slices.
+
+Defaults follow the paper (§3.1, §3.2.1): sagittal slices #80-#149, all four sequences,
+stretched from 240x155 to a square. Each case is handled by one worker process (memory stays
+bounded: one volume per worker at a time) and written to its own temporary array; the parent
+then concatenates them into ``images.npy`` through a memory map. Everything is written into a
+hidden temporary folder beside ``OUT`` that is renamed at the end, so an interrupted run never
+leaves an ``OUT`` that looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth.data.dataset import SEQUENCES, write_slices_csv
+from brainsynth.data.discovery import SEQUENCE_NAMES, Case, discover_cases
+from brainsynth.data.loading import load_volume
+from brainsynth.data.preprocessing import (
+    PLANES,
+    RESIZE_MODES,
+    check_slices,
+    display_slice,
+    normalise,
+    percentile_window,
+    plane_axis,
+    resize,
+)
+from brainsynth.errors import BrainsynthError
+
+GRADES = ("HGG", "LGG", "all")
+TUMOR_FILTERS = ("any", "with", "without")
+
+
+def default_workers() -> int:
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+@dataclass
+class PrepareConfig:
+    """How to turn volumes into slices; saved as ``OUT/config.yaml``."""
+
+    plane: str = "sagittal"
+    slices: tuple[int, int] = (80, 150)
+    size: int = 128
+    resize: str = "stretch"
+    grade: str = "all"
+    tumor: str = "any"
+    workers: int = field(default_factory=default_workers)
+    strict: bool = False
+    low_percentile: float = 0.5
+    high_percentile: float = 99.5
+
+    def validate(self) -> None:
+        plane_axis(self.plane)
+        if self.resize not in RESIZE_MODES:
+            raise BrainsynthError(f"--resize {self.resize!r}: choose one of stretch, pad")
+        if self.grade not in GRADES:
+            raise BrainsynthError(f"--grade {self.grade!r}: choose one of {', '.join(GRADES)}")
+        if self.tumor not in TUMOR_FILTERS:
+            raise BrainsynthError(f"--tumor {self.tumor!r}: choose one of any, with, without")
+        if not 4 <= self.size <= 1024:
+            raise BrainsynthError(f"--size {self.size}: must be between 4 and 1024")
+        if self.workers < 1:
+            raise BrainsynthError(f"--workers {self.workers}: must be at least 1")
+        start, stop = self.slices
+        if not 0 <= start < stop:
+            raise BrainsynthError(f"--slices {start}:{stop}: need 0 <= A < B")
+        if not 0 <= self.low_percentile < self.high_percentile <= 100:
+            raise BrainsynthError("percentiles: need 0 <= low < high <= 100")
+
+
+def sequence_slices(case: Case, seq: str, config: PrepareConfig, shape: list) -> np.ndarray:
+    """(S, size, size) uint8 slices of one sequence, normalised over its whole volume."""
+    path, channel = case.sequences[seq]
+    volume = load_volume(path, channel)
+    if not shape:
+        shape.extend([volume.shape, path])
+    elif volume.shape != shape[0]:
+        raise BrainsynthError(f"{path}: shape {volume.shape} differs from {shape[1]} {shape[0]}")
+    depth = volume.shape[plane_axis(config.plane)]
+    indices = check_slices(config.slices, depth, config.plane, path)
+    window = percentile_window(volume, config.low_percentile, config.high_percentile)
+    out = np.empty((len(indices), config.size, config.size), dtype=np.uint8)
+    for k, index in enumerate(indices):
+        image = normalise(display_slice(volume, config.plane, index), window)
+        out[k] = np.rint(resize(image, config.size, config.resize) * 255.0).astype(np.uint8)
+    return out
+
+
+def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | None:
+    """Voxels with label > 0 in each selected slice, or None without a segmentation."""
+    if case.seg is None:
+        return None
+    seg = load_volume(case.seg)
+    if seg.shape != shape[0]:
+        raise BrainsynthError(f"{case.seg}: shape {seg.shape} differs from {shape[1]} {shape[0]}")
+    axis = plane_axis(config.plane)
+    other = tuple(a for a in range(3) if a != axis)
+    per_slice = (seg > 0).sum(axis=other)
+    return [int(per_slice[i]) for i in range(*config.slices)]
+
+
+def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
+    """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
+    if case.missing:
+        names = ", ".join(SEQUENCE_NAMES[s] for s in case.missing)
+        raise BrainsynthError(f"{case.folder}: case {case.patient} is missing {names}")
+    if config.tumor != "any" and case.seg is None:
+        raise BrainsynthError(
+            f"{case.folder}: case {case.patient} has no segmentation, needed by --tumor"
+        )
+    shape: list = []
+    channels = [sequence_slices(case, seq, config, shape) for seq in SEQUENCES]
+    tumor = tumor_counts(case, config, shape)
+    keep = list(range(len(channels[0])))
+    if config.tumor == "with":
+        keep = [k for k in keep if tumor[k] > 0]
+    elif config.tumor == "without":
+        keep = [k for k in keep if tumor[k] == 0]
+    np.save(target, np.stack(channels, axis=1)[keep])
+    start = config.slices[0]
+    return [
+        {
+            "patient": case.patient,
+            "grade": case.grade,
+            "plane": config.plane,
+            "slice": start + k,
+            "tumor_pixels": "" if tumor is None else tumor[k],
+        }
+        for k in keep
+    ]
+
+
+def run_cases(cases: list[Case], config: PrepareConfig, folder: Path, progress: bool):
+    """Yield (case, target, rows or error) in case order, using ``config.workers`` processes."""
+    from tqdm import tqdm
+
+    targets = [folder / f"case{i:05d}.npy" for i in range(len(cases))]
+    bar = tqdm(total=len(cases), desc="preparing cases", unit="case", disable=not progress)
+    with bar:
+        if config.workers == 1 or len(cases) == 1:
+            for case, target in zip(cases, targets, strict=True):
+                try:
+                    result: Any = process_case(case, config, target)
+                except BrainsynthError as exc:
+                    result = exc
+                bar.update()
+                yield case, target, result
+            return
+        with ProcessPoolExecutor(min(config.workers, len(cases))) as pool:
+            jobs = [
+                pool.submit(process_case, c, config, t) for c, t in zip(cases, targets, strict=True)
+            ]
+            try:
+                for case, target, job in zip(cases, targets, jobs, strict=True):
+                    try:
+                        result = job.result()
+                    except BrainsynthError as exc:
+                        result = exc
+                    bar.update()
+                    yield case, target, result
+            except BaseException:
+                for job in jobs:
+                    job.cancel()
+                raise
+
+
+def assemble(folder: Path, parts: list[Path], count: int, size: int) -> None:
+    """Concatenate per-case arrays into ``images.npy`` through a memory map, one at a time."""
+    images = np.lib.format.open_memmap(
+        folder / "images.npy", mode="w+", dtype=np.uint8, shape=(count, len(SEQUENCES), size, size)
+    )
+    at = 0
+    for part in parts:
+        block = np.load(part)
+        images[at : at + len(block)] = block
+        at += len(block)
+        part.unlink()
+    images.flush()
+    del images
+
+
+def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
+    cases = discover_cases(src)
+    found = len(cases)
+    if config.grade != "all":
+        cases = [c for c in cases if c.grade == config.grade]
+        if not cases:
+            raise BrainsynthError(f"{src}: no {config.grade} case among {found} (see --grade)")
+    return cases, found
+
+
+def prepare(
+    src: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    config: PrepareConfig,
+    preview: Path | None = None,
+    progress: bool = True,
+) -> Path:
+    """Prepare the cases under ``src`` into the folder ``out``; return ``out``."""
+    config.validate()
+    src, out = Path(src), Path(out)
+    cases, found = select_cases(src, config)
+    check_out(out)
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "cases").mkdir(parents=True)
+    try:
+        rows, parts, skipped, layouts = [], [], [], {}
+        for case, target, result in run_cases(cases, config, tmp / "cases", progress):
+            if isinstance(result, BrainsynthError):
+                if config.strict:
+                    raise result
+                print(f"brainsynth: warning: skipping {case.patient}: {result}", file=sys.stderr)
+                skipped.append(
+                    {"case": case.patient, "folder": str(case.folder), "reason": str(result)}
+                )
+                continue
+            rows.extend(result)
+            parts.append(target)
+            layouts[case.patient] = case.layout
+        if not layouts:
+            raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
+        if not rows:
+            raise BrainsynthError(f"{src}: no slice left after --tumor {config.tumor}")
+        assemble(tmp, parts, len(rows), config.size)
+        shutil.rmtree(tmp / "cases")
+        write_outputs(tmp, src, config, rows, layouts, skipped, found)
+        if preview is not None:
+            write_preview(preview, tmp)
+        replace_folder(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def check_out(out: Path) -> None:
+    """Refuse to overwrite a folder that is neither empty nor a prepared dataset."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_prepared(out))):
+        raise BrainsynthError(f"{out}: exists and is not a prepared dataset; choose another OUT")
+
+
+def is_prepared(folder: Path) -> bool:
+    try:
+        return "brainsynth_version" in json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return False
+
+
+def replace_folder(tmp: Path, out: Path) -> None:
+    """Rename ``tmp`` to ``out``, replacing an earlier prepared ``out`` only at the end."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
+    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder."""
+    from brainsynth import __version__
+    from brainsynth.config import save_config
+
+    write_slices_csv(folder / "slices.csv", rows)
+    patients = sorted({row["patient"] for row in rows})
+    grades = {row["patient"]: row["grade"] for row in rows}
+    meta = {
+        "source": str(src.resolve()),
+        "phantom": (src / "PHANTOM.json").is_file(),
+        "layouts": layouts,
+        "grades": grades,
+        "plane": config.plane,
+        "slice_range": list(config.slices),
+        "size": config.size,
+        "resize": config.resize,
+        "channels": list(SEQUENCES),
+        "dtype": "uint8",
+        "orientation": DISPLAY_NOTE[config.plane],
+        "normalization": {
+            "method": "per volume and sequence: clip to percentiles of non-zero voxels",
+            "percentiles": [config.low_percentile, config.high_percentile],
+            "range": [0, 1],
+            "background": 0,
+        },
+        "filters": {"grade": config.grade, "tumor": config.tumor},
+        "counts": {
+            "cases_found": found,
+            "cases": len(patients),
+            "cases_skipped": len(skipped),
+            "images": len(rows),
+        },
+        "skipped": skipped,
+        "brainsynth_version": __version__,
+    }
+    if meta["phantom"]:
+        meta["note"] = "PHANTOM data from brainsynth (MNI152 template), not patients"
+    (folder / "dataset.json").write_text(json.dumps(meta, indent=2) + "\n")
+    save_config(config, folder / "config.yaml")
+
+
+DISPLAY_NOTE = {
+    "sagittal": "canonical RAS+ index (0 = patient's far left); superior up, anterior left",
+    "coronal": "canonical RAS+ index (0 = posterior); superior up, patient's right at left",
+    "axial": "canonical RAS+ index (0 = inferior); anterior up, patient's right at left",
+}
+assert set(DISPLAY_NOTE) == set(PLANES)
+
+
+def write_preview(path: Path, folder: Path, patients: int = 6) -> Path:
+    """A montage: rows T1, T1c, T2, FLAIR; columns one slice of each of the first patients.
+
+    Each patient's slice is the one with the most tumour (the middle one without labels).
+    """
+    import csv
+
+    from brainsynth.imageio import save_grid
+
+    images = np.load(folder / "images.npy", mmap_mode="r")
+    with (folder / "slices.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    by_patient: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_patient.setdefault(row["patient"], []).append(i)
+    picks = []
+    for indices in list(by_patient.values())[:patients]:
+        tumour = [int(rows[i]["tumor_pixels"] or 0) for i in indices]
+        picks.append(
+            indices[int(np.argmax(tumour))] if max(tumour) > 0 else indices[len(indices) // 2]
+        )
+    tiles = np.stack([images[i, c] for c in range(len(SEQUENCES)) for i in picks])
+    return save_grid(path, tiles[:, None].astype(np.float32) / 255.0, ncols=len(picks))
