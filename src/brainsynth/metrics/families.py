@@ -1,0 +1,303 @@
+"""One function per metric family: data in, flat JSON-ready metrics out (used by evaluate)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth.metrics import c2st, diversity, features, frechet, memorization, prdc, stats
+
+
+@dataclass
+class EvalData:
+    """The (subsampled) images of one evaluation, with lazily computed shared features."""
+
+    real: np.ndarray
+    real_groups: np.ndarray
+    fake: np.ndarray
+    config: Any
+    out_dir: Path | None
+    feature_seconds: float = 0.0
+    _features: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def fake_groups(self) -> np.ndarray:
+        """Each synthetic image is its own group: it shares no patient with anything."""
+        return np.array([f"fake:{i}" for i in range(len(self.fake))])
+
+    def features(self) -> tuple[np.ndarray, np.ndarray]:
+        """Handcrafted features of real and fake, z-scored on the real set (computed once)."""
+        if self._features is None:
+            start = time.perf_counter()
+            raw_real = features.handcrafted_features(self.real)
+            raw_fake = features.handcrafted_features(self.fake)
+            self._features = features.standardize(raw_real, raw_fake)
+            self.feature_seconds += time.perf_counter() - start
+        return self._features
+
+    def path(self, name: str) -> Path | None:
+        return None if self.out_dir is None else self.out_dir / name
+
+
+def _ci(values: np.ndarray, data: EvalData, offset: int = 0) -> list[float]:
+    return list(stats.bootstrap_mean_ci(values, data.config.n_bootstrap, data.config.seed + offset))
+
+
+def _settings(config: Any) -> c2st.C2STSettings:
+    return c2st.C2STSettings(
+        max_epochs=config.c2st_max_epochs,
+        patience=config.c2st_patience,
+        width=config.c2st_width,
+        batch_size=config.c2st_batch_size,
+        lr=config.c2st_lr,
+    )
+
+
+def split_patients_in_halves(groups: np.ndarray, seed: int) -> np.ndarray:
+    """Boolean mask of half A: patients shuffled and dealt to the half with fewer images."""
+    unique, counts = np.unique(groups, return_counts=True)
+    order = np.random.default_rng(seed).permutation(len(unique))
+    in_a, size_a, size_b = set(), 0, 0
+    for g in order:
+        if size_a <= size_b:
+            in_a.add(unique[g])
+            size_a += counts[g]
+        else:
+            size_b += counts[g]
+    return np.isin(groups, list(in_a))
+
+
+def c2st_family(data: EvalData) -> dict[str, Any]:
+    """CNN C2ST of real vs synthetic, the real-vs-real control, their gap and the saliency."""
+    cfg, settings = data.config, _settings(data.config)
+    main = c2st.cnn_c2st(
+        data.real, data.real_groups, data.fake, data.fake_groups, settings, cfg.seed
+    )
+    out: dict[str, Any] = {
+        "c2st_accuracy": main["accuracy"],
+        "c2st_p_value": main["p_value"],
+        "c2st_ci95": main["ci95"],
+        "c2st_n_train": main["n_train"],
+        "c2st_n_val": main["n_val"],
+        "c2st_n_test": main["n_test"],
+        "c2st_epochs": main["training"]["epochs"],
+        "c2st_best_epoch": main["training"]["best_epoch"],
+        "c2st_converged": main["training"]["converged"],
+    }
+    background = data.real.mean(axis=0)[0] < 0.02
+    sal = c2st.saliency_summary(main, background, data.path("c2st_saliency.png"), cfg.montage_count)
+    out["c2st_saliency_background_share"] = sal["saliency_background_share"]
+    out["c2st_background_area_share"] = sal["background_area_share"]
+    out["c2st_saliency_montage"] = sal.get("montage")
+    half_a = split_patients_in_halves(data.real_groups, cfg.seed)
+    if (
+        len(np.unique(data.real_groups[half_a])) < 3
+        or len(np.unique(data.real_groups[~half_a])) < 3
+    ):
+        out["c2st_control_note"] = "not run: the control needs at least 6 real patients"
+        return out
+    control = c2st.cnn_c2st(
+        data.real[half_a],
+        data.real_groups[half_a],
+        data.real[~half_a],
+        data.real_groups[~half_a],
+        settings,
+        cfg.seed + 1,
+    )
+    rng = np.random.default_rng(cfg.seed + 2)
+    gaps = [
+        rng.choice(main["correct"], len(main["correct"])).mean()
+        - rng.choice(control["correct"], len(control["correct"])).mean()
+        for _ in range(cfg.n_bootstrap)
+    ]
+    out.update(
+        {
+            "c2st_control_accuracy": control["accuracy"],
+            "c2st_control_p_value": control["p_value"],
+            "c2st_control_accuracy_ci95": control["ci95"],
+            "c2st_control_n_test": control["n_test"],
+            "c2st_control_epochs": control["training"]["epochs"],
+            "c2st_control_converged": control["training"]["converged"],
+            "c2st_gap": main["accuracy"] - control["accuracy"],
+            "c2st_gap_ci95": [float(np.percentile(gaps, 2.5)), float(np.percentile(gaps, 97.5))],
+        }
+    )
+    return out
+
+
+def knn_family(data: EvalData) -> dict[str, Any]:
+    """Pixel-space kNN C2ST (same-patient neighbours excluded) and its real-vs-real control."""
+    cfg = data.config
+    main = c2st.knn_c2st(
+        data.real, data.real_groups, data.fake, data.fake_groups, cfg.knn_k, cfg.seed
+    )
+    out: dict[str, Any] = {
+        "c2st_knn_accuracy": main["accuracy"],
+        "c2st_knn_p_value": main["p_value"],
+        "c2st_knn_accuracy_ci95": main["ci95"],
+        "c2st_knn_n": main["n"],
+        "c2st_knn_k": cfg.knn_k,
+        "c2st_knn_feature_space": "pixels (Euclidean)",
+    }
+    half_a = split_patients_in_halves(data.real_groups, cfg.seed)
+    if (
+        len(np.unique(data.real_groups[half_a])) < 2
+        or len(np.unique(data.real_groups[~half_a])) < 2
+    ):
+        return out
+    control = c2st.knn_c2st(
+        data.real[half_a],
+        data.real_groups[half_a],
+        data.real[~half_a],
+        data.real_groups[~half_a],
+        cfg.knn_k,
+        cfg.seed,
+    )
+    out["c2st_knn_control_accuracy"] = control["accuracy"]
+    out["c2st_knn_control_accuracy_ci95"] = control["ci95"]
+    out["c2st_knn_gap"] = main["accuracy"] - control["accuracy"]
+    return out
+
+
+def _kid_bootstrap(real: np.ndarray, fake: np.ndarray, n_boot: int, seed: int) -> list[float]:
+    """Bootstrap interval of the full-set unbiased KID; pairs of one resampled item are skipped."""
+    pooled = np.concatenate([real, fake])
+    kernel = (pooled @ pooled.T / pooled.shape[1] + 1) ** 3
+    rng = np.random.default_rng(seed)
+    nr, values = len(real), []
+    for _ in range(n_boot):
+        ir = rng.integers(0, nr, nr)
+        jf = nr + rng.integers(0, len(fake), len(fake))
+        kxx, kyy = kernel[np.ix_(ir, ir)], kernel[np.ix_(jf, jf)]
+        same_x, same_y = ir[:, None] == ir[None, :], jf[:, None] == jf[None, :]
+        sxx = kxx[~same_x].mean()
+        syy = kyy[~same_y].mean()
+        values.append(sxx + syy - 2 * kernel[np.ix_(ir, jf)].mean())
+    return [float(np.percentile(values, 2.5)), float(np.percentile(values, 97.5))]
+
+
+def _distances(real: np.ndarray, fake: np.ndarray, cfg: Any, space: str, suffix: str) -> dict:
+    fid = frechet.fid_from_features(real, fake)
+    kid, kid_std, _ = frechet.kid(real, fake, cfg.kid_subset_size, cfg.kid_subsets, cfg.seed)
+    fid_ci = stats.bootstrap_ci(frechet.fid_from_features, [real, fake], cfg.n_bootstrap, cfg.seed)
+    return {
+        f"fid{suffix}": fid,
+        f"fid{suffix}_ci95": list(fid_ci),
+        f"fid{suffix}_feature_space": space,
+        f"kid{suffix}": kid,
+        f"kid{suffix}_std": kid_std,
+        f"kid{suffix}_ci95": _kid_bootstrap(real, fake, cfg.n_bootstrap, cfg.seed),
+        f"kid{suffix}_feature_space": space,
+    }
+
+
+def distances_family(data: EvalData) -> dict[str, Any]:
+    """Fréchet distance and KID on handcrafted features (and Inception-v3 when installed)."""
+    cfg = data.config
+    real_f, fake_f = data.features()
+    out = _distances(real_f, fake_f, cfg, features.HANDCRAFTED_SPACE, "")
+    out["n_features"] = int(real_f.shape[1])
+    if not cfg.inception:
+        out["inception_note"] = "not requested (EvalConfig.inception is False; slow on CPU)"
+        return out
+    path, note = features.inception_model_path()
+    out["inception_note"] = note
+    if path is not None:
+        real_i = features.inception_features(data.real, path)
+        fake_i = features.inception_features(data.fake, path)
+        out.update(_distances(real_i, fake_i, cfg, features.INCEPTION_SPACE, "_inception"))
+    return out
+
+
+def prdc_family(data: EvalData) -> dict[str, Any]:
+    """Precision/recall and density/coverage on the handcrafted features."""
+    cfg = data.config
+    real_f, fake_f = data.features()
+    flags = prdc.prdc(real_f, data.real_groups, fake_f, cfg.pr_k, cfg.dc_k)
+    out: dict[str, Any] = {}
+    for offset, (key, values) in enumerate(flags.items()):
+        out[key] = float(values.mean())
+        out[f"{key}_ci95"] = _ci(values, data, offset)
+    out.update(
+        {
+            "prdc_feature_space": features.HANDCRAFTED_SPACE,
+            "precision_recall_k": cfg.pr_k,
+            "density_coverage_k": cfg.dc_k,
+        }
+    )
+    return out
+
+
+def diversity_family(data: EvalData) -> dict[str, Any]:
+    """Mean pairwise MS-SSIM within each set, histogram distance and the collapse flag."""
+    cfg = data.config
+    real_scores = diversity.pairwise_ms_ssim(
+        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed
+    )
+    fake_scores = diversity.pairwise_ms_ssim(
+        data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed
+    )
+    real_ci, fake_ci = _ci(real_scores, data, 10), _ci(fake_scores, data, 11)
+    excess = float(fake_scores.mean() - real_scores.mean())
+    real_h = diversity.intensity_histograms(data.real)
+    fake_h = diversity.intensity_histograms(data.fake)
+    hist_ci = stats.bootstrap_ci(
+        diversity.histogram_distance, [real_h, fake_h], cfg.n_bootstrap, cfg.seed
+    )
+    size = data.real.shape[-1]
+    return {
+        "ms_ssim_real": float(real_scores.mean()),
+        "ms_ssim_real_ci95": real_ci,
+        "ms_ssim_fake": float(fake_scores.mean()),
+        "ms_ssim_fake_ci95": fake_ci,
+        "ms_ssim_pairs": len(real_scores),
+        "ms_ssim_scales": diversity.ms_ssim_scales(size),
+        "ms_ssim_window": "Gaussian 11x11, sigma 1.5",
+        "ms_ssim_excess": excess,
+        "histogram_distance": diversity.histogram_distance(real_h, fake_h),
+        "histogram_distance_ci95": list(hist_ci),
+        "collapse_suspected": bool(excess > cfg.collapse_margin and fake_ci[0] > real_ci[1]),
+    }
+
+
+def memorization_family(data: EvalData) -> dict[str, Any]:
+    """Nearest training image per synthetic image, in pixels (headline) and in features."""
+    cfg = data.config
+    pixels = memorization.memorization(
+        data.real, data.real_groups, data.fake, cfg.memorization_percentile
+    )
+    real_f, fake_f = data.features()
+    feats = memorization.memorization(real_f, data.real_groups, fake_f, cfg.memorization_percentile)
+    out = {
+        "memorized_fraction": float(pixels["memorized"].mean()),
+        "memorized_fraction_ci95": _ci(pixels["memorized"], data, 20),
+        "memorization_threshold": pixels["threshold"],
+        "memorization_percentile": cfg.memorization_percentile,
+        "memorization_distance": "pixel Euclidean; threshold from held-out (other-patient) real",
+        "memorization_nn_ratio_median": float(
+            np.median(pixels["fake_distance"]) / max(np.median(pixels["held_out_distance"]), 1e-12)
+        ),
+        "memorized_fraction_features": float(feats["memorized"].mean()),
+        "memorized_fraction_features_ci95": _ci(feats["memorized"], data, 21),
+        "memorization_montage": None,
+    }
+    path = data.path("memorization_closest_pairs.png")
+    if path is not None:
+        memorization.closest_pairs_montage(data.fake, data.real, pixels, path, cfg.montage_count)
+        out["memorization_montage"] = str(path)
+    return out
+
+
+FAMILIES: dict[str, Callable[[EvalData], dict[str, Any]]] = {
+    "c2st": c2st_family,
+    "knn": knn_family,
+    "distances": distances_family,
+    "prdc": prdc_family,
+    "diversity": diversity_family,
+    "memorization": memorization_family,
+}
