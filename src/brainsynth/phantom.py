@@ -226,16 +226,35 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return (0.5 * (1.0 + np.tanh(0.5 * x))).astype(np.float32)
 
 
+def plane_waves(rng, rel: list[np.ndarray], wavelength: float, waves: int = 10) -> np.ndarray:
+    """An isotropic smooth random field (unit std) at the points ``rel``: random plane waves."""
+    total = np.zeros(np.broadcast_shapes(*(r.shape for r in rel)), dtype=np.float32)
+    for _ in range(waves):
+        direction = rng.standard_normal(3)
+        k = direction / np.linalg.norm(direction) * (2 * np.pi / wavelength)
+        k *= rng.uniform(0.7, 1.4)
+        phase = rng.uniform(0, 2 * np.pi)
+        total += np.cos(k[0] * rel[0] + k[1] * rel[1] + k[2] * rel[2] + np.float32(phase))
+    return total * np.float32(np.sqrt(2.0 / waves))
+
+
 def tumour_weights(rng, index, centre, radius, wm) -> dict[str, np.ndarray]:
-    """Soft memberships (partial volume) of edema, tumour and core at the brain voxels."""
+    """Soft memberships (partial volume) of edema, tumour and core at the brain voxels.
+
+    Distances to the centre are scaled per axis (an ellipsoid) and modulated by random plane
+    waves, so borders are irregular; edema reaches further in white matter.
+    """
     world = to_world(index)
+    rel = [(w - np.float32(c)).astype(np.float32) for w, c in zip(world, centre, strict=True)]
     axes = rng.uniform(0.8, 1.25, size=3).astype(np.float32) * np.float32(radius)
-    d = np.sqrt(sum(((w - c) / a) ** 2 for w, c, a in zip(world, centre, axes, strict=True)))
-    rough = np.clip(1 + 0.12 * field_at(random_curves(rng, region_shape(), waves=5), index), 0.8, 2)
-    edema_rough = np.clip(1 + 0.2 * field_at(random_curves(rng, region_shape()), index), 0.8, 2)
+    d = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes, strict=True)))
+    norm = np.sqrt(rel[0] ** 2 + rel[1] ** 2 + rel[2] ** 2) + np.float32(1e-3)
+    unit = [r / norm for r in rel]  # waves over directions: lobes, not spikes
+    rough = np.clip(1 + 0.12 * plane_waves(rng, unit, 1.6, waves=6), 0.8, 2)
+    edema_rough = np.clip(1 + 0.2 * plane_waves(rng, unit, 1.3, waves=8), 0.75, 2)
     d_tumour, d_edema = d * rough, d * edema_rough
     return {
-        "edema": sigmoid((1.2 + 0.5 * wm - d_edema) / 0.05),
+        "edema": sigmoid((0.95 + 0.9 * wm - d_edema) / 0.06),
         "tumour": sigmoid((0.7 - d_tumour) / 0.03),
         "core": sigmoid((0.45 - d_tumour) / 0.03),
     }
