@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -114,47 +113,18 @@ def test_sigkill_mid_study_loses_no_submitted_answer(
     assert _count_answers(study.db) == {"alice": 40}
 
 
-def test_serve_generates_stores_and_prints_an_admin_token(small_study, tmp_path: Path) -> None:
-    import subprocess
-    import sys
-
-    from vtt_helpers import free_port
-
-    links = []
+def test_serve_generates_stores_and_prints_an_admin_token(
+    small_study, live_server_factory: type[LiveServer]
+) -> None:
+    tokens = []
     for _ in range(2):  # the second start reuses the token stored in the database
-        port = free_port()
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "brainsynth",
-                "vtt",
-                "serve",
-                "--db",
-                str(small_study.db),
-                "--port",
-                str(port),
-            ],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            line = process.stdout.readline()
-            assert line.startswith(f"admin results: http://127.0.0.1:{port}/admin?token=")
-            links.append(line.split("token=", 1)[1].strip())
-            url = line.split(": ", 1)[1].strip()
-            for _ in range(100):
-                try:
-                    with httpx.Client() as client:
-                        login = client.get(url)
-                        assert login.status_code == 303
-                        assert client.get(f"http://127.0.0.1:{port}/admin").status_code == 200
-                    break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            else:
-                raise AssertionError("server did not answer")
-        finally:
-            process.terminate()
-            process.wait(10)
-    assert links[0] == links[1] and len(links[0]) >= 43
+        server = live_server_factory(small_study.db, admin_token=None)
+        server.start()
+        line = server.process.stdout.readline().decode()
+        assert line.startswith(f"admin results: {server.url}/admin?token=")
+        tokens.append(line.split("token=", 1)[1].strip())
+        with httpx.Client() as client:
+            assert client.get(line.split(": ", 1)[1].strip()).status_code == 303
+            assert client.get(f"{server.url}/admin").status_code == 200  # cookie set
+        server.stop()
+    assert tokens[0] == tokens[1] and len(tokens[0]) >= 43

@@ -76,6 +76,15 @@ def test_fleiss_kappa_with_two_raters_is_scotts_pi() -> None:
     assert fleiss_kappa(table) == pytest.approx(1 / 3)
 
 
+TABLE1_T1_DCGAN = (
+    [("real", "real")] * 26
+    + [("real", "synthetic")] * 24
+    + [("synthetic", "real")] * 6
+    + [("synthetic", "synthetic")] * 44
+)
+"""Table 1, T1 (DCGAN, 128x128): 26 / 24 / 6 / 44, accuracy 70 %."""
+
+
 def _answers(rater: str, pairs: list[tuple[str, str]]) -> list[dict]:
     return [
         {"rater": rater, "item": i, "truth": t, "answer": a, "response_ms": 1000 + 100 * i}
@@ -85,13 +94,7 @@ def _answers(rater: str, pairs: list[tuple[str, str]]) -> list[dict]:
 
 def test_summarize_reproduces_a_table1_row() -> None:
     # Table 1, T1 (DCGAN, 128x128): 26 / 24 / 6 / 44 -> 70 %.
-    pairs = (
-        [("real", "real")] * 26
-        + [("real", "synthetic")] * 24
-        + [("synthetic", "real")] * 6
-        + [("synthetic", "synthetic")] * 44
-    )
-    row = summarize(_answers("dr", pairs))
+    row = summarize(_answers("dr", TABLE1_T1_DCGAN))
     assert row["accuracy"] == pytest.approx(0.70)
     assert (row["real_as_real"], row["real_as_synthetic"]) == (26, 24)
     assert (row["synthetic_as_real"], row["synthetic_as_synthetic"]) == (6, 44)
@@ -130,13 +133,7 @@ def test_agreement_picks_cohen_for_two_and_fleiss_for_three() -> None:
 def test_table_shows_percent_like_table1() -> None:
     from brainsynth.vtt.export import format_table
 
-    pairs = (
-        [("real", "real")] * 26
-        + [("real", "synthetic")] * 24
-        + [("synthetic", "real")] * 6
-        + [("synthetic", "synthetic")] * 44
-    )
-    row = summarize(_answers("dr", pairs))
+    row = summarize(_answers("dr", TABLE1_T1_DCGAN))
     study = {
         "name": "T1 (DCGAN, 128x128)",
         **row,

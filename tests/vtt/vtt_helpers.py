@@ -73,28 +73,19 @@ def free_port() -> int:
 class LiveServer:
     """``brainsynth vtt serve`` in a subprocess on a free localhost port."""
 
-    def __init__(self, db: Path) -> None:
+    def __init__(self, db: Path, admin_token: str | None = ADMIN_TOKEN) -> None:
         self.db = db
+        self.admin_token = admin_token
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        token = ["--admin-token", self.admin_token] if self.admin_token else []
+        command = ["vtt", "serve", "--db", str(self.db), "--port", str(self.port), *token]
         self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "brainsynth",
-                "vtt",
-                "serve",
-                "--db",
-                str(self.db),
-                "--port",
-                str(self.port),
-                "--admin-token",
-                ADMIN_TOKEN,
-            ],
+            [sys.executable, "-m", "brainsynth", *command],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -141,6 +141,12 @@ def _serve(args: argparse.Namespace) -> int:
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"admin results: http://{host}:{args.port}/admin?token={token}", flush=True)
     print(f"rater links:   http://{host}:{args.port}/r/<token>  (from 'vtt invite')", flush=True)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(
+            f"note: listening on {args.host} without TLS; put it behind an HTTPS proxy before "
+            "sending links outside this machine",
+            flush=True,
+        )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 

@@ -4,10 +4,11 @@ Rater flow: ``/r/<token>`` shows the protocol and a Start button, then one image
 with Real / Synthetic buttons (keys R and S) and a ``k / N`` progress line, then a Thank you
 page without a score. Each answer is committed (WAL, ``synchronous=FULL``) before the
 redirect that shows the next image, so a crash loses nothing already submitted; reopening the
-link resumes at the first unanswered image. No truth label ever reaches a rater: images are
-served at per-rater random keys, re-encoded identically, with no label in any page, header or
-URL. Admin pages (``/admin``) need the admin token as cookie, ``X-Admin-Token`` header or a
-one-time ``?token=`` login that sets the cookie.
+link resumes at the first unanswered image. The response time of an answer runs from the last
+time its image page was served to the answer's arrival (both server clocks). No truth label
+ever reaches a rater: images are served at per-rater random keys, re-encoded identically, with
+no label in any page, header or URL. Admin pages (``/admin``) need the admin token as cookie,
+``X-Admin-Token`` header or a one-time ``?token=`` login that sets the cookie.
 """
 
 from __future__ import annotations
