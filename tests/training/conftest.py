@@ -1,0 +1,53 @@
+"""Tiny training runs: 16x16 images, width 4-8, a handful of iterations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brainsynth.data.dataset import write_prepared
+from brainsynth.training import TrainConfig
+
+
+def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
+    """A fast config: 16x16 data, width 4, batch 8, frequent logs and checkpoints."""
+    settings = {
+        "gan": "dcgan",
+        "sequence": "t1",
+        "iters": 6,
+        "batch": 8,
+        "width": 4,
+        "progress": False,
+        "log_every": 2,
+        "sample_every": 3,
+        "checkpoint_every": 3,
+        **overrides,
+    }
+    return TrainConfig(data=str(data), out=str(out), **settings)
+
+
+def square_dataset(root: Path, n: int = 32, size: int = 16) -> tuple[Path, np.ndarray]:
+    """Every image is the same bright square on black: a trivial distribution to learn."""
+    image = np.zeros((size, size), np.float32)
+    image[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 0.8
+    images = np.repeat(np.repeat(image[None, None], 4, axis=1), n, axis=0)
+    rows = [
+        {"patient": f"P{i:03d}", "grade": "HGG", "plane": "sagittal", "slice": i,
+         "tumor_pixels": ""}
+        for i in range(n)
+    ]  # fmt: skip
+    return write_prepared(root, images, rows, {"source": "tests.square"}), image
+
+
+@pytest.fixture
+def tiny() -> Callable[..., TrainConfig]:
+    """The :func:`tiny_config` factory."""
+    return tiny_config
+
+
+@pytest.fixture
+def square_prepared(tmp_path: Path) -> tuple[Path, np.ndarray]:
+    return square_dataset(tmp_path / "square")
