@@ -149,9 +149,10 @@ def read_grades(src: Path) -> dict[str, str]:
         try:
             with path.open(newline="") as handle:
                 for row in csv.DictReader(handle):
-                    ids = [v for k, v in row.items() if k and k.startswith("BraTS_20")]
-                    if row.get("Grade") and ids and ids[0]:
-                        grades[ids[0]] = row["Grade"]
+                    grade = (row.get("Grade") or "").upper()
+                    for key, value in row.items():
+                        if grade in ("HGG", "LGG") and key and key.startswith("BraTS_20") and value:
+                            grades[value] = grade
         except (OSError, csv.Error):
             continue
     return grades
