@@ -35,13 +35,14 @@ class C2STSettings:
 
     max_epochs: int = 100  # hard cap; training normally stops earlier on the validation loss
     patience: int = 6  # epochs without a validation-loss improvement before stopping
+    min_batches_per_epoch: int = 25  # small sets: an "epoch" is at least this many batches
     min_delta: float = 1e-3  # improvement of the validation loss that counts
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
     width: int = 16  # channels of the first conv layer (doubled per layer)
-    val_fraction: float = 0.2  # share of groups (patients) used for early stopping
-    test_fraction: float = 0.3  # share of groups held out for the reported accuracy
+    val_fraction: float = 0.15  # share of images (whole patients) used for early stopping
+    test_fraction: float = 0.25  # share of images (whole patients) held out for the accuracy
 
 
 def group_split(
@@ -49,22 +50,26 @@ def group_split(
 ) -> np.ndarray:
     """Assign every item to split 0 (train), 1 (val) or 2 (test), whole groups at a time.
 
-    Groups are shuffled and cut so that val/test receive about the requested share of
-    *items*; with three or more groups each split gets at least one group.
+    Groups are shuffled; test and then val take the number of groups whose share of items
+    comes nearest the requested fraction (at least one group each, at least one left for
+    training). Needs three or more groups.
     """
     unique, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
     if len(unique) < 3:
         raise ValueError(f"need at least 3 groups (patients) to split, got {len(unique)}")
     order = rng.permutation(len(unique))
     share = np.cumsum(counts[order]) / counts.sum()
+
+    def nearest_count(start: int, fraction: float, keep: int) -> int:
+        taken = share[start:] - (share[start - 1] if start else 0.0)
+        best = int(np.argmin(np.abs(taken - fraction))) + 1
+        return int(np.clip(best, 1, len(unique) - start - keep))
+
+    n_test = nearest_count(0, test_fraction, 2)
+    n_val = nearest_count(n_test, val_fraction, 1)
     group_split_of = np.zeros(len(unique), dtype=np.int64)
-    test_cut = max(1, int(np.searchsorted(share, test_fraction) + 1))
-    test_cut = min(test_cut, len(unique) - 2)
-    val_share = share - share[test_cut - 1]
-    val_cut = test_cut + max(1, int(np.searchsorted(val_share[test_cut:], val_fraction) + 1))
-    val_cut = min(val_cut, len(unique) - 1)
-    group_split_of[order[:test_cut]] = 2
-    group_split_of[order[test_cut:val_cut]] = 1
+    group_split_of[order[:n_test]] = 2
+    group_split_of[order[n_test : n_test + n_val]] = 1
     return group_split_of[inverse]
 
 
@@ -118,13 +123,31 @@ def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> 
     return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
 
+def epoch_batches(n: int, settings: C2STSettings, generator: torch.Generator) -> list:
+    """Index batches of one epoch: shuffled passes until ``min_batches_per_epoch`` is met."""
+    batches: list[torch.Tensor] = []
+    while True:
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n, settings.batch_size):
+            batch = order[i : i + settings.batch_size]
+            if len(batch) >= 2:
+                batches.append(batch)
+        if len(batches) >= settings.min_batches_per_epoch or not batches:
+            return batches
+
+
 def train_classifier(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
     settings: C2STSettings,
     seed: int,
 ) -> tuple[nn.Module, dict[str, Any]]:
-    """Train :class:`SmallCNN` with early stopping on the validation loss; best weights kept."""
+    """Train :class:`SmallCNN` with early stopping on the validation loss; best weights kept.
+
+    The validation loss is checked once per epoch, where an epoch is one shuffled pass over
+    the training images or ``min_batches_per_epoch`` batches if that is more (a few hundred
+    images would otherwise give the optimiser only a handful of steps between checks).
+    """
     torch.manual_seed(seed)
     model = SmallCNN(settings.width)
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
@@ -135,11 +158,7 @@ def train_classifier(
     epoch = 0
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
-        order = torch.randperm(len(x), generator=generator)
-        for i in range(0, len(x), settings.batch_size):
-            batch = order[i : i + settings.batch_size]
-            if len(batch) < 2:
-                continue
+        for batch in epoch_batches(len(x), settings, generator):
             optim.zero_grad()
             loss_fn(model(x[batch]), y[batch]).backward()
             optim.step()
@@ -215,33 +234,50 @@ def knn_c2st(
     groups1: np.ndarray,
     k: int = 5,
     seed: int = 0,
+    test_fraction: float = 0.5,
 ) -> dict[str, Any]:
-    """Leave-one-out k-nearest-neighbour two-sample test on flattened features.
+    """k-nearest-neighbour two-sample test on flattened features, split by group.
 
-    Both sets are subsampled to the same size; each item is classified by the majority label
-    of its ``k`` nearest items of *other* groups (its own patient's slices never vote).
+    Both sets are split by group (patient) into a reference half and a test half, balanced
+    per class; each test item takes the majority label of its ``k`` nearest reference items.
+    A test image's own patient is never among the references, so adjacent slices of one
+    volume cannot decide (issue 4), and both classes offer equally many references (a
+    leave-one-out vote that merely skipped same-patient neighbours would be biased against
+    the class that loses them).
     """
     rng = np.random.default_rng(seed)
-    n = min(len(f0), len(f1))
-    i0, i1 = rng.choice(len(f0), n, replace=False), rng.choice(len(f1), n, replace=False)
-    feats = torch.from_numpy(np.concatenate([f0[i0], f1[i1]]).reshape(2 * n, -1).astype(np.float32))
-    labels = np.repeat([0, 1], n)
-    groups = np.concatenate([np.asarray(groups0)[i0], np.asarray(groups1)[i1]]).astype(str)
-    _, group_ids = np.unique(groups, return_inverse=True)
-    group_ids = torch.from_numpy(group_ids)
-    votes = np.zeros(2 * n)
-    for start in range(0, 2 * n, 512):
-        d = torch.cdist(feats[start : start + 512], feats)
-        d[group_ids[start : start + 512, None] == group_ids[None, :]] = float("inf")
-        nearest = torch.topk(d, k, largest=False).indices.numpy()
-        votes[start : start + 512] = labels[nearest].mean(axis=1)
-    correct = ((votes > 0.5).astype(int) == labels).astype(np.float64)
-    kk = int(correct.sum())
+    split0 = group_split(groups0, 0.0, test_fraction, rng) == 2
+    split1 = group_split(groups1, 0.0, test_fraction, rng) == 2
+    idx = {}
+    for name, (m0, m1) in {"ref": (~split0, ~split1), "test": (split0, split1)}.items():
+        i0, i1 = np.flatnonzero(m0), np.flatnonzero(m1)
+        n = min(len(i0), len(i1))
+        idx[name] = (rng.choice(i0, n, replace=False), rng.choice(i1, n, replace=False))
+
+    def stack(pair: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
+        rows = np.concatenate([f0[pair[0]], f1[pair[1]]])
+        return torch.from_numpy(rows.reshape(len(rows), -1).astype(np.float32))
+
+    ref, test = stack(idx["ref"]), stack(idx["test"])
+    ref_labels = np.repeat([0, 1], len(idx["ref"][0]))
+    test_labels = np.repeat([0, 1], len(idx["test"][0]))
+    k = min(k, len(ref))
+    votes = np.concatenate(
+        [
+            ref_labels[torch.topk(torch.cdist(test[i : i + 512], ref), k, largest=False).indices]
+            .mean(axis=1)
+            .reshape(-1)
+            for i in range(0, len(test), 512)
+        ]
+    )
+    correct = ((votes > 0.5).astype(int) == test_labels).astype(np.float64)
+    kk, n = int(correct.sum()), len(correct)
     return {
-        "accuracy": kk / len(correct),
-        "p_value": binomial_p_value(kk, len(correct)),
-        "ci95": list(clopper_pearson(kk, len(correct))),
-        "n": len(correct),
+        "accuracy": kk / n,
+        "p_value": binomial_p_value(kk, n),
+        "ci95": list(clopper_pearson(kk, n)),
+        "n": n,
+        "n_reference": len(ref),
         "correct": correct,
     }
 

@@ -59,10 +59,12 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "c2st_background_area_share": "Share of the image area that is background (mean real image below 0.02), to compare with the saliency share.",
     "c2st_saliency_montage": "PNG: most confidently detected synthetic images, their saliency maps, and mean saliency for real and synthetic (where the classifier looks).",
     # kNN C2ST
-    "c2st_knn_accuracy": "Leave-one-out k-nearest-neighbour two-sample accuracy in pixel space, never counting a same-patient neighbour; 0.5 = indistinguishable.",
-    "c2st_knn_p_value": "Binomial p-value of the kNN accuracy against 0.5 (approximate: leave-one-out votes are not independent).",
+    "c2st_knn_accuracy": "Held-out accuracy of a k-nearest-neighbour classifier in pixel space, real split by patient so no neighbour is from the test image's own patient; 0.5 = indistinguishable.",
+    "c2st_knn_p_value": "Exact binomial p-value of the kNN accuracy against 0.5.",
     "c2st_knn_accuracy_ci95": "Clopper-Pearson 95% interval of the kNN accuracy.",
-    "c2st_knn_n": "Images (both classes, balanced) in the kNN test.",
+    "c2st_knn_n": "Held-out images (both classes, balanced) the kNN accuracy is measured on.",
+    "c2st_knn_n_reference": "Reference images (both classes, balanced, other patients) the neighbours are drawn from.",
+    "c2st_knn_control_note": "Why the kNN real-vs-real control was not run.",
     "c2st_knn_k": "Number of neighbours voting in the kNN test.",
     "c2st_knn_feature_space": "Space the kNN distances are measured in.",
     "c2st_knn_control_accuracy": "The same kNN test between patient-disjoint halves of the real data.",
@@ -70,7 +72,8 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     "c2st_knn_gap": "kNN accuracy minus its real-vs-real control.",
     # distances
     "fid": "Fréchet distance between Gaussian fits of real and synthetic handcrafted radiomics-style features (lower = closer; 0 = same mean and covariance).",
-    "fid_ci95": _CI + "the Fréchet distance (bootstrap over both sets).",
+    "fid_ci95": _CI
+    + "the Fréchet distance (bootstrap over both sets, shifted by the bootstrap's bias estimate).",
     "fid_feature_space": "Feature space of the Fréchet distance.",
     "kid": "Kernel distance (unbiased MMD^2, cubic polynomial kernel, mean over subsets) on the same features; about 0 for identical distributions.",
     "kid_std": "Standard deviation of KID over its random subsets.",

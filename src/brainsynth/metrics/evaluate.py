@@ -72,9 +72,13 @@ def evaluate(
     config: EvalConfig | None = None,
     out_dir: Path | None = None,
     progress: bool = True,
+    fake_groups: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """All metrics of ``config.metrics`` for ``fake`` against the ``real`` ImageSet.
 
+    Synthetic images are independent samples, so each is its own group; when the "fake"
+    set is itself made of real patients' slices (a control), pass their patient ids as
+    ``fake_groups`` so that no patient sits on both sides of a C2ST split.
     Montages (C2ST saliency, closest memorisation pairs) go to ``out_dir`` when given, with
     their paths in the result. Returns a JSON-ready dict (the keys of ``metrics.json``).
     """
@@ -97,6 +101,7 @@ def evaluate(
         real=real_x[keep_real],
         real_groups=np.asarray(real.patients)[keep_real].astype(str),
         fake=fake[keep_fake],
+        given_fake_groups=None if fake_groups is None else np.asarray(fake_groups)[keep_fake],
         config=config,
         out_dir=Path(out_dir) if out_dir is not None else None,
     )

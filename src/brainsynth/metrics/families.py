@@ -22,12 +22,15 @@ class EvalData:
     fake: np.ndarray
     config: Any
     out_dir: Path | None
+    given_fake_groups: np.ndarray | None = None
     feature_seconds: float = 0.0
     _features: tuple[np.ndarray, np.ndarray] | None = None
 
     @property
     def fake_groups(self) -> np.ndarray:
-        """Each synthetic image is its own group: it shares no patient with anything."""
+        """Each synthetic image is its own group, unless groups were given (see evaluate)."""
+        if self.given_fake_groups is not None:
+            return np.array([f"fake:{g}" for g in self.given_fake_groups])
         return np.array([f"fake:{i}" for i in range(len(self.fake))])
 
     def features(self) -> tuple[np.ndarray, np.ndarray]:
@@ -141,6 +144,7 @@ def knn_family(data: EvalData) -> dict[str, Any]:
         "c2st_knn_p_value": main["p_value"],
         "c2st_knn_accuracy_ci95": main["ci95"],
         "c2st_knn_n": main["n"],
+        "c2st_knn_n_reference": main["n_reference"],
         "c2st_knn_k": cfg.knn_k,
         "c2st_knn_feature_space": "pixels (Euclidean)",
     }
@@ -184,7 +188,9 @@ def _kid_bootstrap(real: np.ndarray, fake: np.ndarray, n_boot: int, seed: int) -
 def _distances(real: np.ndarray, fake: np.ndarray, cfg: Any, space: str, suffix: str) -> dict:
     fid = frechet.fid_from_features(real, fake)
     kid, kid_std, _ = frechet.kid(real, fake, cfg.kid_subset_size, cfg.kid_subsets, cfg.seed)
-    fid_ci = stats.bootstrap_ci(frechet.fid_from_features, [real, fake], cfg.n_bootstrap, cfg.seed)
+    fid_ci = stats.bootstrap_ci(
+        frechet.fid_from_features, [real, fake], cfg.n_bootstrap, cfg.seed, estimate=fid
+    )
     return {
         f"fid{suffix}": fid,
         f"fid{suffix}_ci95": list(fid_ci),
@@ -218,7 +224,7 @@ def prdc_family(data: EvalData) -> dict[str, Any]:
     """Precision/recall and density/coverage on the handcrafted features."""
     cfg = data.config
     real_f, fake_f = data.features()
-    flags = prdc.prdc(real_f, data.real_groups, fake_f, cfg.pr_k, cfg.dc_k)
+    flags = prdc.prdc(real_f, data.real_groups, fake_f, data.fake_groups, cfg.pr_k, cfg.dc_k)
     out: dict[str, Any] = {}
     for offset, (key, values) in enumerate(flags.items()):
         out[key] = float(values.mean())
@@ -246,8 +252,9 @@ def diversity_family(data: EvalData) -> dict[str, Any]:
     excess = float(fake_scores.mean() - real_scores.mean())
     real_h = diversity.intensity_histograms(data.real)
     fake_h = diversity.intensity_histograms(data.fake)
+    hist = diversity.histogram_distance(real_h, fake_h)
     hist_ci = stats.bootstrap_ci(
-        diversity.histogram_distance, [real_h, fake_h], cfg.n_bootstrap, cfg.seed
+        diversity.histogram_distance, [real_h, fake_h], cfg.n_bootstrap, cfg.seed, estimate=hist
     )
     size = data.real.shape[-1]
     return {
@@ -259,7 +266,7 @@ def diversity_family(data: EvalData) -> dict[str, Any]:
         "ms_ssim_scales": diversity.ms_ssim_scales(size),
         "ms_ssim_window": "Gaussian 11x11, sigma 1.5",
         "ms_ssim_excess": excess,
-        "histogram_distance": diversity.histogram_distance(real_h, fake_h),
+        "histogram_distance": hist,
         "histogram_distance_ci95": list(hist_ci),
         "collapse_suspected": bool(excess > cfg.collapse_margin and fake_ci[0] > real_ci[1]),
     }

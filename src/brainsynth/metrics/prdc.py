@@ -30,6 +30,7 @@ def prdc(
     real: np.ndarray,
     real_groups: np.ndarray,
     fake: np.ndarray,
+    fake_groups: np.ndarray | None = None,
     k_pr: int = 3,
     k_dc: int = 5,
 ) -> dict[str, np.ndarray]:
@@ -39,7 +40,8 @@ def prdc(
     real manifold), ``recall`` (per real: inside the fake manifold), ``density`` (per fake:
     number of real balls containing it / k), ``coverage`` (per real: its ball holds a fake).
     """
-    fake_groups = np.array([f"fake:{i}" for i in range(len(fake))])
+    if fake_groups is None:
+        fake_groups = np.array([f"fake:{i}" for i in range(len(fake))])
     d_fr = pairwise(fake, real)
     real_r_pr = knn_radii(real, real_groups, k_pr)
     fake_r_pr = knn_radii(fake, fake_groups, k_pr)
