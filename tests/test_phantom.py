@@ -8,6 +8,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
+from brainsynth import phantom
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.discovery import discover_cases
 from brainsynth.data.layouts import LAYOUTS, write_case, write_manifest
@@ -106,5 +107,15 @@ def test_make_cohort_refuses_bad_arguments(tmp_path):
         make_cohort(tmp_path / "b", 0)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "x").write_text("x")
-    with pytest.raises(BrainsynthError, match="not empty"):
+    with pytest.raises(BrainsynthError, match="is not an empty folder"):
         make_cohort(tmp_path / "c", 1)
+
+
+def test_interrupted_cohort_leaves_nothing_that_looks_complete(tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(phantom, "_write_patient", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        make_cohort(tmp_path / "cohort", 1, progress=False)
+    assert list(tmp_path.iterdir()) == []

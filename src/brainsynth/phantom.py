@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import shutil
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +317,34 @@ def _write_patient(out: Path, layout: str, seed: int, index: int) -> tuple[str, 
     return case_id, patient.grade
 
 
+def write_patients(
+    folder: Path, patients: int, seed: int, layout: str, progress: bool
+) -> dict[str, str]:
+    """Synthesise and write every patient (two processes at most); return grade per case."""
+    from tqdm import tqdm
+
+    workers = min(2, os.cpu_count() or 1, patients)
+    grades: dict[str, str] = {}
+    with tqdm(total=patients, desc="phantom patients", unit="case", disable=not progress) as bar:
+        if workers == 1:
+            for index in range(patients):
+                case_id, grades[case_id] = _write_patient(folder, layout, seed, index)
+                bar.update()
+            return grades
+        with ProcessPoolExecutor(workers) as pool:
+            jobs = [pool.submit(_write_patient, folder, layout, seed, i) for i in range(patients)]
+            try:
+                for job in jobs:
+                    case_id, grade = job.result()
+                    grades[case_id] = grade
+                    bar.update()
+            except BaseException:
+                for job in jobs:
+                    job.cancel()
+                raise
+    return grades
+
+
 def make_cohort(
     out: Path | str,
     patients: int,
@@ -329,8 +358,6 @@ def make_cohort(
     ``msd`` (Decathlon Task01, 4D NIfTI). Returns ``out``. Patients are synthesised in
     parallel (at most two processes) and are identical for the same ``seed``.
     """
-    from tqdm import tqdm
-
     from brainsynth.data.layouts import LAYOUTS, write_manifest
 
     out = Path(out)
@@ -338,24 +365,18 @@ def make_cohort(
         raise BrainsynthError(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if patients < 1:
         raise BrainsynthError(f"--patients must be at least 1, got {patients}")
-    if out.exists() and any(out.iterdir()):
-        raise BrainsynthError(f"{out}: folder exists and is not empty")
-    out.mkdir(parents=True, exist_ok=True)
-    workers = min(2, os.cpu_count() or 1, patients)
-    bar = tqdm(total=patients, desc="phantom patients", unit="case", disable=not progress)
-    grades: dict[str, str] = {}
-    with bar:
-        if workers == 1:
-            for index in range(patients):
-                case_id, grade = _write_patient(out, layout, seed, index)
-                grades[case_id] = grade
-                bar.update()
-        else:
-            with ProcessPoolExecutor(workers) as pool:
-                jobs = [pool.submit(_write_patient, out, layout, seed, i) for i in range(patients)]
-                for job in jobs:
-                    case_id, grade = job.result()
-                    grades[case_id] = grade
-                    bar.update()
-    write_manifest(out, layout, seed, grades)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BrainsynthError(f"{out}: exists and is not an empty folder")
+    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        grades = write_patients(tmp, patients, seed, layout, progress)
+        write_manifest(tmp, layout, seed, grades)
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)  # an interrupted run leaves no cohort that looks complete
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

@@ -15,6 +15,7 @@ import os
 import shutil
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -216,18 +217,17 @@ def prepare(
     (tmp / "cases").mkdir(parents=True)
     try:
         rows, parts, skipped, layouts = [], [], [], {}
-        for case, target, result in run_cases(cases, config, tmp / "cases", progress):
-            if isinstance(result, BrainsynthError):
-                if config.strict:
-                    raise result
-                print(f"brainsynth: warning: skipping {case.patient}: {result}", file=sys.stderr)
-                skipped.append(
-                    {"case": case.patient, "folder": str(case.folder), "reason": str(result)}
-                )
-                continue
-            rows.extend(result)
-            parts.append(target)
-            layouts[case.patient] = case.layout
+        # closing() stops the worker pool (on errors too) before the temporary folder goes
+        with closing(run_cases(cases, config, tmp / "cases", progress)) as results:
+            for case, target, result in results:
+                if isinstance(result, BrainsynthError):
+                    if config.strict:
+                        raise result
+                    warn_skip(case, result, skipped)
+                    continue
+                rows.extend(result)
+                parts.append(target)
+                layouts[case.patient] = case.layout
         if not layouts:
             raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
         if not rows:
@@ -242,6 +242,12 @@ def prepare(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]]) -> None:
+    """Report a bad case on stderr and record it for ``dataset.json``."""
+    print(f"brainsynth: warning: skipping {case.patient}: {error}", file=sys.stderr)
+    skipped.append({"case": case.patient, "folder": str(case.folder), "reason": str(error)})
 
 
 def check_out(out: Path) -> None:
