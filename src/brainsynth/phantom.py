@@ -249,16 +249,23 @@ def tumour_weights(rng, index, centre, radius, wm) -> dict[str, np.ndarray]:
     rel = [(w - np.float32(c)).astype(np.float32) for w, c in zip(world, centre, strict=True)]
     axes = rng.uniform(0.8, 1.25, size=3).astype(np.float32) * np.float32(radius)
     d = np.sqrt(sum((r / a) ** 2 for r, a in zip(rel, axes, strict=True)))
+    near = np.flatnonzero(d < 3.3)  # beyond, every membership below is < 1e-4: exactly 0
+    rel = [r[near] for r in rel]
     norm = np.sqrt(rel[0] ** 2 + rel[1] ** 2 + rel[2] ** 2) + np.float32(1e-3)
     unit = [r / norm for r in rel]  # waves over directions: lobes, not spikes
     rough = np.clip(1 + 0.12 * plane_waves(rng, unit, 1.6, waves=6), 0.8, 2)
     edema_rough = np.clip(1 + 0.2 * plane_waves(rng, unit, 1.3, waves=8), 0.75, 2)
-    d_tumour, d_edema = d * rough, d * edema_rough
-    return {
-        "edema": sigmoid((0.95 + 0.9 * wm - d_edema) / 0.06),
+    d_tumour, d_edema = d[near] * rough, d[near] * edema_rough
+    memberships = {
+        "edema": sigmoid((0.95 + 0.9 * wm[near] - d_edema) / 0.06),
         "tumour": sigmoid((0.7 - d_tumour) / 0.03),
         "core": sigmoid((0.45 - d_tumour) / 0.03),
     }
+    weights = {}
+    for name, values in memberships.items():
+        weights[name] = np.zeros(len(d), dtype=np.float32)
+        weights[name][near] = values
+    return weights
 
 
 def synthesize_patient(seed: int, index: int) -> PhantomPatient:
