@@ -154,6 +154,8 @@ def train_and_evaluate(
         lr=gan.lr,
         n_critic=gan.n_critic,
         max_seconds=budget_s,
+        log_every=10,
+        sample_every=100,
     )
     with clock.step(f"train {gan.gan}", f"{budget_s:.0f} s budget; {gan.note}"):
         train(train_config)
@@ -181,8 +183,8 @@ def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dic
     from brainsynth.vtt.study import create_study, invite
 
     db = Path(config.out) / "vtt.sqlite"
-    if db.exists():
-        db.unlink()
+    for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        stale.unlink(missing_ok=True)
     name = f"{config.sequence} ({result['gan'].gan.upper()}, {config.size}x{config.size}) demo"
     n = min(config.vtt_n, len(result["fake"]), len(real))
     study = create_study(

@@ -139,7 +139,7 @@ def findings(config: Any, configurations: list[Any]) -> str:
     wins = sum(distance(metrics[w]) < distance(metrics[d]) for d, w in pairs)
     first = "holds" if wins > len(pairs) / 2 else "does not hold"
     dc64 = metrics["Concat (DCGAN, 64x64)"]
-    collapsed = bool(dc64.get("collapse")) or (
+    collapsed = bool(dc64.get("collapse_suspected")) or (
         dc64.get("ms_ssim_fake") is not None
         and dc64.get("ms_ssim_real") is not None
         and float(dc64["ms_ssim_fake"]) > float(dc64["ms_ssim_real"]) + 0.1
