@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from brainsynth.data.dataset import load_prepared
@@ -45,14 +44,13 @@ def other_t1(other_patients_64: Path):
     return load_prepared(other_patients_64).image_set("t1")
 
 
-def small_config(**overrides) -> EvalConfig:
-    """Test settings: a narrower CNN and fewer resamples; early stopping stays real."""
-    values = dict(c2st_width=8, n_bootstrap=100, ms_ssim_pairs=200, kid_subsets=10)
-    values.update(overrides)
-    return EvalConfig(**values)
+@pytest.fixture
+def small_config():
+    """Factory of test settings: a narrower CNN and fewer resamples; early stopping is real."""
 
+    def make(**overrides) -> EvalConfig:
+        values = dict(c2st_width=8, n_bootstrap=100, ms_ssim_pairs=200, kid_subsets=10)
+        values.update(overrides)
+        return EvalConfig(**values)
 
-def blur(images: np.ndarray, sigma: float = 1.5) -> np.ndarray:
-    from scipy.ndimage import gaussian_filter
-
-    return gaussian_filter(images, sigma=(0, 0, sigma, sigma)).astype(np.float32)
+    return make

@@ -1,0 +1,81 @@
+"""The issue's "done when" checks on the phantom, plus the evaluation's contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from scipy.ndimage import gaussian_filter
+
+from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.descriptions import REQUIRED_KEYS
+from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS, evaluate, format_summary
+
+
+def blur(images: np.ndarray, sigma: float = 1.5) -> np.ndarray:
+    return gaussian_filter(images, sigma=(0, 0, sigma, sigma)).astype(np.float32)
+
+
+def test_other_real_patients_are_no_more_separable_than_the_control(
+    phantom_t1, other_t1, small_config, tmp_path
+):
+    metrics = evaluate(
+        phantom_t1,
+        other_t1.float_images(),
+        small_config(),
+        out_dir=tmp_path,
+        progress=False,
+        fake_groups=other_t1.patients,
+    )
+    assert metrics["c2st_converged"] and metrics["c2st_control_converged"]
+    assert abs(metrics["c2st_gap"]) <= 0.15
+    assert metrics["c2st_gap_ci95"][0] <= 0.05  # no clear gap
+    assert metrics["c2st_accuracy"] < 0.7
+    assert metrics["memorized_fraction"] < 0.05
+    assert not metrics["collapse_suspected"]
+
+
+def test_blurred_real_images_are_caught(phantom_t1, small_config, tmp_path):
+    metrics = evaluate(
+        phantom_t1,
+        blur(phantom_t1.float_images()),
+        small_config(),
+        out_dir=tmp_path,
+        progress=False,
+    )
+    assert metrics["c2st_accuracy"] > 0.9
+    assert metrics["c2st_p_value"] < 1e-6
+    assert metrics["c2st_gap"] > 0.25 and metrics["c2st_gap_ci95"][0] > 0.1
+    assert metrics["c2st_converged"]
+    assert metrics["fid"] > 10 * max(metrics["fid_ci95"][1] - metrics["fid_ci95"][0], 1e-3)
+
+    # The contract: required keys, intervals, sizes, feature spaces, montages, JSON-ready.
+    for key in REQUIRED_KEYS:
+        assert metrics[key] is not None, key
+    for key in ("c2st_ci95", "fid_ci95", "kid_ci95", "precision_ci95", "recall_ci95"):
+        assert len(metrics[key]) == 2 and metrics[key][0] <= metrics[key][1], key
+    assert metrics["n_real"] == metrics["n_fake"] == len(phantom_t1)
+    assert "handcrafted" in metrics["fid_feature_space"]
+    assert "not requested" in metrics["inception_note"]
+    for key in ("c2st_saliency_montage", "memorization_montage"):
+        assert (tmp_path / metrics[key].split("/")[-1]).is_file()
+    assert set(metrics) - set(METRIC_DESCRIPTIONS) == set()  # every key is described
+    json.dumps(metrics, allow_nan=False)
+    summary = format_summary(metrics)
+    assert "clearly told apart" in summary and "C2ST" in summary
+
+
+def test_metric_selection_and_bad_input(phantom_t1, small_config):
+    only = evaluate(
+        phantom_t1,
+        phantom_t1.float_images()[:60],
+        small_config(metrics=["memorization"]),
+        progress=False,
+    )
+    assert only["memorized_fraction"] > 0.9  # exact copies
+    assert only["c2st_accuracy"] is None and list(only["timings_s"]) == ["memorization", "features"]
+    with pytest.raises(BrainsynthError, match="32x32 but the real images are 64x64"):
+        evaluate(phantom_t1, np.zeros((20, 1, 32, 32), np.float32), small_config(), progress=False)
+    with pytest.raises(BrainsynthError, match="unknown metrics"):
+        evaluate(phantom_t1, phantom_t1.float_images(), small_config(metrics=["nope"]))
