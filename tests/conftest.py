@@ -4,49 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from brainsynth.data.dataset import write_prepared
-
-
-def blob_dataset(
-    root: Path, patients: int = 4, slices: int = 6, size: int = 16, seed: int = 0
-) -> Path:
-    """A prepared folder of smooth elliptical 'brains' with per-sequence contrast.
-
-    Not anatomy: just structured, patient-specific images of the right format for tests of
-    training, metrics and the Visual Turing Test that must not wait on the phantom.
-    """
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) * 2 - 1
-    images, rows = [], []
-    for p in range(patients):
-        ax, ay = rng.uniform(0.55, 0.85, size=2)
-        cx, cy = rng.uniform(-0.1, 0.1, size=2)
-        for s in range(slices):
-            r = ((xx - cx) / (ax * (1 - 0.03 * s))) ** 2 + ((yy - cy) / ay) ** 2
-            brain = (r < 1).astype(np.float32)
-            ventricle = (r < 0.15).astype(np.float32)
-            base = brain * (0.55 + 0.25 * np.cos(3 * xx + p) * np.sin(2 * yy + s))
-            channels = [
-                base * (1 - 0.5 * ventricle),
-                base * (1 - 0.4 * ventricle) + 0.1 * brain,
-                np.clip(base * 0.6 + ventricle * 0.9, 0, 1),
-                np.clip(base * 0.8 - 0.5 * ventricle, 0, 1) * brain,
-            ]
-            images.append(np.stack(channels))
-            rows.append(
-                {
-                    "patient": f"P{p:03d}",
-                    "grade": "HGG",
-                    "plane": "sagittal",
-                    "slice": 80 + s,
-                    "tumor_pixels": "",
-                }
-            )
-    meta = {"source": "tests.blob_dataset", "size": size, "plane": "sagittal"}
-    return write_prepared(root, np.clip(np.stack(images), 0, 1), rows, meta)
+from blobs import blob_dataset
 
 
 @pytest.fixture

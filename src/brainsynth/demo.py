@@ -10,6 +10,7 @@ stopped by its ``max_seconds`` budget with a checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from typing import Any
 
 from brainsynth.config import save_config, write_text_atomic
 from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.evaluate import EvalConfig
 
 
 @dataclass
@@ -58,6 +60,8 @@ class DemoConfig:
     precision: str = "bf16"  # bf16 autocast + channels_last: ~2x faster on CPU
     n_samples: int = 512  # synthetic images sampled per GAN for evaluation
     eval_reserve_s: float = 75.0  # seconds kept per GAN for sampling and evaluation
+    min_train_s: float = 20.0  # each GAN trains at least this long, whatever the budget
+    evaluation: EvalConfig = field(default_factory=lambda: EvalConfig(max_real=1000))
     gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
     vtt_n: int = 50  # images per class in the Visual Turing Test study
 
@@ -114,7 +118,7 @@ def run_demo(config: DemoConfig) -> Path:
     for index, gan in enumerate(config.gans):
         remaining = config.minutes * 60 - clock.elapsed
         gans_left = len(config.gans) - index
-        budget = max(20.0, remaining / gans_left - config.eval_reserve_s)
+        budget = max(config.min_train_s, remaining / gans_left - config.eval_reserve_s)
         results.append(train_and_evaluate(config, gan, prepared_dir, real, budget, clock))
     with clock.step("vtt", "a Visual Turing Test study with one invited rater"):
         vtt = make_vtt_study(config, real, results[-1])
@@ -135,7 +139,7 @@ def train_and_evaluate(
     clock: StepClock,
 ) -> dict[str, Any]:
     """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
-    from brainsynth.metrics.evaluate import EvalConfig, evaluate
+    from brainsynth.metrics.evaluate import evaluate
     from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, train
 
@@ -165,7 +169,12 @@ def train_and_evaluate(
         write_samples(fake, samples_dir, grid=samples_dir / "grid.png", meta=sampling)
     metrics_dir = out / "metrics" / gan.gan
     with clock.step(f"evaluate {gan.gan}", "C2ST, distances, diversity, memorisation"):
-        metrics = evaluate(real, fake, EvalConfig(seed=config.seed), out_dir=metrics_dir)
+        metrics = evaluate(
+            real,
+            fake,
+            dataclasses.replace(config.evaluation, seed=config.seed),
+            out_dir=metrics_dir,
+        )
         metrics["fake_sampling"] = sampling
         write_text_atomic(metrics_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
     return {

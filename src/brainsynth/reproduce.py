@@ -8,13 +8,15 @@ configuration (``table1.md``, ``table1.csv``, ``table1.html``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brainsynth.config import save_config, write_text_atomic
 from brainsynth.data.dataset import SEQUENCE_LABELS
+from brainsynth.metrics.evaluate import EvalConfig
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,8 @@ class ReproduceConfig:
     precision: str = "bf16"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda
     vtt_db: str | None = None  # a Visual Turing Test database whose studies fill VTT columns
+    batch: int = 64  # the paper's batch size
+    evaluation: EvalConfig = field(default_factory=EvalConfig)  # the evaluation's settings
 
 
 def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Path:
@@ -94,7 +98,7 @@ def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Pat
 def run_configuration(config: ReproduceConfig, configuration: Configuration) -> dict[str, Any]:
     """Train, sample and evaluate one configuration, skipping the steps already finished."""
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.metrics.evaluate import EvalConfig, evaluate
+    from brainsynth.metrics.evaluate import evaluate
     from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, is_finished, resume, train
 
@@ -114,6 +118,7 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
                 out=str(run_dir),
                 iters=config.iters,
                 width=config.width,
+                batch=config.batch,
                 seed=config.seed,
                 precision=config.precision,
                 device=config.device,
@@ -134,7 +139,12 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
         run_dir, n=config.n_samples, seed=config.seed, device=config.device
     )
     write_samples(fake, samples_dir, grid=folder / "grid.png", meta=sampling)
-    metrics = evaluate(real, fake, EvalConfig(seed=config.seed), out_dir=folder / "evaluation")
+    metrics = evaluate(
+        real,
+        fake,
+        dataclasses.replace(config.evaluation, seed=config.seed),
+        out_dir=folder / "evaluation",
+    )
     metrics["fake_sampling"] = sampling
     metrics["configuration"] = configuration.label
     write_text_atomic(metrics_path, json.dumps(metrics, indent=2, default=str))

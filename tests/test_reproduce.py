@@ -1,0 +1,92 @@
+"""``brainsynth reproduce`` at tiny scale: a complete 12-row table, and an exact resume."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from blobs import blob_dataset
+from brainsynth import reproduce
+from brainsynth.metrics.evaluate import EvalConfig
+from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, run_reproduce
+
+TINY_EVAL = EvalConfig(
+    max_real=96,
+    max_fake=48,
+    n_bootstrap=20,
+    c2st_max_epochs=4,
+    c2st_patience=2,
+    c2st_width=4,
+    kid_subset_size=32,
+    kid_subsets=5,
+    ms_ssim_pairs=20,
+)
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("reproduce-data")
+    return (
+        blob_dataset(root / "p64", patients=6, slices=2, size=64),
+        blob_dataset(root / "p128", patients=6, slices=2, size=128, seed=1),
+    )
+
+
+def tiny_config(datasets: tuple[Path, Path], out: Path) -> ReproduceConfig:
+    return ReproduceConfig(
+        data64=str(datasets[0]),
+        data128=str(datasets[1]),
+        out=str(out),
+        iters=2,
+        width=4,
+        batch=8,
+        n_samples=48,
+        precision="fp32",
+        device="cpu",
+        evaluation=TINY_EVAL,
+    )
+
+
+def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
+    datasets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tiny_config(datasets, tmp_path / "table")
+    real_run = reproduce.run_configuration
+    calls: list[str] = []
+
+    def interrupted(cfg: ReproduceConfig, configuration: reproduce.Configuration) -> dict:
+        if len(calls) == 2:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during the third configuration
+        calls.append(configuration.slug)
+        return real_run(cfg, configuration)
+
+    monkeypatch.setattr(reproduce, "run_configuration", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_reproduce(config)
+    finished = {
+        slug: (tmp_path / "table" / slug / "metrics.json").stat().st_mtime_ns for slug in calls
+    }
+    checkpoints = {
+        slug: (tmp_path / "table" / slug / "run" / "checkpoints" / "last.pt").stat().st_mtime_ns
+        for slug in calls
+    }
+
+    monkeypatch.setattr(reproduce, "run_configuration", real_run)
+    run_reproduce(config)
+
+    for slug in calls:  # neither retrained nor re-evaluated
+        assert (tmp_path / "table" / slug / "metrics.json").stat().st_mtime_ns == finished[slug]
+        checkpoint = tmp_path / "table" / slug / "run" / "checkpoints" / "last.pt"
+        assert checkpoint.stat().st_mtime_ns == checkpoints[slug]
+    with (tmp_path / "table" / "table1.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["configuration"] for r in rows] == list(PAPER_TABLE1)
+    assert all(r["status"] == "done" for r in rows)
+    assert all(0.0 <= float(r["c2st_accuracy"]) <= 1.0 for r in rows)
+    markdown = (tmp_path / "table" / "table1.md").read_text()
+    assert markdown.count("\n| ") == 12  # header + separator + 12 rows, one per configuration
+    assert "the paper's finding" in markdown and "pending" not in markdown
+    html = (tmp_path / "table" / "table1.html").read_text()
+    assert html.count("<tr>") == 13
