@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from blobs import blob_dataset
 from brainsynth.cli import main
 from brainsynth.data.dataset import load_prepared
 from brainsynth.imageio import save_png
@@ -16,14 +17,7 @@ from brainsynth.imageio import save_png
 @pytest.fixture
 def blobs_12(tmp_path: Path) -> Path:
     """12 blob patients x 6 slices, 16x16: enough patients for the C2ST and its control."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "root_conftest", Path(__file__).parents[1] / "conftest.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.blob_dataset(tmp_path / "prepared", patients=12, slices=6, size=16)
+    return blob_dataset(tmp_path / "prepared", patients=12, slices=6, size=16)
 
 
 def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, tmp_path, capsys):

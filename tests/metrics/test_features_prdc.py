@@ -17,7 +17,7 @@ def test_handcrafted_features_are_finite_and_see_texture_and_noise():
     smooth[:, :, 8:24, 8:24] = 0.6
     noisy = np.clip(smooth + rng.normal(0, 0.01, smooth.shape), 0, 1).astype(np.float32)
     f_smooth, f_noisy = handcrafted_features(smooth), handcrafted_features(noisy)
-    assert f_smooth.shape == (4, 81) and np.isfinite(f_smooth).all()
+    assert f_smooth.shape == (4, 80) and np.isfinite(f_smooth).all()
     assert not np.allclose(f_smooth, f_noisy)
     z_smooth, z_noisy = standardize(f_smooth, f_noisy)
     assert np.abs(z_smooth).max() < 1e-6  # identical images: zero after z-scoring

@@ -34,9 +34,9 @@ class C2STSettings:
     """How the CNN two-sample test trains; tests may shrink ``width``/``max_epochs``."""
 
     max_epochs: int = 100  # hard cap; training normally stops earlier on the validation loss
-    patience: int = 6  # epochs without a validation-loss improvement before stopping
+    patience: int = 5  # epochs without a validation-loss improvement before stopping
     min_batches_per_epoch: int = 25  # small sets: an "epoch" is at least this many batches
-    min_delta: float = 1e-3  # improvement of the validation loss that counts
+    min_delta: float = 5e-3  # improvement of the validation loss that counts
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4

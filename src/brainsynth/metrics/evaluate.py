@@ -35,7 +35,7 @@ class EvalConfig:
     max_fake: int = 2000  # synthetic images used at most
     n_bootstrap: int = 200  # resamples behind every bootstrap 95% interval
     c2st_max_epochs: int = 100  # cap only: the CNN stops on its validation loss
-    c2st_patience: int = 6  # epochs without validation improvement before stopping
+    c2st_patience: int = 5  # epochs without validation improvement before stopping
     c2st_width: int = 16  # channels of the C2ST CNN's first layer
     c2st_batch_size: int = 64
     c2st_lr: float = 1e-3

