@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -61,6 +62,7 @@ class DemoConfig:
     n_samples: int = 512  # synthetic images sampled per GAN for evaluation
     eval_reserve_s: float = 75.0  # seconds kept per GAN for sampling and evaluation
     min_train_s: float = 20.0  # each GAN trains at least this long, whatever the budget
+    log_every: int = 10  # iterations between loss records (the report's curves)
     evaluation: EvalConfig = field(default_factory=lambda: EvalConfig(max_real=1000))
     gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
     vtt_n: int = 50  # images per class in the Visual Turing Test study
@@ -102,11 +104,19 @@ def run_demo(config: DemoConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     clock = StepClock()
-    with clock.step("phantom", f"{config.patients} BraTS-like phantom patients (not patients!)"):
-        phantom = make_cohort(out / "phantom", config.patients, seed=config.seed)
+    phantom = out / "phantom"
+    reuse = matching_phantom(phantom, config)
+    with clock.step("phantom", f"{config.patients} BraTS-like PHANTOM cases (not patients)"):
+        if reuse:
+            print(f"reusing the phantom cohort in {phantom}")
+        else:
+            shutil.rmtree(phantom, ignore_errors=True)
+            make_cohort(phantom, config.patients, seed=config.seed)
     prepared_dir = out / f"prepared{config.size}"
     with clock.step("prepare", f"sagittal slices #80-#149 at {config.size}x{config.size}"):
-        if not (prepared_dir / "dataset.json").is_file():
+        if reuse and (prepared_dir / "dataset.json").is_file():
+            print(f"reusing the prepared slices in {prepared_dir}")
+        else:
             prepare(
                 phantom,
                 prepared_dir,
@@ -128,6 +138,15 @@ def run_demo(config: DemoConfig) -> Path:
     print(f"  then open {vtt['rater_url']}")
     print(f"Done in {clock.elapsed:.0f} s.")
     return report
+
+
+def matching_phantom(folder: Path, config: DemoConfig) -> bool:
+    """True when ``folder`` holds a finished phantom cohort of this seed and size (re-runs)."""
+    try:
+        record = json.loads((folder / "PHANTOM.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return record.get("seed") == config.seed and len(record.get("grades", {})) == config.patients
 
 
 def train_and_evaluate(
@@ -158,9 +177,10 @@ def train_and_evaluate(
         lr=gan.lr,
         n_critic=gan.n_critic,
         max_seconds=budget_s,
-        log_every=10,
+        log_every=config.log_every,
         sample_every=100,
     )
+    shutil.rmtree(run_dir, ignore_errors=True)  # a re-run of the demo trains afresh
     with clock.step(f"train {gan.gan}", f"{budget_s:.0f} s budget; {gan.note}"):
         train(train_config)
     samples_dir = out / "samples" / gan.gan
