@@ -19,7 +19,13 @@ Per-GAN defaults (used when --lr/--n-critic/--clip/--disc-norm are not given):
 
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
-SIGTERM) saves a checkpoint and stops; resume with --resume RUN.
+SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
+RUN/done.json exists. Training images are scaled to [-1, 1]; the generator has no tanh and
+`brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
+
+Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
+On a CPU shared with other busy processes, OMP_NUM_THREADS=1 can be several times faster
+than the default thread count (threads spin-wait when the cores are oversubscribed).
 """
 
 
