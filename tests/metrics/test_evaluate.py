@@ -79,3 +79,23 @@ def test_metric_selection_and_bad_input(phantom_t1, small_config):
         evaluate(phantom_t1, np.zeros((20, 1, 32, 32), np.float32), small_config(), progress=False)
     with pytest.raises(BrainsynthError, match="unknown metrics"):
         evaluate(phantom_t1, phantom_t1.float_images(), small_config(metrics=["nope"]))
+
+
+def test_four_patients_evaluate_without_the_controls(tmp_path) -> None:
+    """Too few patients for patient-disjoint halves: the controls say why, nothing crashes."""
+    import numpy as np
+
+    from blobs import blob_dataset
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.metrics.evaluate import EvalConfig, evaluate
+
+    real = load_prepared(blob_dataset(tmp_path / "p", patients=4, slices=4, size=32)).image_set(
+        "t1"
+    )
+    fake = np.random.default_rng(0).random((20, 1, 32, 32)).astype(np.float32)
+    config = EvalConfig(metrics=["c2st", "knn"], c2st_max_epochs=2, c2st_width=4, n_bootstrap=10)
+    metrics = evaluate(real, fake, config, progress=False)
+    assert 0.0 <= metrics["c2st_accuracy"] <= 1.0 and 0.0 <= metrics["c2st_knn_accuracy"] <= 1.0
+    assert "6 real patients" in metrics["c2st_control_note"]
+    assert "6 real patients" in metrics["c2st_knn_control_note"]
+    assert metrics["c2st_control_accuracy"] is None
