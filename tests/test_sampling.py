@@ -29,6 +29,15 @@ def disc_dataset(root: Path, size: int, n: int = 24) -> Path:
     return write_prepared(root, np.repeat(discs[:, None], 4, axis=1), rows, {"size": size})
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models gain nothing from more threads; on a shared CPU they spin-wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sampling")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from brainsynth.data.dataset import write_prepared
 from brainsynth.training import TrainConfig
@@ -40,6 +41,16 @@ def square_dataset(root: Path, n: int = 32, size: int = 16) -> tuple[Path, np.nd
         for i in range(n)
     ]  # fmt: skip
     return write_prepared(root, images, rows, {"source": "tests.square"}), image
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from more threads, and on a shared CPU extra OpenMP threads
+    spin-wait for each other; restore the caller's setting afterwards."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture

@@ -69,7 +69,8 @@ def test_sigint_saves_a_checkpoint_and_exits_cleanly(blob_prepared, tmp_path: Pa
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "brainsynth", "train", "--data", str(blob_prepared), "--gan",
            "dcgan", "--sequence", "t1", "--out", str(run), "--iters", "1000000", *FAST]  # fmt: skip
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     deadline = time.monotonic() + 60
     while not (run / "metrics.jsonl").is_file() or not (run / "metrics.jsonl").stat().st_size:
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
