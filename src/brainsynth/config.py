@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 import typing
+import uuid
 from pathlib import Path
+from types import UnionType
 from typing import Any, TypeVar
 
 import yaml
@@ -53,10 +54,16 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         hint = hints.get(name)
         if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
             value = config_from_dict(hint, value)
-        elif typing.get_origin(hint) is tuple and isinstance(value, list):
+        elif accepts_tuple(hint) and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
     return cls(**kwargs)
+
+
+def accepts_tuple(hint: Any) -> bool:
+    """True for ``tuple[...]`` and for unions holding one (``tuple[float, float] | None``)."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, UnionType) else ()
+    return typing.get_origin(hint) is tuple or any(typing.get_origin(a) is tuple for a in options)
 
 
 def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
@@ -81,12 +88,16 @@ def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place.
+
+    The temporary file is created like any other (so the umask decides its mode, unlike
+    ``mkstemp``'s 0600) under a name no other writer uses.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "w") as handle:
+        with open(tmp, "x") as handle:
             handle.write(text)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
