@@ -13,17 +13,19 @@ from brainsynth.demo import DemoConfig, run_demo
 from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.vtt.scoring import list_studies
 
-TINY_EVAL = EvalConfig(
-    max_real=96,
-    max_fake=48,
-    n_bootstrap=20,
-    c2st_max_epochs=3,
+TINY_EVAL = EvalConfig(  # every metric family, at toy sizes: this checks plumbing
+    max_real=48,
+    max_fake=24,
+    n_bootstrap=10,
+    c2st_max_epochs=2,
     c2st_patience=1,
     c2st_width=4,
+    c2st_batch_size=16,
+    c2st_min_batches=2,
     c2st_control_repeats=1,
-    kid_subset_size=32,
-    kid_subsets=5,
-    ms_ssim_pairs=20,
+    kid_subset_size=16,
+    kid_subsets=3,
+    ms_ssim_pairs=10,
 )
 
 

@@ -12,16 +12,19 @@ from brainsynth import reproduce
 from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, run_reproduce
 
-TINY_EVAL = EvalConfig(
-    max_real=96,
-    max_fake=48,
-    n_bootstrap=20,
-    c2st_max_epochs=4,
-    c2st_patience=2,
+TINY_EVAL = EvalConfig(  # every metric family, at toy sizes: this checks plumbing
+    max_real=48,
+    max_fake=24,
+    n_bootstrap=10,
+    c2st_max_epochs=2,
+    c2st_patience=1,
     c2st_width=4,
-    kid_subset_size=32,
-    kid_subsets=5,
-    ms_ssim_pairs=20,
+    c2st_batch_size=16,
+    c2st_min_batches=2,
+    c2st_control_repeats=1,
+    kid_subset_size=16,
+    kid_subsets=3,
+    ms_ssim_pairs=10,
 )
 
 

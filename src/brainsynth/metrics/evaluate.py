@@ -40,6 +40,7 @@ class EvalConfig:
     c2st_patience: int = 5  # epochs without validation improvement before stopping
     c2st_width: int = 16  # channels of the C2ST CNN's first layer
     c2st_batch_size: int = 64
+    c2st_min_batches: int = 25  # an epoch is at least this many batches (small sets)
     c2st_lr: float = 1e-3
     c2st_control_repeats: int = 3  # real-vs-real controls (random patient halves), pooled
     knn_k: int = 5  # neighbours voting in the kNN C2ST

@@ -58,6 +58,7 @@ def _settings(config: Any) -> c2st.C2STSettings:
         width=config.c2st_width,
         batch_size=config.c2st_batch_size,
         lr=config.c2st_lr,
+        min_batches_per_epoch=config.c2st_min_batches,
     )
 
 
