@@ -132,7 +132,17 @@ def training_loop(
 
     logger = RunLogger(run_dir, start)
     images_per_iter = batch * (n_critic if gan != "dcgan" else 1)
-    bar = tqdm(total=iters, initial=start, disable=not progress, unit="it", dynamic_ncols=True)
+    # A run capped by a time budget far short of ``iters`` would show a meaningless ETA, so
+    # its bar counts iterations and names the budget instead.
+    budgeted = max_seconds is not None
+    bar = tqdm(
+        total=None if budgeted else iters,
+        initial=start,
+        disable=not progress,
+        unit="it",
+        dynamic_ncols=True,
+        desc=f"{gan} (stops after {max_seconds:.0f} s)" if budgeted else gan,
+    )
     stop: dict[str, str | None] = {"signal": None}
     began = interval_start = time.perf_counter()
     step_seconds = overhead_seconds = 0.0
