@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from brainsynth.data.dataset import write_prepared
+from brainsynth.metrics.evaluate import EvalConfig
 
 
 def blob_dataset(
@@ -49,3 +50,21 @@ def blob_dataset(
             )
     meta = {"source": "tests.blob_dataset", "size": size, "plane": "sagittal"}
     return write_prepared(root, np.clip(np.stack(images), 0, 1), rows, meta)
+
+
+def tiny_eval_config() -> EvalConfig:
+    """Every metric family at toy sizes: for tests of plumbing (demo, reproduce), not of metrics."""
+    return EvalConfig(
+        max_real=48,
+        max_fake=24,
+        n_bootstrap=10,
+        c2st_max_epochs=2,
+        c2st_patience=1,
+        c2st_width=4,
+        c2st_batch_size=16,
+        c2st_min_batches=2,
+        c2st_control_repeats=1,
+        kid_subset_size=16,
+        kid_subsets=3,
+        ms_ssim_pairs=10,
+    )

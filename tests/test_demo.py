@@ -8,25 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from blobs import tiny_eval_config
 from brainsynth.cli import main
 from brainsynth.demo import DemoConfig, run_demo
-from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.vtt.scoring import list_studies
-
-TINY_EVAL = EvalConfig(  # every metric family, at toy sizes: this checks plumbing
-    max_real=48,
-    max_fake=24,
-    n_bootstrap=10,
-    c2st_max_epochs=2,
-    c2st_patience=1,
-    c2st_width=4,
-    c2st_batch_size=16,
-    c2st_min_batches=2,
-    c2st_control_repeats=1,
-    kid_subset_size=16,
-    kid_subsets=3,
-    ms_ssim_pairs=10,
-)
 
 
 def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
@@ -44,7 +29,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         eval_reserve_s=0,
         min_train_s=2,
         log_every=1,
-        evaluation=TINY_EVAL,
+        evaluation=tiny_eval_config(),
         vtt_n=6,
     )
     report = run_demo(config)

@@ -7,25 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from blobs import blob_dataset
+from blobs import blob_dataset, tiny_eval_config
 from brainsynth import reproduce
-from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, run_reproduce
-
-TINY_EVAL = EvalConfig(  # every metric family, at toy sizes: this checks plumbing
-    max_real=48,
-    max_fake=24,
-    n_bootstrap=10,
-    c2st_max_epochs=2,
-    c2st_patience=1,
-    c2st_width=4,
-    c2st_batch_size=16,
-    c2st_min_batches=2,
-    c2st_control_repeats=1,
-    kid_subset_size=16,
-    kid_subsets=3,
-    ms_ssim_pairs=10,
-)
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +32,7 @@ def tiny_config(datasets: tuple[Path, Path], out: Path) -> ReproduceConfig:
         n_samples=48,
         precision="fp32",
         device="cpu",
-        evaluation=TINY_EVAL,
+        evaluation=tiny_eval_config(),
     )
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth.config import save_config, write_text_atomic
-from brainsynth.data.dataset import SEQUENCE_LABELS
+from brainsynth.data.dataset import IMAGE_SET_LABELS
 from brainsynth.metrics.evaluate import EvalConfig
 
 
@@ -30,8 +30,7 @@ class Configuration:
     @property
     def label(self) -> str:
         """The row name as the paper prints it, e.g. ``T1 (DCGAN, 128x128)``."""
-        name = "Concat" if self.sequence == "concat" else SEQUENCE_LABELS[self.sequence]
-        return f"{name} ({self.gan.upper()}, {self.size}x{self.size})"
+        return f"{IMAGE_SET_LABELS[self.sequence]} ({self.gan.upper()}, {self.size}x{self.size})"
 
     @property
     def slug(self) -> str:

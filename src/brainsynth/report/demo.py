@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.data.dataset import SEQUENCE_LABELS
+from brainsynth.data.dataset import IMAGE_SET_LABELS
 from brainsynth.report.figures import grid_data_uri, png_data_uri, training_curves_svg
 from brainsynth.report.render import metric_cell, render_html
 
@@ -60,7 +60,7 @@ def write_demo_report(
     prepared: Path,
 ) -> Path:
     """Write ``<out>/report.html`` and return its path."""
-    label = "Concat" if config.sequence == "concat" else SEQUENCE_LABELS[config.sequence]
+    label = IMAGE_SET_LABELS[config.sequence]
     real_grid = grid_data_uri(pick(real.float_images(), 64, config.seed))
     gans = []
     for result in results:
