@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,6 +214,15 @@ def train_and_evaluate(
     }
 
 
+def brainsynth_command() -> str:
+    """``brainsynth`` if it is on PATH, else the full path of this environment's script
+    (``make demo`` runs from .venv without activating it)."""
+    if shutil.which("brainsynth"):
+        return "brainsynth"
+    script = Path(sys.executable).parent / "brainsynth"
+    return str(script) if script.exists() else f"{sys.executable} -m brainsynth"
+
+
 def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dict[str, Any]:
     """A Visual Turing Test study of real vs ``result``'s samples, with one invited rater."""
     from brainsynth.vtt.study import create_study, invite
@@ -239,7 +249,7 @@ def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dic
         "n_real": n,
         "n_fake": n,
         "gan": result["gan"].gan,
-        "serve_command": f"brainsynth vtt serve --db {db}",
+        "serve_command": f"{brainsynth_command()} vtt serve --db {db}",
         "rater_url": f"http://127.0.0.1:8000/r/{token}",
-        "results_command": f"brainsynth vtt results --db {db} --study {study}",
+        "results_command": f"{brainsynth_command()} vtt results --db {db} --study {study}",
     }

@@ -53,7 +53,7 @@ def line_chart_svg(
 ) -> str:
     """An SVG line chart of named (x, y) series, with axes and a legend; empty series skipped."""
     series = {k: (list(x), list(y)) for k, (x, y) in series.items() if len(x) and len(y)}
-    left, right, top, bottom = 48, 10, 24, 36
+    left, right, top, bottom = 48, 24, 24, 36
     plot_w, plot_h = width - left - right, height - top - bottom
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
