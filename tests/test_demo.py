@@ -35,6 +35,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     report = run_demo(config)
     printed = capsys.readouterr().out
     assert "reusing the phantom cohort" in printed
+    assert f"Prepared slices: {out / 'prepared64'}" in printed
 
     html = report.read_text()
     assert "Phantom data." in html and "not from\npatients" in html

@@ -140,7 +140,9 @@ def run_demo(config: DemoConfig) -> Path:
     with clock.step("vtt", "a Visual Turing Test study with one invited rater"):
         vtt = make_vtt_study(config, real, results[-1])
     report = write_demo_report(config, clock, real, results, vtt, prepared_dir)
-    print(f"\nReport: {report.resolve()}")
+    print(f"\nPhantom cohort: {phantom}")
+    print(f"Prepared slices: {prepared_dir} (preview: {out / 'prepared-preview.png'})")
+    print(f"Report: {report.resolve()}")
     print(f"Visual Turing Test: {vtt['serve_command']}")
     print(f"  then open {vtt['rater_url']}")
     print(f"Done in {clock.elapsed:.0f} s.")
