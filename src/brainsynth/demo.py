@@ -167,7 +167,7 @@ def train_and_evaluate(
     clock: StepClock,
 ) -> dict[str, Any]:
     """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
-    from brainsynth.metrics.evaluate import evaluate
+    from brainsynth.metrics.evaluate import evaluate, format_summary
     from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, train
 
@@ -206,6 +206,7 @@ def train_and_evaluate(
         )
         metrics["fake_sampling"] = sampling
         write_text_atomic(metrics_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
+        print(format_summary(metrics))
     return {
         "iteration": sampling["iteration"],
         "gan": gan,

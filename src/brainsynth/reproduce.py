@@ -97,7 +97,7 @@ def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Pat
 def run_configuration(config: ReproduceConfig, configuration: Configuration) -> dict[str, Any]:
     """Train, sample and evaluate one configuration, skipping the steps already finished."""
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.metrics.evaluate import evaluate
+    from brainsynth.metrics.evaluate import evaluate, format_summary
     from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig, is_finished, resume, train
 
@@ -147,6 +147,7 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
     metrics["fake_sampling"] = sampling
     metrics["configuration"] = configuration.label
     write_text_atomic(metrics_path, json.dumps(metrics, indent=2, default=str))
+    print(format_summary(metrics), flush=True)
     return metrics
 
 
