@@ -9,6 +9,8 @@ import pytest
 
 from blobs import blob_dataset, tiny_eval_config
 from brainsynth import reproduce
+from brainsynth.cli import main
+from brainsynth.config import save_config
 from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, run_reproduce
 
 
@@ -37,7 +39,10 @@ def tiny_config(datasets: tuple[Path, Path], out: Path) -> ReproduceConfig:
 
 
 def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
-    datasets: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    datasets: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     config = tiny_config(datasets, tmp_path / "table")
     real_run = reproduce.run_configuration
@@ -61,7 +66,32 @@ def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
     }
 
     monkeypatch.setattr(reproduce, "run_configuration", real_run)
-    run_reproduce(config)
+    eval_yaml = save_config(config.evaluation, tmp_path / "eval.yaml")
+    argv = [
+        "reproduce",
+        "--data64",
+        config.data64,
+        "--data128",
+        config.data128,
+        "--out",
+        config.out,
+        "--iters",
+        "2",
+        "--width",
+        "4",
+        "--batch",
+        "8",
+        "--n-samples",
+        "24",
+        "--precision",
+        "fp32",
+        "--device",
+        "cpu",
+        "--eval-config",
+        str(eval_yaml),
+    ]
+    assert main(argv) == 0  # the resumed run, through the command line
+    assert "| Concat (WGAN, 64x64) |" in capsys.readouterr().out
 
     for slug in calls:  # neither retrained nor re-evaluated
         assert (tmp_path / "table" / slug / "metrics.json").stat().st_mtime_ns == finished[slug]

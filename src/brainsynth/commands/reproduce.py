@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=32,
         help="GAN base channel width (default: %(default)s, the paper's)",
     )
+    parser.add_argument(
+        "--batch", type=int, default=64, help="batch size (default: %(default)s, the paper's)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--n-samples",
@@ -59,6 +62,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="training device (default: %(default)s)",
     )
     parser.add_argument(
+        "--eval-config",
+        metavar="YAML",
+        default=None,
+        help="evaluation settings: a YAML file of EvalConfig fields (brainsynth.metrics."
+        "evaluate.EvalConfig); default: those of brainsynth evaluate",
+    )
+    parser.add_argument(
         "--vtt-db",
         metavar="DB",
         default=None,
@@ -67,7 +77,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from brainsynth.config import load_config
+    from brainsynth.metrics.evaluate import EvalConfig
     from brainsynth.reproduce import ReproduceConfig, run_reproduce
+
+    evaluation = load_config(EvalConfig, args.eval_config) if args.eval_config else EvalConfig()
 
     table = run_reproduce(
         ReproduceConfig(
@@ -76,11 +90,13 @@ def run(args: argparse.Namespace) -> int:
             out=args.out,
             iters=args.iters,
             width=args.width,
+            batch=args.batch,
             seed=args.seed,
             n_samples=args.n_samples,
             precision=args.precision,
             device=args.device,
             vtt_db=args.vtt_db,
+            evaluation=evaluation,
         )
     )
     print(table.read_text())
