@@ -66,6 +66,15 @@ def test_findings_that_do_not_hold_are_reported(tmp_path: Path) -> None:
     assert "Concat 64x64 (synthetic far less diverse than real): the paper's finding does not" in md
 
 
+def test_ties_are_not_wins_and_are_counted(tmp_path: Path) -> None:
+    write_all(tmp_path, 1.0, 1.0, collapse=False)
+    write_table1(config(tmp_path), paper_configurations())
+    assert (
+        "on 0 of 6 image sets (6 tied): the paper's finding does not hold"
+        in (tmp_path / "table1.md").read_text()
+    )
+
+
 def test_partial_results_leave_pending_rows(tmp_path: Path) -> None:
     first = paper_configurations()[0]
     (tmp_path / first.slug).mkdir()

@@ -137,6 +137,7 @@ def findings(config: Any, configurations: list[Any]) -> str:
         (c.label, c.label.replace("DCGAN", "WGAN")) for c in configurations if c.gan == "dcgan"
     ]
     wins = sum(distance(metrics[w]) < distance(metrics[d]) for d, w in pairs)
+    ties = sum(distance(metrics[w]) == distance(metrics[d]) for d, w in pairs)
     first = "holds" if wins > len(pairs) / 2 else "does not hold"
     dc64 = metrics["Concat (DCGAN, 64x64)"]
     collapsed = bool(dc64.get("collapse_suspected")) or (
@@ -147,7 +148,8 @@ def findings(config: Any, configurations: list[Any]) -> str:
     second = "holds" if collapsed else "does not hold"
     return (
         f"WGAN more realistic than DCGAN (C2ST accuracy nearer 50%) on {wins} of {len(pairs)} "
-        f"image sets: the paper's finding {first}. DCGAN mode collapse on Concat 64x64 "
+        f"image sets{f' ({ties} tied)' if ties else ''}: the paper's finding {first}. "
+        f"DCGAN mode collapse on Concat 64x64 "
         f"(synthetic far less diverse than real): the paper's finding {second}."
     )
 
