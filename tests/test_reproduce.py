@@ -107,3 +107,20 @@ def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
     assert "the paper's finding" in markdown and "pending" not in markdown
     html = (tmp_path / "table" / "table1.html").read_text()
     assert html.count("<tr>") == 13
+
+
+def test_swapped_datasets_are_refused_before_any_training(
+    datasets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "reproduce",
+        "--data64",
+        str(datasets[1]),
+        "--data128",
+        str(datasets[0]),
+        "--out",
+        str(tmp_path / "table"),
+    ]
+    assert main(argv) == 2
+    assert "images are 128x128, expected 64x64" in capsys.readouterr().err
+    assert not (tmp_path / "table").exists()

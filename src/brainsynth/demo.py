@@ -130,7 +130,7 @@ def run_demo(config: DemoConfig) -> Path:
                 PrepareConfig(size=config.size),
                 preview=out / "prepared-preview.png",
             )
-    real = load_prepared(prepared_dir).image_set(config.sequence)
+    real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
     results = []
     for index, gan in enumerate(config.gans):
         remaining = config.minutes * 60 - clock.elapsed

@@ -82,6 +82,7 @@ class ReproduceConfig:
 
 def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Path:
     """Run (or resume) every configuration, then write the tables; returns ``table1.md``."""
+    check_sizes(config)
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
@@ -92,6 +93,20 @@ def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Pat
         run_configuration(config, configuration)
         write_tables(config, configurations)
     return write_tables(config, configurations)
+
+
+def check_sizes(config: ReproduceConfig) -> None:
+    """Refuse prepared datasets of the wrong image size before hours of training start."""
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
+
+    for flag, path, size in (("--data64", config.data64, 64), ("--data128", config.data128, 128)):
+        found = load_prepared(path).size
+        if found != size:
+            raise BrainsynthError(
+                f"{flag} {path}: images are {found}x{found}, expected {size}x{size} "
+                f"(brainsynth prepare --size {size})"
+            )
 
 
 def run_configuration(config: ReproduceConfig, configuration: Configuration) -> dict[str, Any]:
@@ -125,14 +140,7 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
         )
     elif not is_finished(run_dir):
         resume(run_dir, iters=config.iters)
-    real = load_prepared(data).image_set(configuration.sequence)
-    if real.images.shape[-1] != configuration.size:
-        from brainsynth.errors import BrainsynthError
-
-        raise BrainsynthError(
-            f"{data}: images are {real.images.shape[-1]}x{real.images.shape[-1]}, "
-            f"expected {configuration.size}x{configuration.size}"
-        )
+    real = load_prepared(data).image_set(configuration.sequence, as_float=False)
     samples_dir = folder / "samples"
     fake, sampling = generate_with_info(
         run_dir, n=config.n_samples, seed=config.seed, device=config.device

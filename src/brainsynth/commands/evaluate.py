@@ -120,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         inception=args.inception,
         threads=args.threads,
     )
-    real = load_prepared(args.real).image_set(args.sequence)
+    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
     fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
     out = Path(args.out)
     metrics = evaluate(real, fake, config, out_dir=out.parent, progress=not args.quiet)

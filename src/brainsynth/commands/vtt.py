@@ -92,7 +92,7 @@ def _create(args: argparse.Namespace) -> int:
     from brainsynth.imageio import load_image_source
     from brainsynth.vtt.study import create_study
 
-    real = load_prepared(args.real).image_set(args.sequence)
+    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
     source = Path(args.fake)
     generated = source.suffix == ".pt" or (source / "checkpoints").is_dir()
     # A generator is sampled for exactly the images needed; a file source is drawn from whole.

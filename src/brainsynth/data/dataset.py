@@ -54,11 +54,13 @@ class ImageSet:
     def __len__(self) -> int:
         return len(self.images)
 
-    def float_images(self) -> np.ndarray:
-        """The images as float32 in [0, 1], whatever they were loaded as."""
-        if self.images.dtype == np.uint8:
-            return self.images.astype(np.float32) / 255.0
-        return np.asarray(self.images, dtype=np.float32)
+    def float_images(self, index: np.ndarray | None = None) -> np.ndarray:
+        """The images (or only those at ``index``) as float32 in [0, 1], whatever they were
+        loaded as; selecting first keeps a large uint8 set from being converted whole."""
+        images = self.images if index is None else self.images[index]
+        if images.dtype == np.uint8:
+            return images.astype(np.float32) / 255.0
+        return np.asarray(images, dtype=np.float32)
 
 
 @dataclass

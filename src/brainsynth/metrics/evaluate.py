@@ -97,13 +97,15 @@ def evaluate(
         raise BrainsynthError(
             f"unknown metrics {', '.join(unknown)}: choose from {', '.join(METRIC_FAMILIES)}"
         )
-    real_x = real.float_images()
-    fake = check_fake(fake, real_x.shape[-1])
+    n_real_available = len(real.images)
+    fake = check_fake(fake, int(real.images.shape[-1]))
     rng = np.random.default_rng(config.seed)
-    keep_real = np.sort(rng.choice(len(real_x), min(len(real_x), config.max_real), replace=False))
+    keep_real = np.sort(
+        rng.choice(n_real_available, min(n_real_available, config.max_real), replace=False)
+    )
     keep_fake = np.sort(rng.choice(len(fake), min(len(fake), config.max_fake), replace=False))
     data = families.EvalData(
-        real=real_x[keep_real],
+        real=real.float_images(keep_real),
         real_groups=np.asarray(real.patients)[keep_real].astype(str),
         fake=fake[keep_fake],
         given_fake_groups=None if fake_groups is None else np.asarray(fake_groups)[keep_fake],
@@ -118,10 +120,10 @@ def evaluate(
     metrics.update(
         {
             "sequence": real.name,
-            "image_size": int(real_x.shape[-1]),
+            "image_size": int(real.images.shape[-1]),
             "n_real": len(data.real),
             "n_fake": len(data.fake),
-            "n_real_available": len(real_x),
+            "n_real_available": n_real_available,
             "n_fake_available": len(fake),
             "n_real_patients": int(len(np.unique(data.real_groups))),
             "seed": config.seed,

@@ -44,11 +44,10 @@ def montages(metrics: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def pick(images: np.ndarray, n: int, seed: int) -> np.ndarray:
-    """``n`` images drawn without replacement, reproducibly."""
+def pick(count: int, n: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``n`` of ``count`` images, drawn without replacement, reproducibly."""
     rng = np.random.default_rng(seed)
-    index = np.sort(rng.choice(len(images), size=min(n, len(images)), replace=False))
-    return np.asarray(images[index], dtype=np.float32)
+    return np.sort(rng.choice(count, size=min(n, count), replace=False))
 
 
 def write_demo_report(
@@ -61,7 +60,7 @@ def write_demo_report(
 ) -> Path:
     """Write ``<out>/report.html`` and return its path."""
     label = IMAGE_SET_LABELS[config.sequence]
-    real_grid = grid_data_uri(pick(real.float_images(), 64, config.seed))
+    real_grid = grid_data_uri(real.float_images(pick(len(real), 64, config.seed)))
     gans = []
     for result in results:
         metrics, gan = result["metrics"], result["gan"]
@@ -74,7 +73,9 @@ def write_demo_report(
                 "sequence_label": label,
                 "size": config.size,
                 "real_grid": real_grid,
-                "fake_grid": grid_data_uri(pick(result["fake"], 64, config.seed)),
+                "fake_grid": grid_data_uri(
+                    result["fake"][pick(len(result["fake"]), 64, config.seed)]
+                ),
                 "curves": training_curves_svg(
                     Path(result["run"]) / "metrics.jsonl", f"{gan.gan.upper()} losses"
                 ),
