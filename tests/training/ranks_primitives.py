@@ -1,0 +1,112 @@
+"""Run under torchrun by test_distributed.py: the distributed primitives on 2 CPU ranks.
+
+    torchrun --standalone --nproc-per-node 2 ranks_primitives.py OUT_DIR
+
+Each rank writes OUT_DIR/rank-<r>.json with what it saw; the test compares the ranks with
+one process doing the same work on the global batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from brainsynth.errors import BrainsynthError
+from brainsynth.training.batch_norm import prepare_batch_norm
+from brainsynth.training.data import EpochSampler
+from brainsynth.training.distributed import Runtime, StopVote, launch, on_main
+
+GLOBAL_BATCH, IMAGES, SEED = 8, 12, 3
+
+
+def shards(runtime: Runtime) -> dict:
+    """Three global batches of indices and latents, this rank's slices of them."""
+    images = torch.arange(IMAGES, dtype=torch.uint8).view(IMAGES, 1, 1, 1)
+    sampler = EpochSampler(images, GLOBAL_BATCH, SEED, torch.device("cpu"))
+    noise = torch.Generator().manual_seed(SEED + 1)
+    indices, latents = [], []
+    for _ in range(3):  # crosses an epoch boundary (12 images, batches of 8)
+        indices.append(runtime.shard(sampler.indices()).tolist())
+        latents.append(runtime.shard(torch.randn(GLOBAL_BATCH, 4, generator=noise)).tolist())
+    return {"indices": indices, "latents": latents}
+
+
+def tiny_net() -> nn.Module:
+    torch.manual_seed(SEED)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.BatchNorm2d(3), nn.ELU(), nn.Flatten())
+
+
+def batch_norm_step(runtime: Runtime, mode: str) -> dict:
+    """Two SGD steps of a conv + batch-norm net under DDP; weights, stats and outputs after."""
+    net = prepare_batch_norm(tiny_net(), mode, runtime.device)
+    model = DistributedDataParallel(net, broadcast_buffers=False)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    inputs = torch.randn(2, GLOBAL_BATCH, 1, 5, 5, generator=torch.Generator().manual_seed(SEED))
+    outputs = []
+    for x in inputs:
+        out = model(runtime.shard(x))
+        loss = (out - 1.0).square().mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        outputs.append(out.detach().tolist())
+    state = {k: v.tolist() for k, v in net.state_dict().items()}
+    return {"outputs": outputs, "state": state}
+
+
+def main_error(runtime: Runtime) -> str:
+    def fails() -> None:
+        raise BrainsynthError("rank 0 found a problem")
+
+    try:
+        on_main(runtime, fails)
+    except BrainsynthError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return "no error"
+
+
+def stop_vote(runtime: Runtime, out: Path) -> dict:
+    """Rank 1 gets SIGTERM at iteration 3; every rank must stop after that same iteration."""
+    vote = StopVote(runtime)
+    stopped_at, reason = None, None
+    with vote.catching_signals():
+        for iteration in range(1, 50):
+            if runtime.rank == 1 and iteration == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+            reason = vote.decide(time_up=False)
+            if reason:
+                stopped_at = iteration
+                if runtime.is_main:
+                    with (out / "saved.txt").open("a") as handle:
+                        handle.write(f"{iteration}\n")
+                break
+    return {"stopped_at": stopped_at, "reason": reason, "received": vote.received}
+
+
+def main() -> int:
+    out = Path(sys.argv[1])
+    with launch("cpu", batch=GLOBAL_BATCH) as runtime:
+        report = {
+            "rank": runtime.rank,
+            "world_size": runtime.world_size,
+            "backend": runtime.backend,
+            "is_main": runtime.is_main,
+            "shards": shards(runtime),
+            "sync": batch_norm_step(runtime, "sync"),
+            "local": batch_norm_step(runtime, "local"),
+            "main_error": main_error(runtime),
+            "stop": stop_vote(runtime, out),
+        }
+    (out / f"rank-{report['rank']}.json").write_text(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
