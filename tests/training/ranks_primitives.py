@@ -16,12 +16,11 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.training.batch_norm import prepare_batch_norm
 from brainsynth.training.data import EpochSampler
-from brainsynth.training.distributed import Runtime, StopVote, launch, on_main
+from brainsynth.training.distributed import Runtime, StopVote, data_parallel, launch, on_main
 
 GLOBAL_BATCH, IMAGES, SEED = 8, 12, 3
 
@@ -46,7 +45,7 @@ def tiny_net() -> nn.Module:
 def batch_norm_step(runtime: Runtime, mode: str) -> dict:
     """Two SGD steps of a conv + batch-norm net under DDP; weights, stats and outputs after."""
     net = prepare_batch_norm(tiny_net(), mode, runtime.device)
-    model = DistributedDataParallel(net, broadcast_buffers=False)
+    model = data_parallel(net.to(memory_format=torch.channels_last), runtime)
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     inputs = torch.randn(2, GLOBAL_BATCH, 1, 5, 5, generator=torch.Generator().manual_seed(SEED))
     outputs = []

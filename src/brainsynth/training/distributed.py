@@ -33,6 +33,8 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from brainsynth.errors import BrainsynthError
 
@@ -182,6 +184,31 @@ def launch(device: str = "auto", batch: int | None = None) -> Iterator[Runtime]:
         dist.barrier(group=control)
     finally:
         dist.destroy_process_group()
+
+
+def data_parallel(module: nn.Module, runtime: Runtime) -> nn.Module:
+    """``module`` under DDP when distributed (gradients averaged over the ranks), else itself.
+
+    DDP first copies rank 0's parameters and buffers to every rank. It does not broadcast
+    buffers before each forward pass (see :mod:`brainsynth.training.batch_norm`): batch-norm
+    statistics are synchronised or deliberately local, and an in-place broadcast between the
+    discriminator's real and fake passes would break their backward pass.
+    """
+    if not runtime.distributed:
+        return module
+    _standard_strides_where_ambiguous(module)
+    device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
+    return DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)
+
+
+def _standard_strides_where_ambiguous(module: nn.Module) -> None:
+    """Give parameters whose layout is ambiguous (a channels_last weight with one input
+    channel is also "contiguous") the standard strides their gradients come back with, so
+    DDP's gradient buckets need no extra copy."""
+    for param in module.parameters():
+        standard = param.detach().clone(memory_format=torch.contiguous_format)
+        if param.is_contiguous() and param.stride() != standard.stride():
+            param.data = standard
 
 
 def on_main(runtime: Runtime, step: Callable[[], T]) -> T:
