@@ -99,3 +99,18 @@ def test_four_patients_evaluate_without_the_controls(tmp_path) -> None:
     assert "6 real patients" in metrics["c2st_control_note"]
     assert "6 real patients" in metrics["c2st_knn_control_note"]
     assert metrics["c2st_control_accuracy"] is None
+
+
+def test_evaluation_device_is_resolved_and_recorded(phantom_t1, small_config):
+    """``auto`` runs on the CPU without a GPU and says so; ``cuda`` without one is refused."""
+    import torch
+
+    fake = phantom_t1.float_images()[:40]
+    metrics = evaluate(
+        phantom_t1, fake, small_config(metrics=["memorization"], device="auto"), progress=False
+    )
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert metrics["eval_config"]["device"] == expected
+    if not torch.cuda.is_available():
+        with pytest.raises(BrainsynthError, match="no CUDA GPU is available"):
+            evaluate(phantom_t1, fake, small_config(device="cuda"), progress=False)

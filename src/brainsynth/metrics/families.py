@@ -59,6 +59,7 @@ def _settings(config: Any) -> c2st.C2STSettings:
         batch_size=config.c2st_batch_size,
         lr=config.c2st_lr,
         min_batches_per_epoch=config.c2st_min_batches,
+        device=config.device,
     )
 
 
@@ -142,8 +143,9 @@ def knn_family(data: EvalData) -> dict[str, Any]:
     """Pixel-space kNN C2ST (same-patient neighbours excluded) and its real-vs-real control."""
     cfg = data.config
     main = c2st.knn_c2st(
-        data.real, data.real_groups, data.fake, data.fake_groups, cfg.knn_k, cfg.seed
-    )
+        data.real, data.real_groups, data.fake, data.fake_groups, cfg.knn_k, cfg.seed,
+        device=cfg.device,
+    )  # fmt: skip
     out: dict[str, Any] = {
         "c2st_knn_accuracy": main["accuracy"],
         "c2st_knn_p_value": main["p_value"],
@@ -164,6 +166,7 @@ def knn_family(data: EvalData) -> dict[str, Any]:
         data.real_groups[~half_a],
         cfg.knn_k,
         cfg.seed,
+        device=cfg.device,
     )
     out["c2st_knn_control_accuracy"] = control["accuracy"]
     out["c2st_knn_control_accuracy_ci95"] = control["ci95"]
@@ -251,10 +254,10 @@ def diversity_family(data: EvalData) -> dict[str, Any]:
     """Mean pairwise MS-SSIM within each set, histogram distance and the collapse flag."""
     cfg = data.config
     real_scores = diversity.pairwise_ms_ssim(
-        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed
+        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
     )
     fake_scores = diversity.pairwise_ms_ssim(
-        data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed
+        data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
     )
     real_ci, fake_ci = _ci(real_scores, data, 10), _ci(fake_scores, data, 11)
     excess = float(fake_scores.mean() - real_scores.mean())
@@ -284,10 +287,12 @@ def memorization_family(data: EvalData) -> dict[str, Any]:
     """Nearest training image per synthetic image, in pixels (headline) and in features."""
     cfg = data.config
     pixels = memorization.memorization(
-        data.real, data.real_groups, data.fake, cfg.memorization_percentile
+        data.real, data.real_groups, data.fake, cfg.memorization_percentile, cfg.device
     )
     real_f, fake_f = data.features()
-    feats = memorization.memorization(real_f, data.real_groups, fake_f, cfg.memorization_percentile)
+    feats = memorization.memorization(
+        real_f, data.real_groups, fake_f, cfg.memorization_percentile, cfg.device
+    )
     out = {
         "memorized_fraction": float(pixels["memorized"].mean()),
         "memorized_fraction_ci95": _ci(pixels["memorized"], data, 20),
