@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -65,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = args._run(args)
     except BrainsynthError as exc:
-        print(f"brainsynth: error: {exc}", file=sys.stderr)
+        # Under torchrun an error that every rank raises alike is printed by rank 0 only.
+        if not getattr(exc, "quiet", False) or os.environ.get("RANK", "0") == "0":
+            print(f"brainsynth: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
