@@ -28,12 +28,12 @@ GLOBAL_BATCH, IMAGES, SEED = 8, 12, 3
 def shards(runtime: Runtime) -> dict:
     """Three global batches of indices and latents, this rank's slices of them."""
     images = torch.arange(IMAGES, dtype=torch.uint8).view(IMAGES, 1, 1, 1)
-    sampler = EpochSampler(images, GLOBAL_BATCH, SEED, torch.device("cpu"))
+    sampler = EpochSampler(images, GLOBAL_BATCH, SEED, runtime)
     noise = torch.Generator().manual_seed(SEED + 1)
     indices, latents = [], []
     for _ in range(3):  # crosses an epoch boundary (12 images, batches of 8)
-        indices.append(runtime.shard(sampler.indices()).tolist())
-        latents.append(runtime.shard(torch.randn(GLOBAL_BATCH, 4, generator=noise)).tolist())
+        indices.append(sampler.next_batch().flatten().add(1).mul(127.5).round().tolist())
+        latents.append(runtime.draw(4, lambda n: torch.randn(n, 4, generator=noise)).tolist())
     return {"indices": indices, "latents": latents}
 
 
@@ -91,11 +91,12 @@ def stop_vote(runtime: Runtime, out: Path) -> dict:
 
 def main() -> int:
     out = Path(sys.argv[1])
-    with launch("cpu", batch=GLOBAL_BATCH) as runtime:
+    with launch() as where:
+        runtime = where.runtime("cpu")
         report = {
             "rank": runtime.rank,
             "world_size": runtime.world_size,
-            "backend": runtime.backend,
+            "backend": str(torch.distributed.get_backend()),
             "is_main": runtime.is_main,
             "shards": shards(runtime),
             "sync": batch_norm_step(runtime, "sync"),

@@ -10,6 +10,7 @@ from brainsynth.data.dataset import IMAGE_SETS
 from brainsynth.models import arch_names
 from brainsynth.training.config import (
     AUGMENTS,
+    BATCH_NORM_MODES,
     OBJECTIVE_DEFAULTS,
     OBJECTIVES,
     PRECISIONS,
@@ -58,6 +59,13 @@ tanh and `brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
 Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
 On a CPU shared with other busy processes, OMP_NUM_THREADS=1 can be several times faster
 than the default thread count (threads spin-wait when the cores are oversubscribed).
+
+Several GPUs or machines: start it with torchrun (docs/scaling.md), e.g.
+  torchrun --standalone --nproc-per-node 4 -m brainsynth train --data ... --batch 64
+--batch stays the global batch (16 per GPU here) and the data order and latents are those
+of one process; --batch-norm sync (default) keeps batch statistics global. Only rank 0
+writes the run folder. A signal to any process saves once and stops all; --resume works
+with the same or another number of processes.
 """
 
 # flag destination -> (config section, field); "options" are the architecture's own fields
@@ -80,7 +88,8 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "ema_half_life": ("ema", "half_life_kimg"),
     "augment": ("augment", "policy"),
     **{k: ("run", k) for k in ("iters", "batch", "seed", "precision", "device",
-                               "checkpoint_every", "sample_every", "log_every")},
+                               "checkpoint_every", "sample_every", "log_every",
+                               "batch_norm", "compile")},
 }  # fmt: skip
 RESUME_FLAGS = ("iters", "max_minutes", "no_progress", "resume", "command")
 
@@ -115,6 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=DEVICES,
         help=f"where to train; auto = cuda if available {_default(RunConfig, 'device')}",
     )
+    add("--batch-norm", choices=BATCH_NORM_MODES,
+        help="with several processes (torchrun): batch statistics over the global batch "
+        f"(sync: as one process) or each process's share (local) "
+        f"{_default(RunConfig, 'batch_norm')}")  # fmt: skip
+    add("--compile", action="store_true", default=None,
+        help="run the networks through torch.compile (GPU option; compiling takes minutes, "
+        "measure before relying on it) (default: off)")  # fmt: skip
     add("--lr", type=float, help="learning rate (default: per objective, see above)")
     add("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam betas (default: ditto)")
     add("--n-critic", type=int, help="discriminator steps per generator step (default: ditto)")
@@ -215,13 +231,9 @@ def check_complete(data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from brainsynth.config import config_from_dict, save_config
     from brainsynth.errors import BrainsynthError
-    from brainsynth.sampling import SamplingConfig
-    from brainsynth.training.config import TrainConfig
-    from brainsynth.training.launch import check_fresh, resume_training, run_training
+    from brainsynth.training.distributed import launch
 
-    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
     if args.resume:
         given = {k: v for k, v in vars(args).items() if v not in (None, False, [])}
         extra = [f"--{k.replace('_', '-')}" for k in given
@@ -231,20 +243,33 @@ def run(args: argparse.Namespace) -> int:
                 f"--resume continues a run as configured; only --iters, --max-minutes and "
                 f"--no-progress apply (got {', '.join(extra)})"
             )
-        result = resume_training(
+    with launch() as where:  # torchrun's processes, or just this one
+        result = _train_or_resume(args, where)
+    if result.reason == "done" and where.is_main:
+        print(f"brainsynth: {result.run} finished at iteration {result.iteration}")
+    return EXIT_CODES.get(result.reason, 1)
+
+
+def _train_or_resume(args: argparse.Namespace, where: Any) -> Any:
+    from brainsynth.config import config_from_dict, save_config
+    from brainsynth.sampling import SamplingConfig
+    from brainsynth.training.config import TrainConfig
+    from brainsynth.training.distributed import on_main
+    from brainsynth.training.launch import check_fresh, resume_training, run_training
+
+    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
+    if args.resume:
+        return resume_training(
             args.resume,
             iters=args.iters,
             max_seconds=max_seconds,
             progress=False if args.no_progress else None,
+            launch=where,
         )
-    else:
-        data = config_dict(args)
-        check_complete(data)
-        config = config_from_dict(TrainConfig, data)
-        if args.background_floor is not None:
-            sampling = SamplingConfig(background_floor=args.background_floor)
-            save_config(sampling, check_fresh(config.run.out) / "sampling.yaml")
-        result = run_training(config)
-    if result.reason == "done":
-        print(f"brainsynth: {result.run} finished at iteration {result.iteration}")
-    return EXIT_CODES.get(result.reason, 1)
+    data = config_dict(args)
+    check_complete(data)
+    config = config_from_dict(TrainConfig, data)
+    if args.background_floor is not None:
+        sampling = SamplingConfig(background_floor=args.background_floor)
+        on_main(where, lambda: save_config(sampling, check_fresh(config.run.out) / "sampling.yaml"))
+    return run_training(config, where.runtime(config.run.device))

@@ -26,8 +26,7 @@ import torch.distributed as dist
 from torch import nn
 
 from brainsynth.errors import BrainsynthError
-
-BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")
+from brainsynth.training.config import BATCH_NORM_MODES
 
 
 class _SumOverRanks(torch.autograd.Function):

@@ -37,6 +37,7 @@ from brainsynth.models import check_arch
 OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
 CONDITIONS: tuple[str, ...] = ("none",)  # class labels: none (the paper's, unconditional)
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 
@@ -185,12 +186,16 @@ class RunConfig:
     sample_every: int = 500  # samples/grid-<iter>.png and TensorBoard images
     log_every: int = 50  # metrics.jsonl and TensorBoard scalars
     progress: bool = True  # tqdm progress bar
+    batch_norm: str = "sync"  # several processes: sync (global-batch statistics) | local
+    compile: bool = False  # torch.compile the networks (GPU option; off: unmeasured here)
     world_size: int = 1  # processes the run was trained with (recorded)
+    per_rank_batch: int | None = None  # batch / world_size (recorded)
 
     def __post_init__(self) -> None:
         self.out = str(Path(self.out).expanduser().absolute())
         _choose("--precision", self.precision, PRECISIONS)
         _choose("--device", self.device, DEVICES)
+        _choose("--batch-norm", self.batch_norm, BATCH_NORM_MODES)
         for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
                      "world_size"):  # fmt: skip
             _at_least(getattr(self, name), 1, f"--{name.replace('_', '-')}")

@@ -2,17 +2,21 @@
 
 ``torchrun --nproc-per-node N -m brainsynth train ...`` starts N copies of brainsynth with
 ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and ``MASTER_PORT`` in their
-environment. :func:`launch` reads them, joins the process group (gloo on the CPU, NCCL on
-CUDA, where each process takes GPU ``LOCAL_RANK``) and yields a :class:`Runtime`; without
-torchrun (or with one process) it yields a single-process runtime and starts nothing.
+environment. :func:`launch` reads them and joins the process group (gloo for CPU tensors,
+NCCL for CUDA tensors); :meth:`Launch.runtime` then gives the :class:`Runtime` on the
+run's device (with CUDA, each process takes GPU ``LOCAL_RANK``). Without torchrun, or with
+one process, nothing is joined and the runtime is a single process's.
 
 The rules every rank follows, so that N processes train exactly like one:
 
 - ``--batch`` is the **global** batch. Every rank draws the same global batch of dataset
-  indices and the same global latents from identically seeded generators, and keeps its own
-  contiguous slice (:meth:`Runtime.shard`): the data order and the latents do not depend on
-  the number of ranks, and any rank's sampler/RNG state is the global one (a checkpoint
-  written by rank 0 resumes on any number of ranks).
+  indices, latents and other per-image random numbers from identically seeded generators,
+  and keeps its own contiguous slice (:meth:`Runtime.shard`, :meth:`Runtime.draw`): the
+  data order and the latents do not depend on the number of ranks, and any rank's
+  sampler/RNG state is the global one (a checkpoint written by rank 0 resumes on any
+  number of ranks).
+- :func:`data_parallel` wraps the networks in DDP, which averages the gradients of the
+  per-rank shards: with equal shards, the gradient of the global batch's mean loss.
 - Only the main rank (rank 0, nanoGPT's "master process") writes files and shows progress;
   :func:`on_main` runs a step there (creating the run folder, reading a checkpoint) and hands
   its result, or its one-line error, to every rank, so no rank waits forever for a peer
@@ -26,6 +30,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +42,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.training.runtime import RankQuietError, Runtime
 
 T = TypeVar("T")
 
@@ -44,19 +50,34 @@ LAUNCH_VARIABLES: tuple[str, ...] = ("RANK", "LOCAL_RANK", "WORLD_SIZE")
 STOP_REASONS: tuple[str, ...] = ("", "time", "SIGINT", "SIGTERM")  # index = vote, max wins
 
 
-class RankQuietError(BrainsynthError):
-    """An error every rank raises; only the main rank prints it (the CLI checks ``quiet``)."""
-
-    quiet = True
-
-
 @dataclass(frozen=True)
 class Launch:
-    """Where this process sits among torchrun's processes (all zeros/ones without torchrun)."""
+    """Where this process sits among torchrun's processes (rank 0 of 1 without torchrun).
+
+    ``control`` is the gloo process group for host-side agreements once joined (see
+    :func:`launch`); the device is chosen later (:meth:`runtime`), after rank 0 has read
+    the run's configuration.
+    """
 
     rank: int = 0
     local_rank: int = 0
     world_size: int = 1
+    control: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+    def runtime(self, device: str) -> Runtime:
+        """The runtime of this process on ``device`` (auto | cpu | cuda)."""
+        torch_device = select_device(device, self)
+        if torch_device.type == "cuda" and self.distributed:
+            torch.cuda.set_device(torch_device)
+        return Runtime(torch_device, self.rank, self.world_size, self.local_rank, self.control)
 
 
 def read_launch(env: Mapping[str, str] | None = None) -> Launch:
@@ -75,64 +96,6 @@ def read_launch(env: Mapping[str, str] | None = None) -> Launch:
             f"malformed torchrun environment: RANK={launch.rank}, WORLD_SIZE={launch.world_size}"
         )
     return launch
-
-
-@dataclass(frozen=True)
-class Runtime:
-    """The device and the place among the ranks of one training process.
-
-    ``control`` is the process group for small host-side agreements (stop votes, rank 0's
-    decisions): gloo even when the gradients go through NCCL, so that a vote never waits for
-    the GPU. ``None`` for a single process.
-    """
-
-    device: torch.device
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-    control: Any = field(default=None, compare=False, repr=False)
-
-    @property
-    def is_main(self) -> bool:
-        """Rank 0: the only process that writes files and shows a progress bar."""
-        return self.rank == 0
-
-    @property
-    def distributed(self) -> bool:
-        return self.world_size > 1
-
-    @property
-    def backend(self) -> str | None:
-        """``gloo`` / ``nccl`` when distributed, else ``None``."""
-        return backend_for(self.device) if self.distributed else None
-
-    def per_rank_batch(self, batch: int) -> int:
-        """``batch`` / world size; a one-line error when it does not divide evenly."""
-        return per_rank_batch(batch, self.world_size)
-
-    def shard_slice(self, total: int) -> slice:
-        """This rank's contiguous part of ``total`` rows split evenly among the ranks."""
-        size = per_rank_batch(total, self.world_size)
-        return slice(self.rank * size, (self.rank + 1) * size)
-
-    def shard(self, rows: torch.Tensor) -> torch.Tensor:
-        """This rank's slice (along dim 0) of a tensor every rank computed identically."""
-        return rows[self.shard_slice(rows.shape[0])]
-
-
-def per_rank_batch(batch: int, world_size: int) -> int:
-    """The per-rank batch, or a one-line error when ``batch`` is not divisible."""
-    if batch % world_size:
-        raise RankQuietError(
-            f"--batch {batch} is the global batch and must be divisible by the number of "
-            f"processes ({world_size}); try --batch {max(1, batch // world_size) * world_size}"
-        )
-    return batch // world_size
-
-
-def backend_for(device: torch.device) -> str:
-    """NCCL for CUDA devices, gloo for the CPU."""
-    return "nccl" if device.type == "cuda" else "gloo"
 
 
 def select_device(name: str, launch: Launch) -> torch.device:
@@ -155,32 +118,25 @@ def select_device(name: str, launch: Launch) -> torch.device:
 
 
 @contextmanager
-def launch(device: str = "auto", batch: int | None = None) -> Iterator[Runtime]:
-    """The runtime of this process; joins (and finally leaves) torchrun's process group.
+def launch() -> Iterator[Launch]:
+    """This process's place among torchrun's; joins (and finally leaves) the process group.
 
-    ``batch`` (the global batch) is checked against the world size before any process
-    group is joined. On a normal exit every rank waits at a barrier, so no rank's exit can
-    make torchrun stop the others while rank 0 is still writing.
+    Without torchrun, or with one process, nothing is joined. Otherwise the default group
+    routes CPU tensors through gloo and, where CUDA exists, CUDA tensors through NCCL, so
+    the device can be chosen after joining; a separate gloo group carries agreements. On a
+    normal exit every rank waits at a barrier, so no rank's exit makes torchrun stop the
+    others while rank 0 is still writing.
     """
     where = read_launch()
-    if batch is not None:
-        per_rank_batch(batch, where.world_size)
-    torch_device = select_device(device, where)
     if where.world_size == 1:
-        yield Runtime(torch_device)
+        yield where
         return
-    if torch_device.type == "cuda":
-        torch.cuda.set_device(torch_device)
-    dist.init_process_group(
-        backend_for(torch_device),
-        rank=where.rank,
-        world_size=where.world_size,
-        device_id=torch_device if torch_device.type == "cuda" else None,
-    )
-    control = dist.new_group(backend="gloo") if torch_device.type == "cuda" else dist.group.WORLD
-    runtime = Runtime(torch_device, where.rank, where.world_size, where.local_rank, control)
+    backend = "cpu:gloo,cuda:nccl" if torch.cuda.is_available() else "gloo"
+    dist.init_process_group(backend, rank=where.rank, world_size=where.world_size)
+    control = dist.new_group(backend="gloo")
+    joined = Launch(where.rank, where.local_rank, where.world_size, control)
     try:
-        yield runtime
+        yield joined
         dist.barrier(group=control)
     finally:
         dist.destroy_process_group()
@@ -196,22 +152,15 @@ def data_parallel(module: nn.Module, runtime: Runtime) -> nn.Module:
     """
     if not runtime.distributed:
         return module
-    _standard_strides_where_ambiguous(module)
+    # A channels_last weight with one input or output channel has an ambiguous layout, and
+    # some kernels return its gradient with the other strides; DDP then copies it into its
+    # bucket (a few hundred numbers) and warns once per process. Nothing to act on.
+    warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
     device_ids = [runtime.device.index] if runtime.device.type == "cuda" else None
     return DistributedDataParallel(module, device_ids=device_ids, forward_sync_buffers=False)
 
 
-def _standard_strides_where_ambiguous(module: nn.Module) -> None:
-    """Give parameters whose layout is ambiguous (a channels_last weight with one input
-    channel is also "contiguous") the standard strides their gradients come back with, so
-    DDP's gradient buckets need no extra copy."""
-    for param in module.parameters():
-        standard = param.detach().clone(memory_format=torch.contiguous_format)
-        if param.is_contiguous() and param.stride() != standard.stride():
-            param.data = standard
-
-
-def on_main(runtime: Runtime, step: Callable[[], T]) -> T:
+def on_main(runtime: Runtime | Launch, step: Callable[[], T]) -> T:
     """Run ``step`` on rank 0 only; every rank gets its result or re-raises its error.
 
     The result travels pickled over the control group (use it for small things: a path, a
@@ -239,7 +188,7 @@ def on_main(runtime: Runtime, step: Callable[[], T]) -> T:
     raise RankQuietError(value) if kind == "error" else BrainsynthError(value)
 
 
-def broadcast_from_main(runtime: Runtime, value: T) -> T:
+def broadcast_from_main(runtime: Runtime | Launch, value: T) -> T:
     """Rank 0's ``value`` on every rank (pickled over the control group)."""
     if not runtime.distributed:
         return value

@@ -4,6 +4,13 @@
 folder that already holds one); :func:`resume` / :func:`resume_training` continue a run
 folder from ``checkpoints/last.pt``, which is read once. Runs of brainsynth 0.1.0 (a flat
 ``config.yaml``, checkpoint version 1) resume too.
+
+Under torchrun every rank calls these; rank 0 alone checks and writes the run folder and
+reads the checkpoint, which it sends to the others (:func:`on_main`). ``config.yaml``
+records how the run ran: ``run.world_size`` and ``run.per_rank_batch``. A run resumes on
+any number of processes (its sampler and RNG states are the global ones), except with
+``run.batch_norm: local`` and batch norms in the networks, whose statistics depend on the
+per-process batch: that is refused in one line.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import find_checkpoint, load_checkpoint
 from brainsynth.training.config import TrainConfig, flat_to_nested, is_flat
+from brainsynth.training.distributed import Launch, on_main
 from brainsynth.training.loop import RunResult, training_loop
 from brainsynth.training.run_folder import DONE_FILE
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import RankQuietError, Runtime
 
 
 def complete(config: TrainConfig) -> TrainConfig:
@@ -53,13 +61,22 @@ def run_training(
     """Complete ``config``, write ``config.yaml`` first (main process), then run the loop."""
     config = complete(config)
     runtime = runtime or Runtime.single(config.run.device)
+    recorded = dataclasses.replace(
+        config.run,
+        world_size=runtime.world_size,
+        per_rank_batch=runtime.per_rank_batch(config.run.batch),
+    )
+    config = dataclasses.replace(config, run=recorded)
     run_dir = Path(config.run.out)
-    if resume_state is None:
-        check_fresh(run_dir)
-    if runtime.is_main:
+
+    def prepare_folder() -> None:
+        if resume_state is None:
+            check_fresh(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         save_config(config, run_dir / "config.yaml")
         (run_dir / DONE_FILE).unlink(missing_ok=True)  # stale after a resume to more iters
+
+    on_main(runtime, prepare_folder)
     return training_loop(config, runtime, resume_state, resume_path)
 
 
@@ -86,24 +103,63 @@ def resume_training(
     max_seconds: float | None = None,
     progress: bool | None = None,
     runtime: Runtime | None = None,
+    launch: Launch | None = None,
 ) -> RunResult:
-    """Continue ``run`` from ``checkpoints/last.pt`` up to ``iters`` (default: its config's)."""
+    """Continue ``run`` from ``checkpoints/last.pt`` up to ``iters`` (default: its config's).
+
+    ``runtime``: where to run; or ``launch`` (torchrun's processes), whose device is then the
+    run's own ``run.device``; neither: one process on that device.
+    """
     run = Path(run)
-    config = load_run_config(run)
-    last = find_checkpoint(run)
+    where = runtime or launch or Launch()
+
+    def read() -> tuple[TrainConfig, Path, dict[str, Any]]:
+        config = load_run_config(run)
+        last = find_checkpoint(run)
+        return config, last, load_checkpoint(last)
+
+    config, last, state = on_main(where, read)
     changes: dict[str, Any] = {"out": str(run), "max_seconds": max_seconds}
     if iters is not None:
         changes["iters"] = iters
     if progress is not None:
         changes["progress"] = progress
     config = dataclasses.replace(config, run=dataclasses.replace(config.run, **changes))
-    state = load_checkpoint(last)
     done = int(state["iteration"])
     if done >= config.run.iters:
-        print(f"brainsynth: {run} is already at iteration {done} >= {config.run.iters}; "
-              "nothing to do")  # fmt: skip
+        if where.is_main:
+            print(f"brainsynth: {run} is already at iteration {done} >= {config.run.iters}; "
+                  "nothing to do")  # fmt: skip
         return RunResult(run, done, "done")
+    if runtime is None:
+        runtime = (launch or Launch()).runtime(config.run.device)
+    check_process_count(config, state, runtime, run)
     return run_training(config, runtime, resume_state=state, resume_path=last)
+
+
+def check_process_count(
+    config: TrainConfig, state: dict[str, Any], runtime: Runtime, run: Path
+) -> None:
+    """Refuse, in one line, to resume a ``batch_norm: local`` run on another number of
+    processes (its batch statistics are per process); say so when a run changes it."""
+    before, now = config.run.world_size, runtime.world_size
+    if before == now:
+        return
+    networks = state["trainer"]
+    uses_batch_norm = any(
+        key.endswith("running_mean")
+        for part in ("generator", "discriminator")
+        for key in networks.get(part, {})
+    )
+    if config.run.batch_norm == "local" and uses_batch_norm and max(before, now) > 1:
+        raise RankQuietError(
+            f"{run}: trained on {before} process(es) with batch_norm: local, i.e. batch "
+            f"statistics over {config.run.batch // before} images per process; resuming on "
+            f"{now} would change them. Resume it with {before} process(es)"
+        )
+    if runtime.is_main:
+        print(f"brainsynth: {run} was trained on {before} process(es), continues on {now}; "
+              f"each takes its share of the same global batch of {config.run.batch}")  # fmt: skip
 
 
 def resume(run: Path | str, iters: int | None = None, max_seconds: float | None = None) -> Path:

@@ -13,16 +13,14 @@ from __future__ import annotations
 
 import random
 import shutil
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from brainsynth.config import config_to_dict
 from brainsynth.errors import BrainsynthError
@@ -30,10 +28,11 @@ from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
 from brainsynth.models.shape import ModelShape
 from brainsynth.training import rng
-from brainsynth.training.config import TrainConfig
+from brainsynth.training.config import RunConfig, TrainConfig
 from brainsynth.training.data import EpochSampler, load_training_images
+from brainsynth.training.distributed import StopVote, mean_over_ranks
 from brainsynth.training.run_folder import RunLogger, write_done
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import RankQuietError, Runtime
 from brainsynth.training.step import GanTrainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
@@ -46,25 +45,6 @@ class RunResult:
     run: Path
     iteration: int
     reason: str
-
-
-@contextmanager
-def _stop_on_signals(stop: dict[str, str | None]):
-    """While active, SIGINT/SIGTERM set ``stop['signal']`` instead of killing the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        stop["signal"] = signal.Signals(signum).name
-        print(f"\nbrainsynth: {stop['signal']} received, saving a checkpoint after this iteration")
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _seed_everything(seed: int) -> None:
@@ -124,16 +104,50 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
     return int(state["iteration"])
 
 
-def _check_finite(logs: dict[str, torch.Tensor], iteration: int, last_good: Path | None):
-    values = torch.stack([v.float() for v in logs.values()]).cpu()
-    if not torch.isfinite(values).all():
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(logs, values.tolist(), strict=True))
-        kept = f"last good checkpoint: {last_good}" if last_good else "none saved"
-        raise BrainsynthError(
-            f"non-finite loss at iteration {iteration} ({shown}); training stopped, "
-            f"{kept}. Try a lower --lr or --precision fp32."
-        )
-    return dict(zip(logs, values.tolist(), strict=True))
+class _FiniteWatch:
+    """Remembers, on the device, the first iteration whose losses were NaN or infinite.
+
+    Reading it back waits for the device, so the loop checks it after every iteration on a
+    CPU (where that costs nothing) but only at logging steps on a GPU, and always before a
+    checkpoint is written: a broken state never overwrites the last good checkpoint.
+    """
+
+    def __init__(self, runtime: Runtime, every: int) -> None:
+        self.runtime, self.every = runtime, every
+        self.first_bad = torch.zeros((), dtype=torch.int64, device=runtime.device)  # 0: none
+
+    def add(self, logs: dict[str, torch.Tensor], iteration: int) -> None:
+        finite = torch.stack([v.detach().float() for v in logs.values()]).isfinite().all()
+        first = (self.first_bad == 0) & ~finite
+        self.first_bad = torch.where(first, torch.full_like(self.first_bad, iteration),
+                                     self.first_bad)  # fmt: skip
+
+    def check(self, last_good: Path | None) -> None:
+        """Raise on every rank, alike, if any rank has seen a non-finite loss."""
+        bad = self.first_bad.clone()
+        if self.runtime.distributed:
+            bad = torch.where(bad == 0, torch.full_like(bad, 2**62), bad)
+            dist.all_reduce(bad, op=dist.ReduceOp.MIN)
+            bad = torch.where(bad == 2**62, torch.zeros_like(bad), bad)
+        at = int(bad.item())
+        if at:
+            kept = f"last good checkpoint: {last_good}" if last_good else "none saved"
+            error = BrainsynthError if self.runtime.is_main else RankQuietError
+            raise error(
+                f"non-finite loss at iteration {at}; training stopped, {kept}. Try a lower "
+                "--lr or --precision fp32."
+            )
+
+
+def finite_check_interval(runtime: Runtime, run: RunConfig) -> int:
+    """Iterations between NaN checks: 1 on a CPU, ``log_every`` where checks wait for a GPU."""
+    return 1 if runtime.device.type == "cpu" else run.log_every
+
+
+def _log_values(logs: dict[str, torch.Tensor], runtime: Runtime) -> dict[str, float]:
+    """The logged scalars as floats, averaged over the ranks (= over the global batch)."""
+    values = mean_over_ranks(runtime, torch.stack([v.detach().float() for v in logs.values()]))
+    return dict(zip(logs, values.cpu().tolist(), strict=True))
 
 
 def training_loop(
@@ -146,15 +160,18 @@ def training_loop(
 
     ``config`` is resolved and already written to the run folder; ``resume_state`` is a
     loaded checkpoint (from ``resume_path``) to continue from, or None for a fresh start.
+    Every rank runs this; only the main one writes files and shows the progress bar.
     """
     from tqdm.auto import tqdm
 
     run, run_dir = config.run, Path(config.run.out)
+    if runtime.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
     images = load_training_images(config.data.prepared, config.data.sequence)
     record = run_model_record(config, images)
     _seed_everything(run.seed)
     trainer = GanTrainer(config, record, runtime)
-    sampler = EpochSampler(images, run.batch // run.world_size, run.seed, runtime.device)
+    sampler = EpochSampler(images, run.batch, run.seed, runtime)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
@@ -175,33 +192,45 @@ def training_loop(
         dynamic_ncols=True,
         desc=f"{name} (stops after {run.max_seconds:.0f} s)" if budgeted else name,
     )
-    stop: dict[str, str | None] = {"signal": None}
+    vote = StopVote(runtime)
+    watch = _FiniteWatch(runtime, finite_check_interval(runtime, run))
     began = interval_start = time.perf_counter()
     step_seconds = overhead_seconds = 0.0
     iteration, reason, last_good, saved_at, logged_at = start, "done", resume_path, start, start
+    ever_saved = resume_path is not None  # the same on every rank (unlike last_good)
 
     def save(periodic: bool) -> Path | None:
+        nonlocal ever_saved
+        watch.check(last_good)  # every rank: a broken state is never saved
+        ever_saved = True
         if not runtime.is_main:
             return None
         return checkpointer.save(iteration, trainer, sampler, periodic)
 
     try:
-        with _stop_on_signals(stop):
+        with vote.catching_signals():
             while iteration < run.iters:
                 t0 = time.perf_counter()
                 logs = trainer.step(sampler, iteration)
-                values = _check_finite(logs, iteration + 1, last_good)
+                watch.add(logs, iteration + 1)
                 t1 = time.perf_counter()
                 step_seconds += t1 - t0
                 iteration += 1
                 bar.update(1)
-                if logger and (iteration % run.log_every == 0 or iteration == run.iters):
+                log_now = iteration % run.log_every == 0 or iteration == run.iters
+                if log_now or iteration % watch.every == 0:
+                    watch.check(last_good)
+                if log_now:
+                    values = _log_values(logs, runtime)
                     now = time.perf_counter()
-                    record_ = {"iter": iteration, **values}
-                    done_iters = iteration - logged_at
-                    record_["images_per_s"] = done_iters * images_per_iter / (now - interval_start)
-                    record_["seconds"] = now - began
-                    logger.log(record_)
+                    if logger:
+                        record_ = {"iter": iteration, **values}
+                        done_iters = iteration - logged_at
+                        record_["images_per_s"] = (
+                            done_iters * images_per_iter / (now - interval_start)
+                        )
+                        record_["seconds"] = now - began
+                        logger.log(record_)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if "loss" in k})
                     interval_start, logged_at = now, iteration
                 if logger and (iteration % run.sample_every == 0 or iteration == run.iters):
@@ -210,13 +239,14 @@ def training_loop(
                 if iteration % run.checkpoint_every == 0:
                     last_good, saved_at = save(periodic=True) or last_good, iteration
                 overhead_seconds += time.perf_counter() - t1
-                if stop["signal"]:
-                    reason = stop["signal"]
+                budget_spent = (
+                    run.max_seconds is not None and time.perf_counter() - began >= run.max_seconds
+                )
+                stop = vote.decide(time_up=budget_spent)
+                if stop:
+                    reason = stop
                     break
-                if run.max_seconds is not None and time.perf_counter() - began >= run.max_seconds:
-                    reason = "time"
-                    break
-            if last_good is None or iteration != saved_at:
+            if not ever_saved or iteration != saved_at:
                 last_good = save(periodic=False) or last_good
     finally:
         bar.close()
@@ -229,6 +259,8 @@ def training_loop(
         "seconds": time.perf_counter() - began,
         "step_seconds": step_seconds,
         "overhead_seconds": overhead_seconds,
+        "world_size": runtime.world_size,
+        "per_rank_batch": runtime.per_rank_batch(run.batch),
     }
     if iteration >= run.iters and runtime.is_main:
         write_done(run_dir, summary)

@@ -5,6 +5,15 @@ passes under bf16 autocast (CPU and CUDA), losses are computed in fp32; the disc
 parameters are frozen during the generator update so no unused weight gradients are computed.
 All randomness (latents, GP interpolation weights, augmentation) comes from this object's
 own ``torch.Generator``\\ s, saved in checkpoints so resume is exact.
+
+With several ranks (torchrun), each draws the random numbers of the global batch and keeps
+its rows (:meth:`Runtime.draw`); the networks' batch norms follow ``run.batch_norm``, and
+DDP averages their gradients (:mod:`brainsynth.training.distributed`). The discriminator
+update goes through DDP; the generator update calls the plain, frozen discriminator (no
+gradients of its own to average), and gradients flow to the generator through it, DDP
+averaging the generator's. ``run.compile`` runs the networks through ``torch.compile``
+(the discriminator only without gradient penalties: compiled graphs have no double
+backward).
 """
 
 from __future__ import annotations
@@ -18,8 +27,10 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import ModelRecord, load_state_checked
 from brainsynth.models.shape import ModelShape
 from brainsynth.training.augment import DiffAugment
+from brainsynth.training.batch_norm import prepare_batch_norm
 from brainsynth.training.config import OptimizerConfig, TrainConfig
 from brainsynth.training.data import EpochSampler
+from brainsynth.training.distributed import data_parallel
 from brainsynth.training.ema import GeneratorEma
 from brainsynth.training.objectives import make_objective
 from brainsynth.training.runtime import Runtime
@@ -41,24 +52,36 @@ class GanTrainer:
         self.shape: ModelShape = record.shape
         self.device = runtime.device
         generator, discriminator = record.build()
-        self.generator = generator.to(self.device, memory_format=torch.channels_last)
-        self.discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
+        generator = generator.to(self.device, memory_format=torch.channels_last)
+        discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
+        if runtime.distributed:
+            generator = prepare_batch_norm(generator, config.run.batch_norm, self.device)
+            discriminator = prepare_batch_norm(discriminator, config.run.batch_norm, self.device)
+        # The plain modules: what is saved, sampled, averaged by the EMA and clipped.
+        self.generator, self.discriminator = generator, discriminator
         self.opt_g = make_optimizer(self.generator.parameters(), config.optimizer)
         self.opt_d = make_optimizer(self.discriminator.parameters(), config.optimizer)
         seed = config.run.seed
         self.noise = torch.Generator().manual_seed(seed + 1)
-        self.objective = make_objective(config.objective, self.noise)
-        self.augment = DiffAugment(config.augment.policy, seed + 3)
+        self.objective = make_objective(config.objective, self.noise, runtime)
+        self.augment = DiffAugment(config.augment.policy, seed + 3, runtime)
         self.ema = (
             GeneratorEma(self.generator, config.ema, config.run.batch)
             if config.ema.enabled
             else None
         )
         self.bf16 = config.run.precision == "bf16"
+        # What the steps call: under DDP when distributed, compiled when asked.
+        self._g = data_parallel(generator, runtime)
+        self._d = data_parallel(discriminator, runtime)
+        if config.run.compile:
+            penalties = config.objective.gp_lambda or config.objective.r1_gamma
+            self._g = torch.compile(self._g)
+            self._d = self._d if penalties else torch.compile(self._d)
 
     def latent(self, n: int) -> torch.Tensor:
-        """``n`` standard normal latent vectors, drawn on the CPU generator, on the device."""
-        z = torch.randn(n, self.shape.latent, generator=self.noise)
+        """This rank's ``n`` latent vectors of the global batch's draw, on the device."""
+        z = self.runtime.draw(n, lambda m: torch.randn(m, self.shape.latent, generator=self.noise))
         return z.to(self.device, non_blocking=True)
 
     def _autocast(self) -> torch.autocast:
@@ -66,6 +89,10 @@ class GanTrainer:
 
     def _critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """What every discriminator call sees: the augmented images (same policy for all)."""
+        return self._d(self.augment(x), labels)
+
+    def _frozen_critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The same, in the generator update: the plain module, outside DDP."""
         return self.discriminator(self.augment(x), labels)
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
@@ -81,7 +108,7 @@ class GanTrainer:
             keep_graph = objective.reuse_fakes and k == objective.n_critic - 1
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    fake = self.generator(z)
+                    fake = self._g(z)
                 loss_d, logs = objective.discriminator_loss(self._critic, real, fake.detach())
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
@@ -89,10 +116,10 @@ class GanTrainer:
             objective.after_discriminator_step(self.discriminator)
         if not objective.reuse_fakes or fake is None:
             with self._autocast():
-                fake = self.generator(self.latent(sampler.batch))
+                fake = self._g(self.latent(sampler.local_batch))
         self.discriminator.requires_grad_(False)
         with self._autocast():
-            loss_g, g_logs = objective.generator_loss(self._critic, fake)
+            loss_g, g_logs = objective.generator_loss(self._frozen_critic, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
