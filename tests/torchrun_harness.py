@@ -36,12 +36,17 @@ def torchrun_env() -> dict[str, str]:
 
 
 def run_torchrun(
-    args: Sequence[str], nproc: int = 2, module: bool = False, timeout: float = 240
+    args: Sequence[str],
+    nproc: int = 2,
+    module: bool = False,
+    timeout: float = 240,
+    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run to completion (or fail the test after ``timeout`` seconds); output captured."""
     return subprocess.run(
         torchrun_command(args, nproc, module),
         env=torchrun_env(),
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
