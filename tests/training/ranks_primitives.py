@@ -44,7 +44,7 @@ def tiny_net() -> nn.Module:
 
 def batch_norm_step(runtime: Runtime, mode: str) -> dict:
     """Two SGD steps of a conv + batch-norm net under DDP; weights, stats and outputs after."""
-    net = prepare_batch_norm(tiny_net(), mode, runtime.device)
+    net = prepare_batch_norm(tiny_net(), mode)
     model = data_parallel(net.to(memory_format=torch.channels_last), runtime)
     opt = torch.optim.SGD(net.parameters(), lr=0.1)
     inputs = torch.randn(2, GLOBAL_BATCH, 1, 5, 5, generator=torch.Generator().manual_seed(SEED))

@@ -82,20 +82,18 @@ def test_cuda_device_errors_are_one_line() -> None:
 def test_sync_batch_norm_is_batch_norm_in_one_process() -> None:
     torch.manual_seed(0)
     plain = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, momentum=0.3))
-    converted = prepare_batch_norm(prim.tiny_net(), "sync", torch.device("cpu"))
+    converted = prepare_batch_norm(prim.tiny_net(), "sync")
     assert isinstance(converted[1], SyncBatchNorm2d) and has_batch_norm(converted)
-    assert prepare_batch_norm(plain, "local", torch.device("cpu"))[1].__class__ is nn.BatchNorm2d
+    assert prepare_batch_norm(plain, "local")[1].__class__ is nn.BatchNorm2d
     synced = prepare_batch_norm(
-        nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, momentum=0.3)),
-        "sync",
-        torch.device("cpu"),
+        nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, momentum=0.3)), "sync"
     )
     synced.load_state_dict(plain.state_dict())
     assert set(synced.state_dict()) == set(plain.state_dict())
     x = torch.randn(4, 1, 6, 6)
     assert torch.equal(synced(x), plain(x))
     with pytest.raises(BrainsynthError, match="unknown batch_norm 'global'"):
-        prepare_batch_norm(plain, "global", torch.device("cpu"))
+        prepare_batch_norm(plain, "global")
 
 
 def reference_batch_norm_step() -> dict:

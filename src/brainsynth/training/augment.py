@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 
 BLACK = -1.0
 BRAIN_LEVEL = 0.02  # in [0, 1]: pixels above this are brain for the intensity policy
@@ -44,13 +44,13 @@ class DiffAugment:
 
     def _uniform(self, n: int, low: float, high: float, like: torch.Tensor) -> torch.Tensor:
         u = self.runtime.draw(n, lambda m: torch.rand(m, generator=self.rng))
-        return (low + (high - low) * u).to(like.device, torch.float32)
+        return to_device(low + (high - low) * u, like.device)
 
     def _integers(self, n: int, low: int, high: int, device: torch.device) -> torch.Tensor:
         draw = self.runtime.draw(
             n, lambda m: torch.randint(low, high + 1, (m,), generator=self.rng)
         )
-        return draw.to(device)
+        return to_device(draw, device)
 
     def translation(self, x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
         n, _, h, w = x.shape

@@ -6,9 +6,10 @@ recorded in the run's config (``batch_norm``):
 
 - ``sync`` (default): statistics over the global batch, all-reduced across the ranks; the
   forward pass, the gradients and the running statistics are those of one process with
-  the whole batch (Ioffe & Szegedy's batch norm on the paper's batch of 64, §3.2.2). On
-  CUDA this is :class:`torch.nn.SyncBatchNorm`; on the CPU (gloo), where PyTorch's has no
-  kernel, :class:`SyncBatchNorm2d` below.
+  the whole batch (Ioffe & Szegedy's batch norm on the paper's batch of 64, §3.2.2), by
+  :class:`SyncBatchNorm2d` below on every device. (PyTorch's :class:`torch.nn.SyncBatchNorm`
+  has no CPU kernel, and on CUDA it waits for the GPU in every call to drop empty shards,
+  pytorch/pytorch#78549, which would stall the training loop a dozen times per iteration.)
 - ``local``: each rank normalises with its own shard's statistics (cheaper, no extra
   communication; what DDP does by default). Rank 0's running statistics are the ones
   saved. Not equal to one process, and a run cannot change its number of ranks on resume.
@@ -70,7 +71,8 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
         values = x.float()
         local_count = values.numel() // values.shape[1]
         sums = values.sum(dim=(0, 2, 3))
-        counted = sum_over_ranks(torch.cat([sums, sums.new_tensor([local_count])]))
+        count_here = torch.full((1,), float(local_count), device=sums.device)  # no host copy
+        counted = sum_over_ranks(torch.cat([sums, count_here]))
         count = counted[-1]
         mean = counted[:-1] / count
         centred = values - mean.view(1, -1, 1, 1)
@@ -119,22 +121,18 @@ def _convert(module: nn.Module, make: type[nn.Module]) -> nn.Module:
     return module
 
 
-def prepare_batch_norm(module: nn.Module, mode: str, device: torch.device) -> nn.Module:
+def prepare_batch_norm(module: nn.Module, mode: str) -> nn.Module:
     """``module`` with its batch norms as ``mode`` says, for training on several ranks.
 
-    ``sync`` swaps every :class:`nn.BatchNorm2d` for a synchronised one (PyTorch's on CUDA,
-    :class:`SyncBatchNorm2d` elsewhere), keeping weights and running statistics and the
-    state-dict keys, so checkpoints are the same either way. ``local`` leaves it alone.
+    ``sync`` swaps every :class:`nn.BatchNorm2d` for a :class:`SyncBatchNorm2d`, keeping
+    weights, running statistics and state-dict keys, so checkpoints are the same either
+    way. ``local`` leaves it alone.
     """
     if mode not in BATCH_NORM_MODES:
         raise BrainsynthError(
             f"unknown batch_norm {mode!r}: choose one of {', '.join(BATCH_NORM_MODES)}"
         )
-    if mode == "local":
-        return module
-    if device.type == "cuda":
-        return nn.SyncBatchNorm.convert_sync_batchnorm(module)
-    return _convert(module, SyncBatchNorm2d)
+    return module if mode == "local" else _convert(module, SyncBatchNorm2d)
 
 
 def has_batch_norm(module: nn.Module) -> bool:

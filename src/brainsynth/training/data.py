@@ -23,7 +23,7 @@ import torch
 
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 
 
 def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
@@ -85,9 +85,9 @@ class EpochSampler:
     def next_batch(self) -> torch.Tensor:
         """This rank's share of the next global batch: float in [-1, 1] on the device,
         channels_last."""
-        rows = self.runtime.shard(self.indices()).to(self.images.device, non_blocking=True)
-        batch = self.images.index_select(0, rows)
-        batch = to_model_range(batch.to(self.device, non_blocking=True))
+        rows = to_device(self.runtime.shard(self.indices()), self.images.device)
+        batch = self.images.index_select(0, rows)  # on the GPU when the images live there
+        batch = to_model_range(to_device(batch, self.device))
         return batch.contiguous(memory_format=torch.channels_last)
 
     def state_dict(self) -> dict[str, Any]:

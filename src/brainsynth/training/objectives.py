@@ -26,7 +26,7 @@ from torch import nn
 from brainsynth.training import losses
 from brainsynth.training.config import ObjectiveConfig
 from brainsynth.training.losses import Critic
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 
 Logs = dict[str, torch.Tensor]
 
@@ -62,6 +62,7 @@ class Objective:
             alpha = self.runtime.draw(  # the global batch's weights, this rank's rows
                 real.shape[0], lambda n: torch.rand(n, 1, 1, 1, generator=self.noise)
             )
+            alpha = to_device(alpha, real.device)
             penalty = losses.gradient_penalty(critic, real, fake, alpha=alpha)
             loss = loss + self.config.gp_lambda * penalty
             logs["gp"] = penalty.detach()

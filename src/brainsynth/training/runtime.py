@@ -24,6 +24,15 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import resolve_device
 
 
+def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A host tensor on ``device`` without waiting for the GPU: a plain ``.to("cuda")``
+    synchronises the stream, and a non-blocking copy from pageable memory may too, so the
+    tensor goes through pinned memory first. On the CPU it is returned as it is."""
+    if device.type != "cuda" or tensor.device == device:
+        return tensor
+    return tensor.pin_memory().to(device, non_blocking=True)
+
+
 class RankQuietError(BrainsynthError):
     """An error every rank raises alike; the CLI prints it on rank 0 only (``quiet``)."""
 

@@ -33,7 +33,7 @@ from brainsynth.training.data import EpochSampler
 from brainsynth.training.distributed import data_parallel
 from brainsynth.training.ema import GeneratorEma
 from brainsynth.training.objectives import make_objective
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 
 
 def make_optimizer(params: Any, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -55,8 +55,8 @@ class GanTrainer:
         generator = generator.to(self.device, memory_format=torch.channels_last)
         discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
         if runtime.distributed:
-            generator = prepare_batch_norm(generator, config.run.batch_norm, self.device)
-            discriminator = prepare_batch_norm(discriminator, config.run.batch_norm, self.device)
+            generator = prepare_batch_norm(generator, config.run.batch_norm)
+            discriminator = prepare_batch_norm(discriminator, config.run.batch_norm)
         # The plain modules: what is saved, sampled, averaged by the EMA and clipped.
         self.generator, self.discriminator = generator, discriminator
         self.opt_g = make_optimizer(self.generator.parameters(), config.optimizer)
@@ -82,7 +82,7 @@ class GanTrainer:
     def latent(self, n: int) -> torch.Tensor:
         """This rank's ``n`` latent vectors of the global batch's draw, on the device."""
         z = self.runtime.draw(n, lambda m: torch.randn(m, self.shape.latent, generator=self.noise))
-        return z.to(self.device, non_blocking=True)
+        return to_device(z, self.device)
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
