@@ -108,8 +108,9 @@ class _FiniteWatch:
     """Remembers, on the device, the first iteration whose losses were NaN or infinite.
 
     Reading it back waits for the device, so the loop checks it after every iteration on a
-    CPU (where that costs nothing) but only at logging steps on a GPU, and always before a
-    checkpoint is written: a broken state never overwrites the last good checkpoint.
+    CPU (where that costs nothing) but on a GPU only at steps that log, draw a sample grid or
+    write a checkpoint (they wait for the GPU anyway), always before writing: a broken state
+    never overwrites the last good checkpoint.
     """
 
     def __init__(self, runtime: Runtime, every: int) -> None:
@@ -218,8 +219,9 @@ def training_loop(
                 iteration += 1
                 bar.update(1)
                 log_now = iteration % run.log_every == 0 or iteration == run.iters
-                if log_now or iteration % watch.every == 0:
-                    watch.check(last_good)
+                grid_now = iteration % run.sample_every == 0 or iteration == run.iters
+                if log_now or grid_now or iteration % watch.every == 0:
+                    watch.check(last_good)  # nothing is logged or drawn from a broken state
                 if log_now:
                     values = _log_values(logs, runtime)
                     now = time.perf_counter()
@@ -233,7 +235,7 @@ def training_loop(
                         logger.log(record_)
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if "loss" in k})
                     interval_start, logged_at = now, iteration
-                if logger and (iteration % run.sample_every == 0 or iteration == run.iters):
+                if logger and grid_now:
                     grid = trainer.sampling_generator().to_images(trainer.sample(grid_z))
                     logger.grid(iteration, grid.cpu().numpy())
                 if iteration % run.checkpoint_every == 0:
