@@ -92,14 +92,13 @@ def peak_flops(device_name: str, precision: str, override_tflops: float | None) 
 def make_trainer(arch: str, size: int, batch: int, precision: str, runtime):
     """brainsynth's trainer for ``arch`` (its default objective) and a device-resident sampler
     over random uint8 images (content does not change the work done)."""
-    from brainsynth.models.checkpoint import ModelRecord
-    from brainsynth.models.shape import ModelShape
-    from brainsynth.training.launch import complete
-
     from brainsynth.config import config_to_dict
     from brainsynth.models import architecture
+    from brainsynth.models.checkpoint import ModelRecord
+    from brainsynth.models.shape import ModelShape
     from brainsynth.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from brainsynth.training.data import EpochSampler
+    from brainsynth.training.launch import complete
     from brainsynth.training.step import GanTrainer
 
     out = tempfile.mkdtemp(prefix="brainsynth-bench-")
@@ -174,7 +173,7 @@ def measure(args, runtime, gpus: int, batch: int) -> list[Measurement]:
                     Measurement(arch, size, precision, gpus, batch, its, its * images, flops, mfu)
                 )
                 if runtime.is_main:
-                    print(f"  {arch} {size}px {precision} {gpus} GPU(s) batch {batch}: "
+                    print(f"  {arch} {size}px {precision} {gpus} process(es) batch {batch}: "
                           f"{its:.1f} it/s, {its * images:.0f} images/s", flush=True)  # fmt: skip
     return results
 
@@ -185,25 +184,30 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _rank_main(rank: int, args, gpus: int, batch: int, port: int, result_file: str) -> None:
-    """One of ``gpus`` spawned processes: torchrun's environment, then :func:`measure`."""
+def _rank_main(rank: int, args, n: int, batch: int, port: int, result_file: str) -> None:
+    """One of ``n`` spawned processes: torchrun's environment, then :func:`measure`."""
     from brainsynth.training.distributed import launch
 
-    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(gpus),
-                      LOCAL_WORLD_SIZE=str(gpus), MASTER_ADDR="127.0.0.1",
+    os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(n),
+                      LOCAL_WORLD_SIZE=str(n), MASTER_ADDR="127.0.0.1",
                       MASTER_PORT=str(port))  # fmt: skip
-    with launch("cuda", batch=batch) as runtime:
-        results = measure(args, runtime, gpus, batch)
+    if args.cpu:
+        torch.set_num_threads(1)
+    else:
+        torch.backends.cudnn.benchmark = True
+    with launch() as where:
+        results = measure(args, where.runtime("cpu" if args.cpu else "cuda"), n, batch)
     if rank == 0:
         Path(result_file).write_text(json.dumps([asdict(r) for r in results]))
 
 
-def measure_multi_gpu(args, gpus: int, batch: int) -> list[Measurement]:
+def measure_multi_gpu(args, n: int, batch: int) -> list[Measurement]:
+    """:func:`measure` on ``n`` processes (DDP: NCCL on GPUs, gloo for ``--cpu``)."""
     import torch.multiprocessing as mp
 
     with tempfile.TemporaryDirectory() as tmp:
         result_file = str(Path(tmp) / "results.json")
-        mp.spawn(_rank_main, args=(args, gpus, batch, _free_port(), result_file), nprocs=gpus)
+        mp.spawn(_rank_main, args=(args, n, batch, _free_port(), result_file), nprocs=n)
         return [Measurement(**r) for r in json.loads(Path(result_file).read_text())]
 
 
@@ -252,7 +256,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=None, help="iterations per round")
     parser.add_argument("--rounds", type=int, default=5, help="timed rounds (median)")
     parser.add_argument(
-        "--gpus", type=int, help="also measure this many GPUs (default: all, when several)"
+        "--gpus",
+        type=int,
+        help="also measure this many GPUs (default: all, when several); with --cpu, that "
+        "many CPU processes over gloo (a dry run of the multi-GPU code)",
     )
     parser.add_argument("--peak-tflops", type=float, help="override the GPU's peak TFLOP/s")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
@@ -270,7 +277,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from brainsynth.training.distributed import Runtime
+    from brainsynth.training.runtime import Runtime
 
     args = parse_args(argv)
     if not args.cpu and not torch.cuda.is_available():
@@ -288,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     single = measure(args, Runtime(device), 1, args.batch)
     results = list(single)
     gpus = args.gpus if args.gpus is not None else available
-    if gpus > 1 and not args.cpu:
-        if gpus > available:
+    if gpus > 1:
+        if gpus > available and not args.cpu:
             print(f"gpu_throughput: --gpus {gpus} but only {available} visible", file=sys.stderr)
             return 2
         for batch in (args.batch, args.batch * gpus):  # strong, then weak scaling
