@@ -5,7 +5,8 @@ the paper's batch of 64, it times brainsynth's own training iteration (``GanTrai
 ``n_critic`` discriminator updates and one generator update, penalties included) with the
 dataset resident on the GPU:
 
-- fp32 vs bf16 autocast, one GPU;
+- fp32 vs bf16 autocast, one GPU (and, with ``--compile``, each with ``run.compile``:
+  ``torch.compile``, which only pays where launch overhead dominates: small models);
 - with several GPUs, N processes under DDP (NCCL, one GPU each), for the global batch kept
   at 64 (``--batch`` is global: each GPU gets 64 / N) and grown to 64 x N (64 per GPU); the
   scaling efficiency is images/s on N GPUs / (N x images/s on one).
@@ -23,7 +24,8 @@ Without CUDA it says so and exits 0; ``--cpu`` runs a tiny CPU reference instead
 32 px, batch 8: it checks that the script works, its figures say nothing about GPUs).
 
     .venv/bin/python benchmarks/gpu_throughput.py [--archs dcgan ...] [--sizes 64 128]
-        [--batch 64] [--steps 50] [--rounds 5] [--gpus N] [--peak-tflops T] [--json FILE]
+        [--batch 64] [--steps 50] [--rounds 5] [--gpus N] [--compile] [--peak-tflops T]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -89,9 +91,10 @@ def peak_flops(device_name: str, precision: str, override_tflops: float | None) 
     return None
 
 
-def make_trainer(arch: str, size: int, batch: int, precision: str, runtime):
+def make_trainer(arch: str, size: int, batch: int, variant: str, runtime):
     """brainsynth's trainer for ``arch`` (its default objective) and a device-resident sampler
-    over random uint8 images (content does not change the work done)."""
+    over random uint8 images (content does not change the work done). ``variant``: fp32 or
+    bf16, with ``+compile`` for ``run.compile``."""
     from brainsynth.config import config_to_dict
     from brainsynth.models import architecture
     from brainsynth.models.checkpoint import ModelRecord
@@ -101,12 +104,13 @@ def make_trainer(arch: str, size: int, batch: int, precision: str, runtime):
     from brainsynth.training.launch import complete
     from brainsynth.training.step import GanTrainer
 
-    out = tempfile.mkdtemp(prefix="brainsynth-bench-")
+    precision, _, compiled = variant.partition("+")
+    out = str(Path(tempfile.gettempdir()) / "brainsynth-benchmark")  # never written
     config = complete(
         TrainConfig(
             data=DataConfig(prepared=out, sequence="t1"),
             model=ModelConfig(arch=arch),
-            run=RunConfig(out=out, batch=batch, precision=precision, device="cpu",
+            run=RunConfig(out=out, batch=batch, precision=precision, compile=bool(compiled),
                           world_size=runtime.world_size),
         )
     )  # fmt: skip
@@ -167,7 +171,7 @@ def measure(args, runtime, gpus: int, batch: int) -> list[Measurement]:
                 its, images = time_iterations(
                     arch, size, batch, precision, runtime, args.steps, args.rounds
                 )
-                peak = peak_flops(device_name, precision, args.peak_tflops)
+                peak = peak_flops(device_name, precision.split("+")[0], args.peak_tflops)
                 mfu = flops * its / (peak * gpus) if peak and flops else None
                 results.append(
                     Measurement(arch, size, precision, gpus, batch, its, its * images, flops, mfu)
@@ -261,12 +265,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="also measure this many GPUs (default: all, when several); with --cpu, that "
         "many CPU processes over gloo (a dry run of the multi-GPU code)",
     )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="also time every precision with run.compile (torch.compile; compiling takes "
+        "minutes per configuration)",
+    )
     parser.add_argument("--peak-tflops", type=float, help="override the GPU's peak TFLOP/s")
     parser.add_argument("--json", type=Path, help="also write the measurements here")
     parser.add_argument(
         "--cpu", action="store_true", help="tiny CPU reference run (checks the script only)"
     )
     args = parser.parse_args(argv)
+    if args.compile:
+        args.precisions += [f"{p}+compile" for p in args.precisions]
     small = args.cpu
     args.sizes = args.sizes or ([16, 32] if small else [64, 128])
     args.batch = args.batch or (8 if small else 64)
