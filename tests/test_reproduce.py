@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 from blobs import blob_dataset, tiny_eval_config
-from brainsynth import reproduce
 from brainsynth.cli import main
 from brainsynth.config import save_config
-from brainsynth.paper import PAPER_TABLE1, paper_configurations
+from brainsynth.paper import PAPER_TABLE1, Configuration, paper_configurations
 from brainsynth.reproduce import ReproduceConfig, run_reproduce
+from brainsynth.reproduce import run as reproduce
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +50,7 @@ def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
     real_run = reproduce.run_configuration
     calls: list[str] = []
 
-    def interrupted(cfg: ReproduceConfig, configuration: reproduce.Configuration) -> dict:
+    def interrupted(cfg: ReproduceConfig, configuration: Configuration) -> dict:
         if len(calls) == 2:
             raise KeyboardInterrupt  # the user pressed Ctrl-C during the third configuration
         calls.append(configuration.slug)

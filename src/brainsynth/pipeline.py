@@ -10,6 +10,8 @@ here, so an experiment looks the same wherever it came from. An experiment folde
   made) and whatever the caller records beside them (e.g. the Table 1 configuration).
 
 Finished steps are skipped: a finished run is not trained again, an unfinished one resumes.
+Importing this module does not import torch (training and sampling load it on first use), so
+the commands built on it start fast.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from brainsynth import sampling, training
 from brainsynth.config import write_text_atomic
 from brainsynth.imageio import load_image_source
 from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
-from brainsynth.sampling import SamplingConfig, sample_images, write_samples
-from brainsynth.training import TrainConfig, is_finished, resume, train
+from brainsynth.sampling import SamplingConfig
+from brainsynth.training import TrainConfig, is_finished
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ def load_fake_images(
     or samples folder is read whole, with its ``sampling.json`` when there is one.
     """
     if is_generator(source):
-        return sample_images(source, SamplingConfig(n=n, seed=seed, device=device))
+        return sampling.sample_images(source, SamplingConfig(n=n, seed=seed, device=device))
     return load_image_source(source), sampling_record(source)
 
 
@@ -86,18 +89,19 @@ def train_or_resume(config: TrainConfig) -> Path:
     """Train ``config`` into ``config.run.out``; resume it if unfinished; skip it if done."""
     run = Path(config.run.out)
     if not (run / "config.yaml").is_file():
-        return train(config)
+        return training.train(config)
     if not is_finished(run):
-        resume(run, iters=config.run.iters)
+        training.resume(run, iters=config.run.iters)
     return run
 
 
 def sample_experiment(
-    experiment: Experiment, sampling: SamplingConfig
+    experiment: Experiment, config: SamplingConfig
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Sample the experiment's run into ``samples/`` (with ``grid.png``)."""
-    images, info = sample_images(experiment.run, sampling)
-    write_samples(images, experiment.samples, grid=experiment.samples / "grid.png", meta=info)
+    images, info = sampling.sample_images(experiment.run, config)
+    grid = experiment.samples / "grid.png"
+    sampling.write_samples(images, experiment.samples, grid=grid, meta=info)
     return images, info
 
 

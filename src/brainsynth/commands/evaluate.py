@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import field_default
+from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.paper import IMAGE_SETS
+from brainsynth.sampling.config import SamplingConfig
 
 HELP = "measure how realistic, diverse and original synthetic images are (C2ST and friends)"
 DESCRIPTION = """\
@@ -50,13 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of splits and bootstraps (default: 0)"
+        "--seed",
+        type=int,
+        default=field_default(EvalConfig, "seed"),
+        help="seed of splits and bootstraps (default: %(default)s)",
     )
     parser.add_argument(
         "--n-fake",
         type=int,
-        default=1000,
-        help="images to sample when --fake is a run folder (default: 1000)",
+        default=field_default(SamplingConfig, "n"),
+        help="images to sample when --fake is a run folder (default: %(default)s)",
     )
     parser.add_argument(
         "--inception",
@@ -94,7 +100,6 @@ def run(args: argparse.Namespace) -> int:
 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
-    from brainsynth.metrics.evaluate import EvalConfig
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
 
     if args.threads is not None and args.threads < 1:

@@ -10,35 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brainsynth.config import save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
-from brainsynth.metrics.evaluate import EvalConfig
-from brainsynth.paper import BATCH, WIDTH, Configuration, paper_configurations
+from brainsynth.paper import Configuration, paper_configurations
 from brainsynth.pipeline import Experiment, run_experiment
 from brainsynth.report.table1 import write_table1
+from brainsynth.reproduce.config import ReproduceConfig
 from brainsynth.sampling import SamplingConfig
 from brainsynth.training import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
-
-
-@dataclass
-class ReproduceConfig:
-    data64: str  # prepared dataset at 64x64 (brainsynth prepare --size 64)
-    data128: str  # prepared dataset at 128x128 (brainsynth prepare --size 128)
-    out: str  # output folder: one sub-folder per configuration, plus the tables
-    iters: int = 20000  # generator iterations per configuration
-    width: int = WIDTH  # base channel width (the paper's half-width DCGAN)
-    seed: int = 0  # seeds training, sampling and evaluation
-    n_samples: int = 1000  # synthetic images per configuration for evaluation
-    precision: str = "bf16"  # fp32 | bf16 (autocast)
-    device: str = "auto"  # auto | cpu | cuda
-    vtt_db: str | None = None  # a Visual Turing Test database whose studies fill VTT columns
-    batch: int = BATCH  # the paper's batch size
-    evaluation: EvalConfig = field(default_factory=EvalConfig)  # the evaluation's settings
 
 
 def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Path:
