@@ -6,17 +6,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from brainsynth.demo.config import DEMO_GANS, DemoConfig, DemoGan
+from brainsynth.lazy import lazy_exports
 
-
-def __getattr__(name: str) -> Any:
-    if name == "run_demo":
-        from brainsynth.demo.run import run_demo
-
-        return run_demo
-    raise AttributeError(f"module 'brainsynth.demo' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"run_demo": "run"})
 
 
 __all__ = ["DEMO_GANS", "DemoConfig", "DemoGan", "run_demo"]

@@ -6,17 +6,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from brainsynth.lazy import lazy_exports
 from brainsynth.reproduce.config import ReproduceConfig
 
-
-def __getattr__(name: str) -> Any:
-    if name == "run_reproduce":
-        from brainsynth.reproduce.run import run_reproduce
-
-        return run_reproduce
-    raise AttributeError(f"module 'brainsynth.reproduce' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, {"run_reproduce": "run"})
 
 
 __all__ = ["ReproduceConfig", "run_reproduce"]
