@@ -60,15 +60,11 @@ class EvalConfig:
 def resolve_eval_device(name: str) -> str:
     """``auto`` -> ``cuda`` when a GPU is available, else ``cpu``; a one-line error for
     ``cuda`` without one."""
-    import torch
+    from brainsynth.models.checkpoint import resolve_device
 
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.split(":")[0] not in ("cpu", "cuda"):
+    if name.split(":")[0] not in ("auto", "cpu", "cuda"):
         raise BrainsynthError(f"unknown evaluation device {name!r}: cpu, cuda or auto")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BrainsynthError("--device cuda: no CUDA GPU is available (use --device cpu)")
-    return name
+    return str(resolve_device(name))
 
 
 def check_fake(fake: np.ndarray, size: int) -> np.ndarray:
