@@ -71,19 +71,20 @@ def main_error(runtime: Runtime) -> str:
     return "no error"
 
 
-def stop_vote(runtime: Runtime, out: Path) -> dict:
-    """Rank 1 gets SIGTERM at iteration 3; every rank must stop after that same iteration."""
-    vote = StopVote(runtime)
+def stop_vote(runtime: Runtime, out: Path, every: int, signal_at: int) -> dict:
+    """Rank 1 gets SIGTERM at iteration ``signal_at``; every rank must stop after the same
+    iteration (the next voting one)."""
+    vote = StopVote(runtime, every)
     stopped_at, reason = None, None
     with vote.catching_signals():
         for iteration in range(1, 50):
-            if runtime.rank == 1 and iteration == 3:
+            if runtime.rank == 1 and iteration == signal_at:
                 os.kill(os.getpid(), signal.SIGTERM)
-            reason = vote.decide(time_up=False)
+            reason = vote.decide(iteration, time_up=False)
             if reason:
                 stopped_at = iteration
                 if runtime.is_main:
-                    with (out / "saved.txt").open("a") as handle:
+                    with (out / f"saved-every-{every}.txt").open("a") as handle:
                         handle.write(f"{iteration}\n")
                 break
     return {"stopped_at": stopped_at, "reason": reason, "received": vote.received}
@@ -102,7 +103,8 @@ def main() -> int:
             "sync": batch_norm_step(runtime, "sync"),
             "local": batch_norm_step(runtime, "local"),
             "main_error": main_error(runtime),
-            "stop": stop_vote(runtime, out),
+            "stop": stop_vote(runtime, out, every=1, signal_at=3),
+            "stop_every_3": stop_vote(runtime, out, every=3, signal_at=4),
         }
     (out / f"rank-{report['rank']}.json").write_text(json.dumps(report))
     return 0

@@ -179,8 +179,10 @@ def test_local_batch_norm_differs_and_keeps_its_process_count(blob_prepared, tmp
         resume_training(tmp_path / "two", iters=10, progress=False)
 
 
-def test_sigterm_to_one_rank_saves_once_and_resumes_elsewhere(blob_prepared, tmp_path):
-    """SIGTERM to rank 1 only: both stop after the same iteration, rank 0 saves; the
+@pytest.mark.parametrize("target", ["rank 1", "torchrun"])
+def test_sigterm_saves_once_and_resumes_elsewhere(target, blob_prepared, tmp_path):
+    """SIGTERM to rank 1 only, or to torchrun (as SLURM and scancel do; it passes it on to
+    every rank): the ranks stop after the same iteration and rank 0 saves once; the
     checkpoint resumes in one process and matches a run that was never interrupted."""
     run = tmp_path / "two"
     args = cli_args(blob_prepared, run, "dcgan", iters=100000, log_every=1,
@@ -194,13 +196,15 @@ def test_sigterm_to_one_rank_saves_once_and_resumes_elsewhere(blob_prepared, tmp
             if metrics.is_file() and len(metrics.read_text().splitlines()) >= 3:
                 break
             time.sleep(0.2)
-        os.kill(pids[1], signal.SIGTERM)
+        os.kill(pids[1] if target == "rank 1" else agent.pid, signal.SIGTERM)
         output, _ = agent.communicate(timeout=120)
     finally:
         if agent.poll() is None:
             agent.kill()
     assert agent.returncode != 0  # a signal stop is not success, for schedulers' sake
     assert "SIGTERM received (rank 1)" in output
+    if target == "torchrun":
+        assert "SIGTERM received (rank 0)" in output
     state = load_checkpoint(run / "checkpoints" / "last.pt")
     stopped = int(state["iteration"])
     assert 3 <= stopped < 100000 and not (run / "done.json").exists()

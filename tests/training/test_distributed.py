@@ -66,8 +66,9 @@ def test_single_process_runtime_needs_no_process_group(monkeypatch) -> None:
         runtime = where.runtime("cpu")
         assert runtime.is_main and not runtime.distributed and runtime.control is None
         assert on_main(runtime, lambda: 42) == 42
-        assert StopVote(runtime).decide(time_up=True) == "time"
-        assert StopVote(runtime).decide() is None
+        assert StopVote(runtime).decide(1, time_up=True) == "time"
+        assert StopVote(runtime).decide(1) is None
+        assert StopVote(runtime, every=10).every == 1  # one process: no vote to save
     assert not torch.distributed.is_initialized()
 
 
@@ -165,4 +166,7 @@ def test_primitives_on_two_gloo_ranks(tmp_path: Path) -> None:
     assert [r["stop"]["stopped_at"] for r in ranks] == [3, 3]
     assert [r["stop"]["reason"] for r in ranks] == ["SIGTERM", "SIGTERM"]
     assert [r["stop"]["received"] for r in ranks] == [None, "SIGTERM"]
-    assert (tmp_path / "saved.txt").read_text() == "3\n"
+    assert (tmp_path / "saved-every-1.txt").read_text() == "3\n"
+    # Voting every 3 iterations: the signal of iteration 4 stops both after iteration 6.
+    assert [r["stop_every_3"]["stopped_at"] for r in ranks] == [6, 6]
+    assert (tmp_path / "saved-every-3.txt").read_text() == "6\n"

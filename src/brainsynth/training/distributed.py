@@ -210,13 +210,15 @@ class StopVote:
     """SIGINT/SIGTERM or the time budget on any rank stops every rank at the same iteration.
 
     Signal handlers only record the signal; :meth:`decide` is called by every rank after
-    every iteration and all-reduces the votes (max of :data:`STOP_REASONS`' indices) over
-    the gloo control group: one tiny host-side collective, no GPU synchronisation. A signal
-    outranks the time budget.
+    every iteration and, every ``every`` iterations, all-reduces the votes (max of
+    :data:`STOP_REASONS`' indices) over the gloo control group: one tiny host-side
+    collective, no GPU synchronisation. A signal outranks the time budget. A single
+    process decides alone, after every iteration.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, every: int = 1) -> None:
         self.runtime = runtime
+        self.every = every if runtime.distributed else 1
         self.received: str | None = None
 
     @contextmanager
@@ -242,8 +244,11 @@ class StopVote:
             for sig, old in previous.items():
                 signal.signal(sig, old)
 
-    def decide(self, time_up: bool = False) -> str | None:
-        """The agreed reason to stop now (``time`` | ``SIGINT`` | ``SIGTERM``), or ``None``."""
+    def decide(self, iteration: int, time_up: bool = False) -> str | None:
+        """The agreed reason to stop after ``iteration`` (``time`` | ``SIGINT`` |
+        ``SIGTERM``), or ``None``; always ``None`` between voting iterations."""
+        if iteration % self.every:
+            return None
         vote = STOP_REASONS.index(self.received) if self.received else int(time_up)
         if self.runtime.distributed:
             ballot = torch.tensor([vote], dtype=torch.int32)
