@@ -207,7 +207,8 @@ def test_out_is_replaced_only_if_it_is_a_prepared_dataset(tmp_path):
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
     with pytest.raises(
         BrainsynthError,
-        match="mine: exists and holds files .brainsynth prepare. did not write .thesis.tex.; choose another OUT or pass --overwrite",
+        match="mine: exists and holds files .brainsynth prepare. did not write .thesis.tex.; "
+        "choose another OUT or pass --overwrite",
     ):
         prepare(src, tmp_path / "mine", PrepareConfig(**TINY), progress=False)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
