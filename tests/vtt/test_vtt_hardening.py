@@ -18,7 +18,7 @@ from brainsynth.cli import main
 from brainsynth.imageio import save_png
 from brainsynth.vtt import db as vttdb
 from brainsynth.vtt.app import create_app
-from cli_run import one_line_error, run_cli
+from cli_run import one_line_error, read_only, run_cli
 
 HEADERS = ("content-security-policy", "x-frame-options", "x-content-type-options", "cache-control")
 
@@ -251,3 +251,16 @@ def test_fake_images_follow_the_shared_size_rule(blob_prepared, tmp_path, capsys
     np.save(tmp_path / "s.npy", np.full((8, 1, 24, 24), 0.5, np.float32))
     assert main(create(tmp_path / "vtt.db", blob_prepared, tmp_path / "s.npy")) == 2
     assert "image side 24: image sides must be a power of two" in capsys.readouterr().err
+
+
+def test_read_only_database_folder_is_one_line_before_any_work(small_study, fake16, tmp_path):
+    locked = small_study.db.parent
+    args = create(small_study.db, tmp_path / "prepared", fake16)
+    with read_only(locked):
+        created = run_cli(args, unprivileged=True)
+        served = run_cli(["vtt", "serve", "--db", str(small_study.db)], unprivileged=True)
+    for result in (created, served):
+        assert (
+            "--db" in one_line_error(result) and "folder is not writable" in result.stderr.decode()
+        )
+    assert served.stdout == b""
