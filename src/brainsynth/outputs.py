@@ -55,6 +55,19 @@ def check_path_text(path: str | os.PathLike[str], flag: str) -> None:
         ) from None
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """``path`` for a message: relative to the working folder when inside it, else absolute.
+
+    Configs store absolute paths (a run resumes from any folder); people read short ones.
+    """
+    absolute = os.path.abspath(path)
+    try:
+        relative = os.path.relpath(absolute)
+    except ValueError:  # another drive on Windows
+        return absolute
+    return absolute if relative.startswith("..") else relative
+
+
 def nearest_existing(path: Path) -> Path:
     """``path`` itself if it exists, else its nearest existing ancestor."""
     path = Path(os.path.abspath(path))

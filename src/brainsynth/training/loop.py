@@ -16,6 +16,7 @@ import shutil
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpo
 from brainsynth.models.shape import ModelShape
 from brainsynth.training import rng
 from brainsynth.training.config import TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_images
+from brainsynth.training.data import EpochSampler, load_training_images, warn_large_batch
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import Runtime
 from brainsynth.training.step import GanTrainer
@@ -141,23 +142,30 @@ def training_loop(
     runtime: Runtime,
     resume_state: dict[str, Any] | None = None,
     resume_path: Path | None = None,
+    begin: Callable[[], None] | None = None,
 ) -> RunResult:
     """Train until ``config.run.iters`` generator updates, a signal or the time budget.
 
-    ``config`` is resolved and already written to the run folder; ``resume_state`` is a
-    loaded checkpoint (from ``resume_path``) to continue from, or None for a fresh start.
+    ``config`` is resolved; ``resume_state`` is a loaded checkpoint (from ``resume_path``)
+    to continue from, or None for a fresh start. Nothing is written before every check has
+    passed (data, image size, model, checkpoint keys); then ``begin`` (main process) writes
+    ``config.yaml`` and clears a stale ``done.json``, and training starts.
     """
     from tqdm.auto import tqdm
 
     run, run_dir = config.run, Path(config.run.out)
     images = load_training_images(config.data.prepared, config.data.sequence)
     record = run_model_record(config, images)
+    if runtime.is_main:
+        warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
     trainer = GanTrainer(config, record, runtime)
     sampler = EpochSampler(images, run.batch // run.world_size, run.seed, runtime.device)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
+    if begin is not None and runtime.is_main:
+        begin()
     grid_z = torch.randn(GRID_SIZE, record.shape.latent,
                          generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
     checkpointer = _Checkpointer(run_dir, config, record)
