@@ -100,7 +100,7 @@ class StepClock:
 def run_demo(config: DemoConfig) -> Path:
     """Run the demo into ``config.out`` and return the path of ``report.html``."""
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.data.prepare import PrepareConfig, prepare
+    from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
     from brainsynth.phantom import make_cohort
     from brainsynth.report.demo import write_demo_report
 
@@ -124,12 +124,9 @@ def run_demo(config: DemoConfig) -> Path:
         if reuse and (prepared_dir / "dataset.json").is_file():
             print(f"reusing the prepared slices in {prepared_dir}")
         else:
-            prepare(
-                phantom,
-                prepared_dir,
-                PrepareConfig(size=config.size),
-                preview=out / "prepared-preview.png",
-            )
+            prepare(phantom, prepared_dir, PrepareConfig(size=config.size))
+            # the demo's own file in its own folder, rewritten on every re-run
+            write_preview(out / "prepared-preview.png", prepared_dir)
     real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
     results = []
     for index, gan in enumerate(config.gans):
