@@ -76,15 +76,16 @@ def nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_writable(folder: str | os.PathLike[str], flag: str, shown: str | None = None) -> None:
+def check_writable(folder: str | os.PathLike[str], flag: str, shown_as: str | None = None) -> None:
     """Refuse a folder (existing, or to be created) that this process cannot write into."""
     folder = Path(folder)
     base = nearest_existing(folder)
-    label = shown or str(folder)
+    label = shown_as or shown(folder)
     if not base.is_dir():
-        raise BrainsynthError(f"{flag} {label}: {base} is a file, not a folder")
+        raise BrainsynthError(f"{flag} {label}: {shown(base)} is a file, not a folder")
     if not os.access(base, os.W_OK | os.X_OK):
-        where = "" if base == Path(os.path.abspath(folder)) else f" ({base} cannot be written)"
+        same = base == Path(os.path.abspath(folder))
+        where = "" if same else f" ({shown(base)} cannot be written)"
         raise BrainsynthError(
             f"{flag} {label}: folder is not writable{where}; choose another location"
         )
@@ -124,7 +125,7 @@ def refusal(path: Path | str, reason: str, flag: str, overwrite_ok: bool = True)
     hint = f"choose another {flag}"
     if overwrite_ok:
         hint += f" or pass {OVERWRITE_FLAG}"
-    return BrainsynthError(f"{path}: {reason}; {hint}")
+    return BrainsynthError(f"{shown(path)}: {reason}; {hint}")
 
 
 @dataclass
@@ -278,8 +279,8 @@ def claim_folder(
             if marker is not None:
                 reason = f"was made by 'brainsynth {marker['command']}', not '{command}'"
             else:
-                shown = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
-                reason = f"exists and holds files 'brainsynth {command}' did not write ({shown})"
+                listed = ", ".join(present[:3]) + (", ..." if len(present) > 3 else "")
+                reason = f"exists and holds files 'brainsynth {command}' did not write ({listed})"
             raise refusal(path, reason, flag)
     in_the_way(claim, writes)
     check_writable(path, flag)
@@ -292,7 +293,7 @@ def claim_files(
     command: str,
     flag: str,
     overwrite: bool = False,
-    shown: str | None = None,
+    shown_as: str | None = None,
 ) -> FolderClaim:
     """Check, before any work, that ``command`` may write the files ``names`` into ``folder``.
 
@@ -310,7 +311,7 @@ def claim_files(
     elif path.is_dir():
         claim.shared = True
     in_the_way(claim, names)
-    check_writable(path, flag, shown=shown)
+    check_writable(path, flag, shown_as=shown_as)
     return claim
 
 
@@ -338,7 +339,7 @@ def claim_file(
     if within is not None and same_folder(path.parent, within.folder):
         in_the_way(within, [path.name])
         return None
-    return claim_files(path.parent, [path.name], command, flag, overwrite, shown=str(path))
+    return claim_files(path.parent, [path.name], command, flag, overwrite, shown_as=shown(path))
 
 
 def same_folder(a: Path, b: Path) -> bool:

@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
     names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
-    claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown=str(out))
+    claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
     real = load_prepared(args.real).image_set(args.sequence, as_float=False)
     fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
     claim.begin(names)

@@ -73,9 +73,12 @@ def _at_least(value: float | None, low: float, what: str) -> None:
 
 def _positive(value: float | None, what: str) -> None:
     """Refuse zero, negative, NaN and infinite values (None = the default)."""
-    _at_least(value, 0, what)
-    if value is not None and value <= 0:
-        raise BrainsynthError(f"{what} must be positive, got {value}")
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrainsynthError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise BrainsynthError(f"{what} must be a positive number, got {value}")
 
 
 @dataclass

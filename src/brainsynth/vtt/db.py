@@ -152,7 +152,7 @@ def check_writable(db: str | os.PathLike[str]) -> None:
     check_path_text(path, "--db")
     if path.is_dir():
         raise BrainsynthError(f"--db {path}: is a folder; give a file name such as {path}/vtt.db")
-    check_folder_writable(path.parent, "--db", shown=str(path))
+    check_folder_writable(path.parent, "--db", shown_as=str(path))
     if path.exists() and not os.access(path, os.W_OK):
         raise BrainsynthError(f"--db {path}: the database file is read-only")
 
