@@ -72,7 +72,11 @@ def failed_resume_changes_nothing(run: Path, capsys, message: str) -> None:
 
 def test_resume_with_data_prepared_again_at_another_size(finished_run, blob_prepared, capsys):
     blob_dataset(blob_prepared, size=32)
-    failed_resume_changes_nothing(finished_run, capsys, "does not match this run's model")
+    failed_resume_changes_nothing(
+        finished_run,
+        capsys,
+        "trained on 1-channel 16 px images, but the data now gives 1-channel 32 px",
+    )
 
 
 def test_resume_with_a_checkpoint_of_renamed_keys(finished_run, capsys):

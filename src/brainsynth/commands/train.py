@@ -252,5 +252,7 @@ def run(args: argparse.Namespace) -> int:
             extra["sampling.yaml"] = SamplingConfig(background_floor=args.background_floor)
         result = run_training(config, overwrite=args.overwrite, extra_configs=extra)
     if result.reason == "done":
-        print(f"brainsynth: {result.run} finished at iteration {result.iteration}")
+        from brainsynth.outputs import shown
+
+        print(f"brainsynth: {shown(result.run)} finished at iteration {result.iteration}")
     return EXIT_CODES.get(result.reason, 1)

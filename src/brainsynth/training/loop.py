@@ -30,6 +30,7 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
 from brainsynth.models.shape import ModelShape
+from brainsynth.outputs import shown
 from brainsynth.training import rng
 from brainsynth.training.config import TrainConfig
 from brainsynth.training.data import EpochSampler, load_training_images, warn_large_batch
@@ -114,6 +115,14 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
     saved = model_record(state, path)
     saved_options = architecture(saved.arch).Config(**saved.arch_config)
     saved = ModelRecord(saved.arch, config_to_dict(saved_options), saved.shape)
+    now = trainer.record.shape
+    if (saved.shape.size, saved.shape.channels) != (now.size, now.channels):
+        raise BrainsynthError(
+            f"{shown(path)}: the checkpoint was trained on {saved.shape.channels}-channel "
+            f"{saved.shape.size} px images, but the data now gives {now.channels}-channel "
+            f"{now.size} px images (prepared again at another size?); this run's model does "
+            "not match them"
+        )
     if saved != trainer.record:
         raise BrainsynthError(
             f"{path}: checkpoint model {saved.as_dict()} does not match this run's model "
