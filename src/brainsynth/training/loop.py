@@ -120,8 +120,8 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
         raise BrainsynthError(
             f"{shown(path)}: the checkpoint was trained on {saved.shape.channels}-channel "
             f"{saved.shape.size} px images, but the data now gives {now.channels}-channel "
-            f"{now.size} px images (prepared again at another size?); this run's model does "
-            "not match them"
+            f"{now.size} px images (prepared again at another size?), so it does not match "
+            "this run's model"
         )
     if saved != trainer.record:
         raise BrainsynthError(
