@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -64,13 +65,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result = args._run(args)
+        sys.stdout.flush()
     except BrainsynthError as exc:
         print(f"brainsynth: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     return int(result or 0)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (``brainsynth vtt results | head -1``): stop quietly.
+
+    Whatever is still buffered for stdout is dropped (stdout now points at /dev/null, so the
+    flush at exit cannot fail again); the exit status is the shell's for SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 if __name__ == "__main__":
