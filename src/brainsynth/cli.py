@@ -65,6 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result = args._run(args)
+        sys.stdout.flush()
     except BrainsynthError as exc:
         # Under torchrun an error that every rank raises alike is printed by rank 0 only.
         if not getattr(exc, "quiet", False) or os.environ.get("RANK", "0") == "0":
@@ -73,7 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     return int(result or 0)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (``brainsynth vtt results | head -1``): stop quietly.
+
+    Whatever is still buffered for stdout is dropped (stdout now points at /dev/null, so the
+    flush at exit cannot fail again); the exit status is the shell's for SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 if __name__ == "__main__":

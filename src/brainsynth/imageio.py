@@ -102,12 +102,24 @@ def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
         array = array[:, None]
     if array.ndim != 4 or array.shape[1] != 1:
         raise BrainsynthError(f"{path}: expected shape (N, 1, H, W), got {array.shape}")
+    if array.shape[2] != array.shape[3]:
+        raise BrainsynthError(f"{path}: images are {array.shape[2]}x{array.shape[3]}, not square")
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0
+    if array.dtype.kind != "f":
+        raise BrainsynthError(
+            f"{path}: images of type {array.dtype}; expected uint8 (0..255) or float in [0, 1]"
+        )
     array = np.asarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
         raise BrainsynthError(f"{path}: contains NaN or infinite values")
-    return np.clip(array, 0.0, 1.0)
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < 0.0 or high > 1.0:
+        raise BrainsynthError(
+            f"{path}: values span [{low:.4g}, {high:.4g}]; expected float images in [0, 1] "
+            "(rescale them first: clipping would turn them white or black)"
+        )
+    return array
 
 
 def load_image_source(
@@ -119,6 +131,8 @@ def load_image_source(
     layer up (:func:`brainsynth.pipeline.load_fake_images`), not here.
     """
     source = Path(source)
+    if n is not None and n < 1:
+        raise BrainsynthError(f"the number of images must be at least 1, got {n}")
     if not source.exists():
         raise BrainsynthError(f"{source}: no such file or folder")
     if source.suffix == ".npy":

@@ -70,5 +70,7 @@ def test_evaluate_command_png_folder_metric_subset_and_errors(blobs_12, tmp_path
     small = tmp_path / "small.npy"
     np.save(small, np.zeros((20, 1, 8, 8), np.float32))
     bad = ["evaluate", "--real", str(blobs_12), "--sequence", "t1", "--fake", str(small)]
-    assert main([*bad, "--out", str(out)]) == 2
+    assert main([*bad, "--out", str(out)]) == 2  # m.json is in a folder evaluate did not make
+    assert "m.json: exists and was not written by 'brainsynth evaluate'" in capsys.readouterr().err
+    assert main([*bad, "--out", str(out), "--overwrite"]) == 2
     assert "8x8 but the real images are 16x16" in capsys.readouterr().err

@@ -45,7 +45,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fake", required=True, help="synthetic images: PNG folder, .npy, samples folder or run"
     )
-    parser.add_argument("--out", required=True, help="metrics JSON to write (montages beside it)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="metrics JSON to write (montages beside it); existing files are replaced only if "
+        "evaluate wrote them (or with --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the JSON and montages even if evaluate did not write them",
+    )
     parser.add_argument(
         "--metrics",
         default="all",
@@ -108,10 +118,14 @@ def run(args: argparse.Namespace) -> int:
 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
+    from brainsynth.metrics.families import MONTAGE_FILES
+    from brainsynth.outputs import claim_file, claim_files
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
 
     if args.threads is not None and args.threads < 1:
         raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
+    if args.n_fake < 1:
+        raise BrainsynthError(f"--n-fake must be at least 1, got {args.n_fake}")
     config = EvalConfig(
         metrics=parse_metrics(args.metrics),
         seed=args.seed,
@@ -119,9 +133,13 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         device=args.device,
     )
+    out = Path(args.out)
+    claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
+    names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
+    claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
     real = load_prepared(args.real).image_set(args.sequence, as_float=False)
     fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
-    out = Path(args.out)
+    claim.begin(names)
     evaluate_and_record(
         real,
         fake,

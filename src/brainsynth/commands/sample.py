@@ -19,6 +19,10 @@ clip((y + 1) / 2, 0, 1), the inverse of the [-1, 1] scaling of the training imag
 The same checkpoint, seed, --n and --batch give identical images. Runs trained with
 --ema-half-life sample their EMA generator unless --weights raw.
 
+DIR is new, empty, or a folder sample wrote before: then only its own files are replaced (and
+its PNGs beyond --n removed); anything else is left alone. Files of others in the way are
+refused unless --overwrite, before the generator runs.
+
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
 """
 
@@ -31,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("source", metavar="RUN|CHECKPOINT", help="run folder or .pt checkpoint")
     add("--n", type=int, required=True, help="number of images to generate")
-    add("--out", required=True, help="output folder")
+    add("--out", required=True, help="output folder (new, or made by sample)")
     add("--seed", type=int, default=field_default(SamplingConfig, "seed"),
         help=f"latent seed {_default('seed')}")  # fmt: skip
     add("--batch", type=int, default=field_default(SamplingConfig, "batch"),
@@ -50,9 +54,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "0 = off)")  # fmt: skip
     add("--device", choices=DEVICES, default=field_default(SamplingConfig, "device"),
         help=_default("device"))  # fmt: skip
+    add("--overwrite", action="store_true",
+        help="write into --out / --grid even where files sample did not write are in the way "
+        "(those are replaced; nothing else is deleted)")  # fmt: skip
+
+
+def sample_names(n: int) -> list[str]:
+    """The files ``sample`` writes into its folder for ``n`` images."""
+    return [*(f"{i:06d}.png" for i in range(n)), "samples.npy", "sampling.json"]
+
+
+def legacy_samples(folder):
+    """A folder written by brainsynth 0.1's sample (no marker): its PNGs and arrays."""
+    import json
+    import re
+
+    try:
+        record = json.loads((folder / "sampling.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or "output_mapping" not in record:
+        return None
+    png = re.compile(r"^[0-9]{6}\.png$")
+    return {p.name for p in folder.iterdir() if png.match(p.name)} | {
+        "samples.npy",
+        "sampling.json",
+    }
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from brainsynth.outputs import claim_file, claim_folder
     from brainsynth.sampling import sample_images, write_samples
 
     config = SamplingConfig(
@@ -64,7 +97,20 @@ def run(args: argparse.Namespace) -> int:
         background_floor=args.background_floor,
         label=args.label,
     )
+    names = sample_names(args.n)
+    claim = claim_folder(
+        args.out, "sample", "--out", names, overwrite=args.overwrite, legacy=legacy_samples
+    )
+    grid_claim = None
+    if args.grid:
+        grid_claim = claim_file(args.grid, "sample", "--grid", args.overwrite, within=claim)
+        if grid_claim is None:
+            names.append(Path(args.grid).name)
     images, info = sample_images(args.source, config)
+    claim.begin(names)
+    if grid_claim is not None:
+        grid_claim.begin([Path(args.grid).name])
     out = write_samples(images, args.out, grid=args.grid, meta=info)
+    claim.finish(names)
     print(f"brainsynth: wrote {len(images)} images to {out}")
     return 0

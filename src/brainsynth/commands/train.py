@@ -53,7 +53,10 @@ EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the 
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
-RUN/done.json exists. Training images are scaled to [-1, 1]; the paper's generator has no
+RUN/done.json exists. --out must be new, empty or made by train (marker file); nothing in a
+run folder changes before every check (data, image size, model, checkpoint) has passed, and
+config.yaml stores absolute paths, so --resume works from any working folder. Training images
+are scaled to [-1, 1]; the paper's generator has no
 tanh and `brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
 
 Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
@@ -103,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
     add("--data", help="prepared dataset folder (brainsynth prepare)")
     add("--sequence", help=f"image set: {' | '.join(IMAGE_SETS)} (concat: all four pooled)")
-    add("--out", help="run folder to create")
+    add("--out", help="run folder to create (new or empty; never a prepared folder or yours)")
     add("--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt")
     add("--arch", choices=arch_names(), help=f"architecture {_default(ModelConfig, 'arch')}")
     add("--gan", choices=OBJECTIVES, help="objective (default: the architecture's; dcgan)")
@@ -176,6 +179,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--log-every", type=int, help=f"metrics interval {_default(RunConfig, 'log_every')}")
     add("--no-progress", action="store_true", help="hide the progress bar")
+    add("--overwrite", action="store_true",
+        help="start a run in a folder train did not make, replacing only the files train "
+        "writes there")  # fmt: skip
 
 
 EXIT_CODES = {"done": 0, "time": 0, "SIGINT": 130, "SIGTERM": 143}
@@ -232,6 +238,7 @@ def check_complete(data: dict[str, Any]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from brainsynth.errors import BrainsynthError
+    from brainsynth.outputs import shown
     from brainsynth.training.distributed import launch
 
     if args.resume:
@@ -246,16 +253,15 @@ def run(args: argparse.Namespace) -> int:
     with launch() as where:  # torchrun's processes, or just this one
         result = _train_or_resume(args, where)
     if result.reason == "done" and where.is_main:
-        print(f"brainsynth: {result.run} finished at iteration {result.iteration}")
+        print(f"brainsynth: {shown(result.run)} finished at iteration {result.iteration}")
     return EXIT_CODES.get(result.reason, 1)
 
 
 def _train_or_resume(args: argparse.Namespace, where: Any) -> Any:
-    from brainsynth.config import config_from_dict, save_config
+    from brainsynth.config import config_from_dict
     from brainsynth.sampling import SamplingConfig
     from brainsynth.training.config import TrainConfig
-    from brainsynth.training.distributed import on_main
-    from brainsynth.training.launch import check_fresh, resume_training, run_training
+    from brainsynth.training.launch import resume_training, run_training
 
     max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
     if args.resume:
@@ -269,7 +275,8 @@ def _train_or_resume(args: argparse.Namespace, where: Any) -> Any:
     data = config_dict(args)
     check_complete(data)
     config = config_from_dict(TrainConfig, data)
+    extra = {}
     if args.background_floor is not None:
-        sampling = SamplingConfig(background_floor=args.background_floor)
-        on_main(where, lambda: save_config(sampling, check_fresh(config.run.out) / "sampling.yaml"))
-    return run_training(config, where.runtime(config.run.device))
+        extra["sampling.yaml"] = SamplingConfig(background_floor=args.background_floor)
+    runtime = where.runtime(config.run.device)
+    return run_training(config, runtime, overwrite=args.overwrite, extra_configs=extra)

@@ -117,14 +117,40 @@ def load_prepared(root: str | os.PathLike[str]) -> PreparedDataset:
         raise BrainsynthError(
             f"{paths['images.npy']}: expected uint8 (N, 4, H, W), got {images.dtype} {images.shape}"
         )
-    with paths["slices.csv"].open(newline="") as handle:
-        slices = list(csv.DictReader(handle))
+    if images.shape[2] != images.shape[3]:
+        raise BrainsynthError(
+            f"{paths['images.npy']}: images are {images.shape[2]}x{images.shape[3]}, not square; "
+            "prepare them again with brainsynth prepare"
+        )
+    slices = read_slices_csv(paths["slices.csv"])
     if len(slices) != len(images):
         raise BrainsynthError(
             f"{root}: slices.csv has {len(slices)} rows but images.npy has {len(images)} images"
         )
-    meta = json.loads(paths["dataset.json"].read_text())
+    try:
+        meta = json.loads(paths["dataset.json"].read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BrainsynthError(f"{paths['dataset.json']}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise BrainsynthError(f"{paths['dataset.json']}: expected a JSON object")
     return PreparedDataset(root=root, images=images, slices=slices, meta=meta)
+
+
+def read_slices_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of ``slices.csv``, refusing a file without the columns every step reads."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            slices = list(reader)
+            columns = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BrainsynthError(f"{path}: unreadable ({exc})") from exc
+    missing = [c for c in SLICE_COLUMNS if c not in columns]
+    if missing:
+        raise BrainsynthError(
+            f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(SLICE_COLUMNS)})"
+        )
+    return slices
 
 
 def write_prepared(

@@ -4,8 +4,9 @@ Defaults follow the paper (§3.1, §3.2.1): sagittal slices #80-#149, all four s
 stretched from 240x155 to a square. Each case is handled by one worker process (memory stays
 bounded: one volume per worker at a time) and written to its own temporary array; the parent
 then concatenates them into ``images.npy`` through a memory map. Everything is written into a
-hidden temporary folder beside ``OUT`` that is renamed at the end, so an interrupted run never
-leaves an ``OUT`` that looks complete.
+hidden temporary folder that is moved into place at the end, so an interrupted run never
+leaves an ``OUT`` that looks complete. ``OUT`` follows :mod:`brainsynth.outputs`: a new or
+empty folder, or one ``prepare`` made, where only the files it wrote are replaced.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from brainsynth.config import check_image_size
 from brainsynth.data.dataset import write_slices_csv
 from brainsynth.data.discovery import Case, discover_cases
 from brainsynth.data.loading import load_volume
@@ -36,6 +38,7 @@ from brainsynth.data.preprocessing import (
     resize,
 )
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import claim_file, claim_folder
 from brainsynth.paper import SEQUENCE_LABELS, SEQUENCES, SLICES
 
 GRADES = ("HGG", "LGG", "all")
@@ -69,8 +72,7 @@ class PrepareConfig:
             raise BrainsynthError(f"--grade {self.grade!r}: choose one of {', '.join(GRADES)}")
         if self.tumor not in TUMOR_FILTERS:
             raise BrainsynthError(f"--tumor {self.tumor!r}: choose one of any, with, without")
-        if not 4 <= self.size <= 1024:
-            raise BrainsynthError(f"--size {self.size}: must be between 4 and 1024")
+        check_image_size(self.size, "--size")
         if self.workers < 1:
             raise BrainsynthError(f"--workers {self.workers}: must be at least 1")
         start, stop = self.slices
@@ -201,21 +203,35 @@ def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
     return cases, found
 
 
+PREPARED_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
+"""What ``prepare`` writes into ``OUT`` (``dataset.json`` last: it marks a complete folder)."""
+
+
 def prepare(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
     config: PrepareConfig,
     preview: Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
-    """Prepare the cases under ``src`` into the folder ``out``; return ``out``."""
+    """Prepare the cases under ``src`` into the folder ``out``; return ``out``.
+
+    ``out`` (and ``preview``) are checked before any work (see :mod:`brainsynth.outputs`);
+    ``overwrite`` lets them replace files prepare did not write (never anything else).
+    """
     config.validate()
     src, out = Path(src), Path(out)
+    claim = claim_folder(
+        out, "prepare", "OUT", PREPARED_FILES, overwrite=overwrite, legacy=legacy_prepared
+    )
+    preview_claim = None
+    if preview is not None:
+        preview = Path(preview)
+        preview_claim = claim_file(preview, "prepare", "--preview", overwrite, within=claim)
     cases, found = select_cases(src, config)
-    check_out(out)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "cases").mkdir(parents=True)
+    tmp = claim.scratch()
+    (tmp / "cases").mkdir()
     try:
         rows, parts, skipped, layouts = [], [], [], {}
         # closing() stops the worker pool (on errors too) before the temporary folder goes
@@ -236,41 +252,31 @@ def prepare(
         assemble(tmp, parts, len(rows), config.size)
         shutil.rmtree(tmp / "cases")
         write_outputs(tmp, src, config, rows, layouts, skipped, found)
-        if preview is not None:
-            write_preview(preview, tmp)
-        replace_folder(tmp, out)
+        claim.install(tmp, last=("dataset.json",))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if preview is not None:
+        (preview_claim or claim).begin([preview.name])
+        write_preview(preview, out)
     return out
+
+
+def legacy_prepared(folder: Path) -> set[str] | None:
+    """A folder prepared by brainsynth 0.1 (no marker): its four files are prepare's."""
+    try:
+        meta = json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or "brainsynth_version" not in meta:
+        return None
+    return {name for name in PREPARED_FILES if (folder / name).exists()}
 
 
 def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]]) -> None:
     """Report a bad case on stderr and record it for ``dataset.json``."""
     print(f"brainsynth: warning: skipping {case.patient}: {error}", file=sys.stderr)
     skipped.append({"case": case.patient, "folder": str(case.folder), "reason": str(error)})
-
-
-def check_out(out: Path) -> None:
-    """Refuse to overwrite a folder that is neither empty nor a prepared dataset."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_prepared(out))):
-        raise BrainsynthError(f"{out}: exists and is not a prepared dataset; choose another OUT")
-
-
-def is_prepared(folder: Path) -> bool:
-    try:
-        return "brainsynth_version" in json.loads((folder / "dataset.json").read_text())
-    except (OSError, ValueError):
-        return False
-
-
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``, replacing an earlier prepared ``out`` only at the end."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:

@@ -12,6 +12,12 @@ import numpy as np
 
 from brainsynth.metrics import c2st, diversity, features, frechet, memorization, prdc, stats
 
+MONTAGE_FILES: dict[str, str] = {
+    "c2st": "c2st_saliency.png",
+    "memorization": "memorization_closest_pairs.png",
+}
+"""The montage each metric family writes into the output folder (beside the metrics JSON)."""
+
 
 @dataclass
 class EvalData:
@@ -95,7 +101,9 @@ def c2st_family(data: EvalData) -> dict[str, Any]:
         "c2st_converged": main["training"]["converged"],
     }
     background = data.real.mean(axis=0)[0] < 0.02
-    sal = c2st.saliency_summary(main, background, data.path("c2st_saliency.png"), cfg.montage_count)
+    sal = c2st.saliency_summary(
+        main, background, data.path(MONTAGE_FILES["c2st"]), cfg.montage_count
+    )
     out["c2st_saliency_background_share"] = sal["saliency_background_share"]
     out["c2st_background_area_share"] = sal["background_area_share"]
     out["c2st_saliency_montage"] = sal.get("montage")
@@ -306,7 +314,7 @@ def memorization_family(data: EvalData) -> dict[str, Any]:
         "memorized_fraction_features_ci95": _ci(feats["memorized"], data, 21),
         "memorization_montage": None,
     }
-    path = data.path("memorization_closest_pairs.png")
+    path = data.path(MONTAGE_FILES["memorization"])
     if path is not None:
         memorization.closest_pairs_montage(data.fake, data.real, pixels, path, cfg.montage_count)
         out["memorization_montage"] = str(path)

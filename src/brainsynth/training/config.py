@@ -25,6 +25,7 @@ objective, computed every ``r1_every`` discriminator steps and scaled up by that
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +60,23 @@ def _choose(what: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _at_least(value: float | None, low: float, what: str) -> None:
-    if value is not None and value < low:
-        raise BrainsynthError(f"{what} must be at least {low:g}")
+    """Refuse a value below ``low``, and NaN or infinity (which compare False to anything)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrainsynthError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < low:
+        raise BrainsynthError(f"{what} must be at least {low:g}, got {value}")
+
+
+def _positive(value: float | None, what: str) -> None:
+    """Refuse zero, negative, NaN and infinite values (None = the default)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrainsynthError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise BrainsynthError(f"{what} must be a positive number, got {value}")
 
 
 @dataclass
@@ -109,9 +125,10 @@ class ObjectiveConfig:
         if self.name is not None:
             _choose("--gan", self.name, OBJECTIVES)
         _at_least(self.n_critic, 1, "--n-critic")
-        for name in ("clip", "gp_lambda", "r1_gamma"):
-            _at_least(getattr(self, name), 0, name)
-        _at_least(self.r1_every, 1, "r1_every")
+        _positive(self.clip, "--clip")  # clipping every weight to 0 would learn nothing
+        _at_least(self.gp_lambda, 0, "--gp-lambda")
+        _at_least(self.r1_gamma, 0, "--r1")
+        _at_least(self.r1_every, 1, "--r1-every")
 
 
 @dataclass
@@ -125,9 +142,14 @@ class OptimizerConfig:
     def __post_init__(self) -> None:
         if self.kind is not None:
             _choose("optimizer", self.kind, OPTIMIZERS)
-        if self.lr is not None and self.lr <= 0:
-            raise BrainsynthError("--lr must be positive")
+        _positive(self.lr, "--lr")
         if self.betas is not None:
+            if len(self.betas) != 2:
+                raise BrainsynthError(f"--betas: expected two numbers, got {self.betas!r}")
+            for beta in self.betas:
+                _at_least(beta, 0, "--betas")
+                if beta >= 1:
+                    raise BrainsynthError(f"--betas must be in [0, 1), got {beta}")
             self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
@@ -196,7 +218,7 @@ class RunConfig:
         for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
                      "world_size"):  # fmt: skip
             _at_least(getattr(self, name), 1, f"--{name.replace('_', '-')}")
-        _at_least(self.max_seconds, 0, "max_seconds")
+        _at_least(self.max_seconds, 0, "--max-minutes (run.max_seconds)")
 
 
 @dataclass

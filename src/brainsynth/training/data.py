@@ -15,22 +15,34 @@ on the number of ranks.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import shown
 from brainsynth.training.runtime import Runtime, to_device
 
 
 def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
-    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor."""
+    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor.
+
+    The images must follow the shared image-size rule (:func:`check_image_size`).
+    """
+    if not Path(data).is_dir():
+        raise BrainsynthError(
+            f"--data {shown(data)}: no such prepared dataset folder (a run's config.yaml "
+            "stores it absolute: was it moved?)"
+        )
     image_set = load_prepared(data).image_set(sequence, as_float=False)
     if len(image_set) == 0:
-        raise BrainsynthError(f"{data}: the prepared dataset has no images")
+        raise BrainsynthError(f"{shown(data)}: the prepared dataset has no images")
+    check_image_size(int(image_set.images.shape[-1]), f"--data {shown(data)}: image side")
     return torch.from_numpy(np.ascontiguousarray(image_set.images))
 
 
@@ -43,6 +55,16 @@ def resident(images: torch.Tensor, device: torch.device) -> torch.Tensor:
     if images.numel() * images.element_size() <= total // 4:
         return images.to(device)
     return images.pin_memory()
+
+
+def warn_large_batch(batch: int, count: int) -> None:
+    """Warn when a batch is larger than the training set: every batch repeats images."""
+    if batch > count:
+        print(
+            f"brainsynth: warning: --batch {batch} is larger than the {count} training images; "
+            "every batch repeats images (each epoch is shorter than one batch)",
+            file=sys.stderr,
+        )
 
 
 def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:

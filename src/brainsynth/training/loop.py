@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,10 +28,11 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
 from brainsynth.models.shape import ModelShape
+from brainsynth.outputs import shown
 from brainsynth.training import rng
 from brainsynth.training.config import RunConfig, TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_images
-from brainsynth.training.distributed import StopVote, mean_over_ranks
+from brainsynth.training.data import EpochSampler, load_training_images, warn_large_batch
+from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime
 from brainsynth.training.step import GanTrainer
@@ -93,6 +95,14 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
     saved = model_record(state, path)
     saved_options = architecture(saved.arch).Config(**saved.arch_config)
     saved = ModelRecord(saved.arch, config_to_dict(saved_options), saved.shape)
+    now = trainer.record.shape
+    if (saved.shape.size, saved.shape.channels) != (now.size, now.channels):
+        raise BrainsynthError(
+            f"{shown(path)}: the checkpoint was trained on {saved.shape.channels}-channel "
+            f"{saved.shape.size} px images, but the data now gives {now.channels}-channel "
+            f"{now.size} px images (prepared again at another size?), so it does not match "
+            "this run's model"
+        )
     if saved != trainer.record:
         raise BrainsynthError(
             f"{path}: checkpoint model {saved.as_dict()} does not match this run's model "
@@ -163,12 +173,15 @@ def training_loop(
     runtime: Runtime,
     resume_state: dict[str, Any] | None = None,
     resume_path: Path | None = None,
+    begin: Callable[[], None] | None = None,
 ) -> RunResult:
     """Train until ``config.run.iters`` generator updates, a signal or the time budget.
 
-    ``config`` is resolved and already written to the run folder; ``resume_state`` is a
-    loaded checkpoint (from ``resume_path``) to continue from, or None for a fresh start.
-    Every rank runs this; only the main one writes files and shows the progress bar.
+    ``config`` is resolved; ``resume_state`` is a loaded checkpoint (from ``resume_path``)
+    to continue from, or None for a fresh start. Nothing is written before every check has
+    passed (data, image size, model, checkpoint keys); then ``begin`` (main process) writes
+    ``config.yaml`` and clears a stale ``done.json``, and training starts. Every rank runs
+    this; only the main one writes files and shows the progress bar.
     """
     from tqdm.auto import tqdm
 
@@ -177,12 +190,16 @@ def training_loop(
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
     images = load_training_images(config.data.prepared, config.data.sequence)
     record = run_model_record(config, images)
+    if runtime.is_main:
+        warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
     trainer = GanTrainer(config, record, runtime)
     sampler = EpochSampler(images, run.batch, run.seed, runtime)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
+    if begin is not None:
+        on_main(runtime, begin)  # every rank waits for it, and for its error if any
     grid_z = torch.randn(GRID_SIZE, record.shape.latent,
                          generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
     checkpointer = _Checkpointer(run_dir, config, record)
