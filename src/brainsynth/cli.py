@@ -67,9 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = args._run(args)
         sys.stdout.flush()
     except BrainsynthError as exc:
-        # Under torchrun an error that every rank raises alike is printed by rank 0 only.
-        if not getattr(exc, "quiet", False) or os.environ.get("RANK", "0") == "0":
+        # Under torchrun an error that every rank raises alike is printed by rank 0 only;
+        # other ranks' own errors name their rank.
+        rank = os.environ.get("RANK", "0")
+        if rank == "0":
             print(f"brainsynth: error: {exc}", file=sys.stderr)
+        elif not getattr(exc, "quiet", False):
+            print(f"brainsynth: error (rank {rank}): {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
