@@ -114,8 +114,11 @@ def run_training(
     config = dataclasses.replace(config, run=recorded)
     run_dir = Path(config.run.out)
     claims: list[FolderClaim] = []  # rank 0's; the other ranks write nothing
-    on_main(runtime, lambda: claims.append(
-        claim_run(run_dir, resuming=resume_state is not None, overwrite=overwrite)))  # fmt: skip
+
+    def claim() -> None:
+        claims.append(claim_run(run_dir, resuming=resume_state is not None, overwrite=overwrite))
+
+    on_main(runtime, claim)  # its error, if any, stops every rank
 
     def begin() -> None:  # rank 0, once every check has passed
         names = [name for name in RUN_FILES if name != "sampling.yaml"]

@@ -168,6 +168,24 @@ def _log_values(logs: dict[str, torch.Tensor], runtime: Runtime) -> dict[str, fl
     return dict(zip(logs, values.cpu().tolist(), strict=True))
 
 
+def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
+    """The tqdm bar (rank 0's only). A run capped by a time budget far short of ``iters``
+    would show a meaningless ETA, so its bar counts iterations and names the budget."""
+    from tqdm.auto import tqdm
+
+    run = config.run
+    name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
+    budgeted = run.max_seconds is not None
+    return tqdm(
+        total=None if budgeted else run.iters,
+        initial=start,
+        disable=not (run.progress and runtime.is_main),
+        unit="it",
+        dynamic_ncols=True,
+        desc=f"{name} (stops after {run.max_seconds:.0f} s)" if budgeted else name,
+    )
+
+
 def training_loop(
     config: TrainConfig,
     runtime: Runtime,
@@ -183,8 +201,6 @@ def training_loop(
     ``config.yaml`` and clears a stale ``done.json``, and training starts. Every rank runs
     this; only the main one writes files and shows the progress bar.
     """
-    from tqdm.auto import tqdm
-
     run, run_dir = config.run, Path(config.run.out)
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
@@ -205,18 +221,7 @@ def training_loop(
     checkpointer = _Checkpointer(run_dir, config, record)
     logger = RunLogger(run_dir, start) if runtime.is_main else None
     images_per_iter = run.batch * trainer.objective.n_critic
-    # A run capped by a time budget far short of ``iters`` would show a meaningless ETA, so
-    # its bar counts iterations and names the budget instead.
-    name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
-    budgeted = run.max_seconds is not None
-    bar = tqdm(
-        total=None if budgeted else run.iters,
-        initial=start,
-        disable=not (run.progress and runtime.is_main),
-        unit="it",
-        dynamic_ncols=True,
-        desc=f"{name} (stops after {run.max_seconds:.0f} s)" if budgeted else name,
-    )
+    bar = _progress_bar(config, runtime, start)
     vote = StopVote(runtime, stop_vote_interval(runtime))
     watch = _FiniteWatch(runtime, finite_check_interval(runtime, run))
     began = interval_start = time.perf_counter()
@@ -247,16 +252,12 @@ def training_loop(
                 if log_now or grid_now or iteration % watch.every == 0:
                     watch.check(last_good)  # nothing is logged or drawn from a broken state
                 if log_now:
-                    values = _log_values(logs, runtime)
+                    values = _log_values(logs, runtime)  # every rank: averaged over ranks
                     now = time.perf_counter()
                     if logger:
-                        record_ = {"iter": iteration, **values}
-                        done_iters = iteration - logged_at
-                        record_["images_per_s"] = (
-                            done_iters * images_per_iter / (now - interval_start)
-                        )
-                        record_["seconds"] = now - began
-                        logger.log(record_)
+                        rate = (iteration - logged_at) * images_per_iter / (now - interval_start)
+                        logger.log({"iter": iteration, **values, "images_per_s": rate,
+                                    "seconds": now - began})  # fmt: skip
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if "loss" in k})
                     interval_start, logged_at = now, iteration
                 if logger and grid_now:
