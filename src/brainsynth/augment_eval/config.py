@@ -49,8 +49,8 @@ class AugmentEvalConfig:
     test_fraction: float = 0.25  # share of patients for the reported metrics
     seed: int = 0
     n_boot: int = 1000
-    arch: str = "dcgan"
-    gen_iters: int = 2000
+    arch: str | None = None  # generator architecture; None = --gen-config's, else dcgan
+    gen_iters: int | None = None  # generator iterations; None = --gen-config's, else 2000
     gen_config: str | None = None
     runs: dict[str, list[str]] = field(default_factory=dict)  # fraction -> run per repeat
     device: str = "auto"
@@ -83,7 +83,7 @@ class AugmentEvalConfig:
             raise BrainsynthError("validation and test fractions must be in (0, 1)")
         if self.val_fraction + self.test_fraction >= 1:
             raise BrainsynthError("validation + test fractions leave no training patients")
-        if self.gen_iters < 1:
+        if self.gen_iters is not None and self.gen_iters < 1:
             raise BrainsynthError(f"--gen-iters {self.gen_iters}: must be >= 1")
         if self.n_boot < 100:
             raise BrainsynthError(f"bootstrap resamples {self.n_boot}: use at least 100")

@@ -141,8 +141,14 @@ def markdown(summary: dict[str, Any]) -> str:
         f"tumor_pixels > {config['tumor_threshold']:g}). Patients: {split['patients']['train']} "
         f"train, {split['patients']['val']} validation, {split['patients']['test']} test "
         f"({split['test_slices']} test slices, {split['test_with_tumor']} with tumour). "
-        f"{config['repeats']} repeat(s); synthetic ratio {config['synthetic_ratio']:g} "
-        f"(generator: {config['arch']}, {config['gen_iters']} iterations).",
+        f"{config['repeats']} repeat(s)."
+        + (
+            f" Synthetic: {config['synthetic_ratio']:g} per real slice from a tumour-conditional "
+            f"{config['arch'] or 'dcgan'} trained per fraction and repeat on that fraction's "
+            f"patients only ({config['gen_iters'] or 'the --gen-config number of'} iterations)."
+            if any("synthetic" in arm for arm in config["arms"])
+            else ""
+        ),
         "",
     ]
     fractions = list(next(iter(summary["arms"].values())).keys())

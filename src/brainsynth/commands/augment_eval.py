@@ -70,12 +70,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--classifier-epochs", type=int, default=10, help="passes over the real slices (10)"
     )
     parser.add_argument("--classifier-width", type=int, default=8, help="CNN base width (8)")
-    parser.add_argument("--arch", default="dcgan", help="generator architecture (default dcgan)")
     parser.add_argument(
-        "--gen-iters", type=int, default=2000, help="generator iterations per fraction (2000)"
+        "--arch", help="generator architecture (default: --gen-config's, else dcgan)"
     )
     parser.add_argument(
-        "--gen-config", metavar="FILE.yaml", help="training config for the generators"
+        "--gen-iters",
+        type=int,
+        help="generator iterations per fraction and repeat (default: --gen-config's, else 2000)",
+    )
+    parser.add_argument(
+        "--gen-config",
+        metavar="FILE.yaml",
+        help="a TrainConfig YAML (as `train --config`) for the generators; data, patients, "
+        "condition, seed and folder are set per fraction",
     )
     parser.add_argument(
         "--runs",
@@ -113,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         run_experiment,
     )
     from brainsynth.augment_eval.report import summarise, write_report
-    from brainsynth.augment_eval.sources import default_source
+    from brainsynth.augment_sources import default_source
     from brainsynth.config import save_config
     from brainsynth.data.labels import DEFAULT_TUMOR_THRESHOLD
     from brainsynth.errors import BrainsynthError

@@ -1,5 +1,10 @@
 """Slice labels for conditional generation and the augmentation benefit test.
 
+Conditions (``brainsynth train --condition``): ``none`` (the paper's unconditional GAN),
+``tumor`` (two classes from the segmentation, below) and ``sequence`` (with ``--sequence
+concat``: each image labelled by its sequence, t1, t1c, t2, flair, so that one model
+generates the sequence asked for in place of Concat's anonymous pooling).
+
 A slice is ``with-tumor`` when its ``tumor_pixels`` (the segmented tumour pixels of the slice
 at the prepared size, any BraTS label: necrosis/non-enhancing core, edema, enhancing tumour)
 exceed a threshold, else ``without-tumor``. The default threshold, 0, labels a slice by the
@@ -13,7 +18,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from brainsynth.data.dataset import SEQUENCES, ImageSet
 from brainsynth.errors import BrainsynthError
+
+CONDITIONS: tuple[str, ...] = ("none", "tumor", "sequence")
 
 DEFAULT_TUMOR_THRESHOLD: int = 0
 """A slice is ``with-tumor`` when ``tumor_pixels > DEFAULT_TUMOR_THRESHOLD``."""
@@ -47,3 +55,35 @@ def tumor_labels(
                 f"slices.csv row {i + 1}: tumor_pixels {value!r} is not a number"
             ) from exc
     return (counts > threshold).astype(np.int64)
+
+
+def condition_label_names(condition: str, sequence: str) -> tuple[str, ...]:
+    """The class names of a condition on an image set; () for ``none``."""
+    if condition == "none":
+        return ()
+    if condition == "tumor":
+        return TUMOR_LABEL_NAMES
+    if condition == "sequence":
+        if sequence != "concat":
+            raise BrainsynthError(
+                f"--condition sequence labels the images of --sequence concat, not {sequence}"
+            )
+        return SEQUENCES
+    raise BrainsynthError(
+        f"unknown --condition {condition!r}: choose one of {', '.join(CONDITIONS)}"
+    )
+
+
+def image_set_labels(
+    image_set: ImageSet,
+    slices: Sequence[dict[str, str]],
+    condition: str,
+    threshold: float = DEFAULT_TUMOR_THRESHOLD,
+) -> np.ndarray | None:
+    """One class id per image of ``image_set`` (None for ``none``)."""
+    if condition == "none":
+        return None
+    condition_label_names(condition, image_set.name)
+    if condition == "tumor":
+        return tumor_labels(slices, threshold)[image_set.rows]
+    return image_set.channels.astype(np.int64)

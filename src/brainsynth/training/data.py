@@ -8,22 +8,46 @@ output back itself (``Generator.to_images``: ``clip((y + 1) / 2, 0, 1)`` for the
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from brainsynth.data.dataset import load_prepared
+from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
 
 
-def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
-    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor."""
-    image_set = load_prepared(data).image_set(sequence, as_float=False)
+def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A run's images (uint8 (N, C, H, W)) and class ids (None when unconditional).
+
+    ``config`` is the run's :class:`~brainsynth.training.config.DataConfig`: its image set,
+    restricted to ``config.patients`` when given, labelled by ``config.condition``.
+    """
+    prepared = load_prepared(config.prepared)
+    image_set = prepared.image_set(config.sequence, as_float=False)
+    labels = image_set_labels(image_set, prepared.slices, config.condition, config.tumor_threshold)
+    if config.patients:
+        unknown = sorted(set(config.patients) - set(image_set.patients))
+        if unknown:
+            raise BrainsynthError(
+                f"{config.prepared}: no patient(s) {', '.join(unknown[:5])} in this dataset"
+            )
+        keep = np.isin(image_set.patients, config.patients)
+        image_set = image_set.subset(keep)
+        labels = labels[keep] if labels is not None else None
     if len(image_set) == 0:
-        raise BrainsynthError(f"{data}: the prepared dataset has no images")
-    return torch.from_numpy(np.ascontiguousarray(image_set.images))
+        raise BrainsynthError(f"{config.prepared}: the prepared dataset has no images")
+    images = torch.from_numpy(np.ascontiguousarray(image_set.images))
+    if labels is None:
+        return images, None
+    missing = [name for k, name in enumerate(config.label_names) if not (labels == k).any()]
+    if missing:
+        raise BrainsynthError(
+            f"{config.prepared}: no training image of class {', '.join(missing)} "
+            f"(--condition {config.condition})"
+        )
+    return images, torch.from_numpy(labels)
 
 
 def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:
@@ -38,8 +62,17 @@ class EpochSampler:
     resumed run sees exactly the batches an uninterrupted run would.
     """
 
-    def __init__(self, images: torch.Tensor, batch: int, seed: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch: int,
+        seed: int,
+        device: torch.device,
+        labels: torch.Tensor | None = None,
+    ) -> None:
         self.images = images
+        self.labels = labels
+        self.last_labels: torch.Tensor | None = None  # class ids of the last batch
         self.batch = batch
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
@@ -60,8 +93,12 @@ class EpochSampler:
         return torch.cat(parts)
 
     def next_batch(self) -> torch.Tensor:
-        """The next batch as float in [-1, 1] on the device, channels_last."""
-        batch = self.images.index_select(0, self.indices())
+        """The next batch as float in [-1, 1] on the device, channels_last; its class ids
+        (conditional runs) are then in ``last_labels``."""
+        index = self.indices()
+        if self.labels is not None:
+            self.last_labels = self.labels.index_select(0, index).to(self.device)
+        batch = self.images.index_select(0, index)
         batch = to_model_range(batch.to(self.device, non_blocking=True))
         return batch.contiguous(memory_format=torch.channels_last)
 
