@@ -25,9 +25,15 @@ Metric families (--metrics, comma-separated; default all):
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
 or a training run folder (then --n-fake images are sampled). Montages are written next to
 the JSON. Every metric carries its sample sizes and a 95% interval.
+
+Samples of a conditional run (`sample` wrote labels.csv beside them) are also evaluated per
+label against the real images of that label (with-tumor samples against real slices with
+tumour; t2 samples against real T2), under "per_label". Joint samples (--sequence joint,
+(N, 4, H, W)) get a C2ST on the four-channel stacks (so sequences that disagree with each
+other count against the generator) and every metric per channel, under "per_channel".
 """
 
-SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat")
+SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat", "joint")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sequence",
         required=True,
         choices=SEQUENCE_CHOICES,
-        help="real image set; concat pools all four sequences",
+        help="real image set; concat pools all four sequences; joint: four-channel samples",
     )
     parser.add_argument(
         "--fake", required=True, help="synthetic images: PNG folder, .npy, samples folder or run"
@@ -102,6 +108,21 @@ def sampling_record(fake: str):
     return None
 
 
+def sample_labels(fake: str, n: int):
+    """The label names of the first ``n`` samples from ``labels.csv`` beside them, if any."""
+    import csv
+    from pathlib import Path
+
+    source = Path(fake)
+    folder = source if source.is_dir() else source.parent
+    path = folder / "labels.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        names = [row["label"] for row in csv.DictReader(handle)]
+    return names[:n] if len(names) >= n else None
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     from pathlib import Path
@@ -111,6 +132,7 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.errors import BrainsynthError
     from brainsynth.imageio import load_image_source
     from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
+    from brainsynth.metrics.grouped import evaluate_joint, evaluate_per_label
 
     if args.threads is not None and args.threads < 1:
         raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
@@ -120,16 +142,30 @@ def run(args: argparse.Namespace) -> int:
         inception=args.inception,
         threads=args.threads,
     )
-    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
+    prepared = load_prepared(args.real)
     fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
     out = Path(args.out)
-    metrics = evaluate(real, fake, config, out_dir=out.parent, progress=not args.quiet)
+    progress = not args.quiet
+    record = sampling_record(args.fake)
+    if args.sequence == "joint":
+        metrics = evaluate_joint(prepared, fake, config, out.parent, progress)
+    else:
+        real = prepared.image_set(args.sequence, as_float=False)
+        metrics = evaluate(real, fake, config, out_dir=out.parent, progress=progress)
+        labels = sample_labels(args.fake, len(fake))
+        if labels is not None and record is not None and record.get("condition"):
+            metrics["per_label"] = evaluate_per_label(
+                prepared, args.sequence, fake, labels, record["condition"],
+                float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+            )  # fmt: skip
     metrics["real"] = str(args.real)
     metrics["fake"] = str(args.fake)
-    record = sampling_record(args.fake)
     if record is not None:
         metrics["fake_sampling"] = record
     write_text_atomic(out, json.dumps(metrics, indent=2, default=str) + "\n")
     print(format_summary(metrics))
+    for part in ("per_label", "per_channel"):
+        for name, sub in (metrics.get(part) or {}).items():
+            print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
     print(f"wrote {out}")
     return 0

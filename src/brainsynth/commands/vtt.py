@@ -20,7 +20,7 @@ is the resulting confusion matrix and accuracy (50 % = indistinguishable).
 Everything lives in one SQLite file (WAL); an answer is on disk before the next image shows.
 """
 
-SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat")
+SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat", "joint")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,7 +37,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--sequence",
         required=True,
         choices=SEQUENCE_CHOICES,
-        help="image set; concat draws real images equally from the four",
+        help="image set; concat draws real images equally from the four; joint (with "
+        "--panel): four-sequence slices",
+    )
+    create.add_argument(
+        "--panel",
+        action="store_true",
+        help="show every image, real or synthetic, as a 2x2 panel of the four sequences of "
+        "one slice (T1 | T1c over T2 | FLAIR): for joint samples (--sequence joint)",
     )
     create.add_argument(
         "--fake",
@@ -88,15 +95,27 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import numpy as np
+
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.imageio import load_image_source
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.imageio import as_tiles, load_image_source
     from brainsynth.vtt.study import create_study
 
+    if args.panel != (args.sequence == "joint"):
+        raise BrainsynthError("--panel goes with --sequence joint (four-sequence samples)")
     real = load_prepared(args.real).image_set(args.sequence, as_float=False)
     source = Path(args.fake)
     generated = source.suffix == ".pt" or (source / "checkpoints").is_dir()
     # A generator is sampled for exactly the images needed; a file source is drawn from whole.
     fake = load_image_source(source, n=args.n_fake if generated else None, seed=args.seed)
+    if args.panel:
+        if fake.ndim != 4 or fake.shape[1] != 4:
+            raise BrainsynthError(f"--panel: expected joint samples (N, 4, H, W), got {fake.shape}")
+        fake = as_tiles(fake).astype(np.float32) / 255.0
+        real = dataclasses.replace(real, images=as_tiles(real.images))
     study_id = create_study(
         args.db,
         args.name,

@@ -166,6 +166,9 @@ def sample_images(
         "generator_mode": "eval (batch-norm running statistics), fp32",
     }
     if labels is not None:
+        data = info["train"]["data"]
+        record["condition"] = data.get("condition")
+        record["tumor_threshold"] = data.get("tumor_threshold")
         record["label_names"] = list(names)
         record["labels"] = labels.tolist()  # written as labels.csv by write_samples
     return images, record

@@ -20,7 +20,7 @@ import secrets
 import numpy as np
 from PIL import Image
 
-from brainsynth.data.dataset import IMAGE_SETS, SEQUENCES, ImageSet
+from brainsynth.data.dataset import SEQUENCES, TRAINING_SETS, ImageSet
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import save_png
 from brainsynth.vtt import db as vttdb
@@ -97,8 +97,8 @@ def create_study(
     paper's 64 x 64 Concat study).
     """
     sequence = (sequence or real.name).lower()
-    if sequence not in IMAGE_SETS:
-        raise BrainsynthError(f"--sequence {sequence!r}: choose one of {', '.join(IMAGE_SETS)}")
+    if sequence not in TRAINING_SETS:
+        raise BrainsynthError(f"--sequence {sequence!r}: choose one of {', '.join(TRAINING_SETS)}")
     name = name.strip()
     if not name or len(name) > MAX_NAME:
         raise BrainsynthError(f"--name: give a study name of 1 to {MAX_NAME} characters")
@@ -124,7 +124,7 @@ def create_study(
                 image = np.asarray(real.images[i], dtype=np.float32)
                 if real.images.dtype == np.uint8:
                     image = image / 255.0
-                channel = SEQUENCES[int(real.channels[i])]
+                channel = SEQUENCES[int(real.channels[i])] if real.channels[i] >= 0 else "joint"
                 source = f"real:{channel}:{real.patients[i]}:row{int(real.rows[i])}"
             else:
                 image, source = fake[i], f"synthetic:{i}"
