@@ -123,3 +123,40 @@ def test_classic_augmentation_keeps_the_background_black_and_repeats():
     assert first[:, :, 0, :].abs().max() == 0 and first.min() >= 0 and first.max() <= 1
     assert torch.equal(first[:, 0], first[:, 1])  # channels of one image move together
     assert not torch.equal(first, images)
+
+
+def test_cli_end_to_end_trains_one_generator_per_fraction_on_its_patients_only(toy_data, tmp_path):
+    """All four arms from the command line; each fraction's generator run records exactly
+    that fraction's patients (never a validation or test patient); a run given with --runs
+    and trained on the right patients is used instead of training one."""
+    gen_config = tmp_path / "gen.yaml"
+    gen_config.write_text(yaml.safe_dump({"model": {"options": {"width": 4}},
+                                          "run": {"batch": 8, "log_every": 1}}))  # fmt: skip
+    out = tmp_path / "plan"
+    common = ["--data", str(toy_data), "--sequence", "t1", "--fractions", "0.3,1",
+              "--repeats", "1", "--seed", "5"]  # fmt: skip
+    assert main(["augment-eval", *common, "--out", str(out), "--plan-only"]) == 0
+    splits = json.loads((out / "splits.json").read_text())
+    small = splits["fractions"][0]["0.3"]
+    given = tmp_path / "given"
+    assert main(["train", "--data", str(toy_data), "--sequence", "t1", "--condition", "tumor",
+                 "--out", str(given), "--iters", "2", "--batch", "8", "--width", "4",
+                 "--patients", ",".join(small), "--no-progress"]) == 0  # fmt: skip
+    out = tmp_path / "eval"
+    code = main(["augment-eval", *common, "--out", str(out), "--gen-iters", "3",
+                 "--gen-config", str(gen_config), "--classifier-epochs", "1",
+                 "--classifier-width", "4", "--synthetic-ratio", "0.5", "--bootstrap", "100",
+                 "--runs", f"0.3={given}", "--no-progress"])  # fmt: skip
+    assert code == 0
+    summary = json.loads((out / "augment.json").read_text())
+    assert set(summary["arms"]) == {"real", "real+classic", "real+synthetic",
+                                    "real+classic+synthetic"}  # fmt: skip
+    for by_fraction in summary["arms"].values():
+        for entry in by_fraction.values():
+            assert all(f"{m}_ci95" in entry for m in METRICS)
+    assert summary["arms"]["real+synthetic"]["1"]["synthetic_slices"] > 0
+    assert not (out / "generators" / "f0.3-r0").exists()  # the given run was used
+    trained = yaml.safe_load((out / "generators" / "f1-r0" / "config.yaml").read_text())
+    assert sorted(trained["data"]["patients"]) == sorted(splits["train"])
+    assert trained["data"]["condition"] == "tumor" and trained["run"]["iters"] == 3
+    assert not set(trained["data"]["patients"]) & set(splits["test"] + splits["val"])

@@ -110,7 +110,7 @@ class PreparedDataset:
         n = len(self.slices)
         patients = self.patients
         if name == JOINT:
-            images = np.asarray(self.images)
+            images = np.array(self.images)  # in memory, writable (the file is memory-mapped)
             return ImageSet(
                 name=name,
                 images=images.astype(np.float32) / 255.0 if as_float else images,
