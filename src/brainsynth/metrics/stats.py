@@ -115,9 +115,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
-def cluster_bootstrap_indices(
-    clusters: np.ndarray, n_boot: int, seed: int = 0
-) -> list[np.ndarray]:
+def cluster_bootstrap_indices(clusters: np.ndarray, n_boot: int, seed: int = 0) -> list[np.ndarray]:
     """Item indices of ``n_boot`` cluster-bootstrap resamples.
 
     Whole clusters (e.g. patients) are drawn with replacement, as many as there are, and
