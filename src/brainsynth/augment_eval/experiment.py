@@ -30,9 +30,10 @@ from brainsynth.augment_eval.synthetic import (
     check_patients,
     run_training_patients,
 )
-from brainsynth.data.dataset import SEQUENCES, load_prepared
+from brainsynth.data.dataset import load_prepared
 from brainsynth.data.labels import TUMOR_LABEL_NAMES, tumor_labels
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import SEQUENCES
 
 
 @dataclass

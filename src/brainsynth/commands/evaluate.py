@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import field_default
+from brainsynth.data.dataset import JOINT
+from brainsynth.metrics.evaluate import EvalConfig
+from brainsynth.paper import IMAGE_SETS
+from brainsynth.sampling.config import SamplingConfig
+
 HELP = "measure how realistic, diverse and original synthetic images are (C2ST and friends)"
 DESCRIPTION = """\
 Compare synthetic images with the real prepared images of one sequence (paper section 5: a
@@ -33,8 +39,6 @@ tumour; t2 samples against real T2), under "per_label". Joint samples (--sequenc
 other count against the generator) and every metric per channel, under "per_channel".
 """
 
-SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat", "joint")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -42,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequence",
         required=True,
-        choices=SEQUENCE_CHOICES,
+        choices=(*IMAGE_SETS, JOINT),
         help="real image set; concat pools all four sequences; joint: four-channel samples",
     )
     parser.add_argument(
@@ -56,13 +60,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of splits and bootstraps (default: 0)"
+        "--seed",
+        type=int,
+        default=field_default(EvalConfig, "seed"),
+        help="seed of splits and bootstraps (default: %(default)s)",
     )
     parser.add_argument(
         "--n-fake",
         type=int,
-        default=1000,
-        help="images to sample when --fake is a run folder (default: 1000)",
+        default=field_default(SamplingConfig, "n"),
+        help="images to sample when --fake is a run folder (default: %(default)s)",
     )
     parser.add_argument(
         "--inception",
@@ -95,44 +102,16 @@ def parse_metrics(text: str) -> list[str]:
     return names
 
 
-def sampling_record(fake: str):
-    """The ``sampling.json`` beside the synthetic images, if any (records post-processing)."""
-    import json
-    from pathlib import Path
-
-    source = Path(fake)
-    folder = source if source.is_dir() else source.parent
-    for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
-        if candidate.is_file():
-            return json.loads(candidate.read_text())
-    return None
-
-
-def sample_labels(fake: str, n: int):
-    """The label names of the first ``n`` samples from ``labels.csv`` beside them, if any."""
-    import csv
-    from pathlib import Path
-
-    source = Path(fake)
-    folder = source if source.is_dir() else source.parent
-    path = folder / "labels.csv"
-    if not path.is_file():
-        return None
-    with path.open(newline="") as handle:
-        names = [row["label"] for row in csv.DictReader(handle)]
-    return names[:n] if len(names) >= n else None
-
-
 def run(args: argparse.Namespace) -> int:
-    import json
+    import dataclasses
     from pathlib import Path
 
-    from brainsynth.config import write_text_atomic
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
-    from brainsynth.imageio import load_image_source
-    from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
-    from brainsynth.metrics.grouped import evaluate_joint, evaluate_per_label
+    from brainsynth.metrics.evaluate import format_summary
+    from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
+    from brainsynth.pipeline import evaluate_and_record, load_fake_images
+    from brainsynth.sampling.files import read_sample_labels
 
     if args.threads is not None and args.threads < 1:
         raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
@@ -143,29 +122,25 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     prepared = load_prepared(args.real)
-    fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
+    fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
     out = Path(args.out)
     progress = not args.quiet
-    record = sampling_record(args.fake)
-    if args.sequence == "joint":
-        metrics = evaluate_joint(prepared, fake, config, out.parent, progress)
-    else:
-        real = prepared.image_set(args.sequence, as_float=False)
-        metrics = evaluate(real, fake, config, out_dir=out.parent, progress=progress)
-        labels = sample_labels(args.fake, len(fake))
-        if labels is not None and record is not None and record.get("condition"):
-            metrics["per_label"] = evaluate_per_label(
-                prepared, args.sequence, fake, labels, record["condition"],
-                float(record.get("tumor_threshold") or 0), config, out.parent, progress,
-            )  # fmt: skip
-    metrics["real"] = str(args.real)
-    metrics["fake"] = str(args.fake)
-    if record is not None:
-        metrics["fake_sampling"] = record
-    write_text_atomic(out, json.dumps(metrics, indent=2, default=str) + "\n")
-    print(format_summary(metrics))
-    for part in ("per_label", "per_channel"):
-        for name, sub in (metrics.get(part) or {}).items():
+    extra: dict = {"real": str(args.real), "fake": str(args.fake)}
+    labels = read_sample_labels(args.fake, record, len(fake))
+    if args.sequence == JOINT:
+        extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
+        config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
+    elif labels is not None and record is not None and record.get("condition"):
+        extra["per_label"] = evaluate_per_label(
+            prepared, args.sequence, fake, labels, record["condition"],
+            float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+        )  # fmt: skip
+    real = prepared.image_set(args.sequence, as_float=False)
+    evaluate_and_record(
+        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress
+    )
+    for part in ("per_channel", "per_label"):
+        for name, sub in extra.get(part, {}).items():
             print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
     print(f"wrote {out}")
     return 0

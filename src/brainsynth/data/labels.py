@@ -18,8 +18,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from brainsynth.data.dataset import SEQUENCES, ImageSet
+from brainsynth.data.dataset import ImageSet
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import SEQUENCES
 
 CONDITIONS: tuple[str, ...] = ("none", "tumor", "sequence")
 

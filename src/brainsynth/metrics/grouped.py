@@ -17,14 +17,37 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.data.dataset import JOINT, SEQUENCES, PreparedDataset
+from brainsynth.data.dataset import JOINT, PreparedDataset
 from brainsynth.data.labels import tumor_labels
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.evaluate import EvalConfig, evaluate
+from brainsynth.paper import SEQUENCES
 
 
 def _sub(out_dir: Path | None, name: str) -> Path | None:
     return out_dir / name if out_dir is not None else None
+
+
+def evaluate_channels(
+    prepared: PreparedDataset,
+    fake: np.ndarray,
+    config: EvalConfig,
+    out_dir: Path | None = None,
+    progress: bool = True,
+) -> dict[str, dict[str, Any]]:
+    """Every metric of each channel of (N, 4, H, W) joint samples against that sequence."""
+    if fake.ndim != 4 or fake.shape[1] != len(SEQUENCES):
+        raise BrainsynthError(f"joint samples must be (N, 4, H, W), got shape {fake.shape}")
+    return {
+        name: evaluate(
+            prepared.image_set(name, as_float=False),
+            np.ascontiguousarray(fake[:, c : c + 1]),
+            config,
+            _sub(out_dir, name),
+            progress,
+        )
+        for c, name in enumerate(SEQUENCES)
+    }
 
 
 def evaluate_joint(
@@ -35,23 +58,12 @@ def evaluate_joint(
     progress: bool = True,
 ) -> dict[str, Any]:
     """C2ST of the (N, 4, H, W) stacks, plus ``per_channel``: every metric per sequence."""
-    if fake.ndim != 4 or fake.shape[1] != len(SEQUENCES):
-        raise BrainsynthError(f"joint samples must be (N, 4, H, W), got shape {fake.shape}")
+    per_channel = evaluate_channels(prepared, fake, config, out_dir, progress)
     stack_config = dataclasses.replace(config, metrics=["c2st"])
     result = evaluate(
-        prepared.image_set(JOINT, as_float=False), fake, stack_config, _sub(out_dir, "joint"),
-        progress,
-    )  # fmt: skip
-    result["per_channel"] = {
-        name: evaluate(
-            prepared.image_set(name, as_float=False),
-            np.ascontiguousarray(fake[:, c : c + 1]),
-            config,
-            _sub(out_dir, name),
-            progress,
-        )
-        for c, name in enumerate(SEQUENCES)
-    }
+        prepared.image_set(JOINT, as_float=False), fake, stack_config, out_dir, progress
+    )
+    result["per_channel"] = per_channel
     return result
 
 

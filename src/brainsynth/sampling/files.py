@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -50,3 +51,21 @@ def write_samples(
         record["label_counts"] = {n: name.count(n) for n in dict.fromkeys(name)}
     write_text_atomic(out / "sampling.json", json.dumps(record, indent=2) + "\n")
     return out
+
+
+def read_sample_labels(
+    source: str | os.PathLike[str], record: dict[str, Any] | None, n: int
+) -> list[str] | None:
+    """The class names of the first ``n`` samples: from freshly sampled ``record["labels"]``
+    (ids, with ``label_names``), else from ``labels.csv`` beside saved samples; None when
+    the samples carry no labels."""
+    if record is not None and record.get("labels") is not None:
+        names = list(record.get("label_names") or [])
+        return [names[k] for k in record["labels"][:n]]
+    source = Path(source)
+    path = (source if source.is_dir() else source.parent) / "labels.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        labels = [row["label"] for row in csv.DictReader(handle)]
+    return labels[:n] if len(labels) >= n else None
