@@ -50,6 +50,13 @@ run; every run's config.yaml is one). Per-objective defaults (used when --lr, --
 {_defaults_table()}
 EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the paper.
 
+Beyond the paper (its future work, §5): --condition tumor trains a class-conditional GAN
+(class embedding into the generator, projection discriminator) on with-tumor /
+without-tumor slices (tumor_pixels > --tumor-threshold); --sequence concat --condition
+sequence one model for the four sequences; --sequence joint learns the four co-registered
+sequences of a slice as one 4-channel image. --patients restricts training to some patients
+(recorded in config.yaml, so a test set's patients provably stay out).
+
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
