@@ -127,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
     labels = read_sample_labels(args.fake, record, len(fake))
+    if record is not None:  # per-image labels are in labels.csv, not in metrics.json
+        record = {k: v for k, v in record.items() if k != "labels"}
     if args.sequence == JOINT:
         extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
         config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
