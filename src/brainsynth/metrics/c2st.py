@@ -76,10 +76,9 @@ def group_split(
 class SmallCNN(nn.Module):
     """Four strided 3x3 conv blocks, global average pooling, one logit ("synthetic")."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, channels: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
-        channels = 1
         for i in range(4):
             out = width * 2**i
             layers += [
@@ -149,7 +148,7 @@ def train_classifier(
     images would otherwise give the optimiser only a handful of steps between checks).
     """
     torch.manual_seed(seed)
-    model = SmallCNN(settings.width)
+    model = SmallCNN(settings.width, channels=int(train[0].shape[1]))
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = train

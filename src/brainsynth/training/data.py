@@ -17,25 +17,49 @@ import torch
 
 from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
+from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
 from brainsynth.outputs import shown
 
 
-def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
-    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor.
+def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A run's images (uint8 (N, C, H, W)) and class ids (None when unconditional).
 
-    The images must follow the shared image-size rule (:func:`check_image_size`).
+    ``config`` is the run's :class:`~brainsynth.training.config.DataConfig`: its image set,
+    restricted to ``config.patients`` when given, labelled by ``config.condition``. The
+    images must follow the shared image-size rule (:func:`check_image_size`).
     """
+    data = config.prepared
     if not Path(data).is_dir():
         raise BrainsynthError(
             f"--data {shown(data)}: no such prepared dataset folder (a run's config.yaml "
             "stores it absolute: was it moved?)"
         )
-    image_set = load_prepared(data).image_set(sequence, as_float=False)
+    prepared = load_prepared(data)
+    image_set = prepared.image_set(config.sequence, as_float=False)
+    labels = image_set_labels(image_set, prepared.slices, config.condition, config.tumor_threshold)
+    if config.patients:
+        unknown = sorted(set(config.patients) - set(image_set.patients))
+        if unknown:
+            raise BrainsynthError(
+                f"{shown(data)}: no patient(s) {', '.join(unknown[:5])} in this dataset"
+            )
+        keep = np.isin(image_set.patients, config.patients)
+        image_set = image_set.subset(keep)
+        labels = labels[keep] if labels is not None else None
     if len(image_set) == 0:
         raise BrainsynthError(f"{shown(data)}: the prepared dataset has no images")
     check_image_size(int(image_set.images.shape[-1]), f"--data {shown(data)}: image side")
-    return torch.from_numpy(np.ascontiguousarray(image_set.images))
+    images = torch.from_numpy(np.ascontiguousarray(image_set.images))
+    if labels is None:
+        return images, None
+    missing = [name for k, name in enumerate(config.label_names) if not (labels == k).any()]
+    if missing:
+        raise BrainsynthError(
+            f"{shown(data)}: no training image of class {', '.join(missing)} "
+            f"(--condition {config.condition})"
+        )
+    return images, torch.from_numpy(labels)
 
 
 def warn_large_batch(batch: int, count: int) -> None:
@@ -60,8 +84,17 @@ class EpochSampler:
     resumed run sees exactly the batches an uninterrupted run would.
     """
 
-    def __init__(self, images: torch.Tensor, batch: int, seed: int, device: torch.device) -> None:
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch: int,
+        seed: int,
+        device: torch.device,
+        labels: torch.Tensor | None = None,
+    ) -> None:
         self.images = images
+        self.labels = labels
+        self.last_labels: torch.Tensor | None = None  # class ids of the last batch
         self.batch = batch
         self.device = device
         self.generator = torch.Generator().manual_seed(seed)
@@ -82,8 +115,12 @@ class EpochSampler:
         return torch.cat(parts)
 
     def next_batch(self) -> torch.Tensor:
-        """The next batch as float in [-1, 1] on the device, channels_last."""
-        batch = self.images.index_select(0, self.indices())
+        """The next batch as float in [-1, 1] on the device, channels_last; its class ids
+        (conditional runs) are then in ``last_labels``."""
+        index = self.indices()
+        if self.labels is not None:
+            self.last_labels = self.labels.index_select(0, index).to(self.device)
+        batch = self.images.index_select(0, index)
         batch = to_model_range(batch.to(self.device, non_blocking=True))
         return batch.contiguous(memory_format=torch.channels_last)
 
