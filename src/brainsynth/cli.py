@@ -25,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "vtt",
     "demo",
     "reproduce",
+    "augment-eval",
 )
 
 
@@ -40,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"brainsynth {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        module_name = f"brainsynth.commands.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"brainsynth.commands.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"brainsynth.commands.{name}":
+            if exc.name != module_name:
                 raise
             continue
         sub = subparsers.add_parser(

@@ -69,13 +69,31 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.
     return grid
 
 
+def joint_panel(image: np.ndarray, pad: int = 2) -> np.ndarray:
+    """A (4, H, W) joint slice in [0, 1] as one uint8 2x2 panel: T1 | T1c over T2 | FLAIR
+    (the channel order of prepared folders)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[0] != 4:
+        raise ValueError(f"expected a (4, H, W) joint image, got shape {image.shape}")
+    return make_grid(image[:, None], ncols=2, pad=pad)
+
+
+def as_tiles(images: np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) images unchanged; (N, 4, H, W) joint images as (N, 1, h, w) uint8 panels."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 4:
+        return np.stack([joint_panel(image) for image in images])[:, None]
+    return images
+
+
 def save_grid(
     path: str | os.PathLike[str], images: np.ndarray, ncols: int | None = None, pad: int = 2
 ) -> Path:
-    """Save a montage of (N, 1, H, W) images in [0, 1] as a PNG and return its path."""
+    """Save a montage of (N, 1, H, W) images in [0, 1] (or of the 2x2 panels of (N, 4, H, W)
+    joint images) as a PNG and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(make_grid(images, ncols, pad), mode="L").save(path, format="PNG")
+    Image.fromarray(make_grid(as_tiles(images), ncols, pad), mode="L").save(path, format="PNG")
     return path
 
 
@@ -93,15 +111,18 @@ def load_png_folder(folder: str | os.PathLike[str]) -> np.ndarray:
 
 
 def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
-    """Load a ``samples.npy`` of shape (N, 1, H, W) or (N, H, W) as float32 in [0, 1]."""
+    """Load a ``samples.npy`` of shape (N, 1, H, W), (N, 4, H, W) (joint) or (N, H, W) as
+    float32 in [0, 1]."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise BrainsynthError(f"{path}: not a readable .npy file ({exc})") from exc
     if array.ndim == 3:
         array = array[:, None]
-    if array.ndim != 4 or array.shape[1] != 1:
-        raise BrainsynthError(f"{path}: expected shape (N, 1, H, W), got {array.shape}")
+    if array.ndim != 4 or array.shape[1] not in (1, 4):
+        raise BrainsynthError(
+            f"{path}: expected shape (N, 1, H, W) or (N, 4, H, W), got {array.shape}"
+        )
     if array.shape[2] != array.shape[3]:
         raise BrainsynthError(f"{path}: images are {array.shape[2]}x{array.shape[3]}, not square")
     if array.dtype == np.uint8:

@@ -78,6 +78,26 @@ def one_process(data: Path, out: Path, gan: str, augment=(), ema=0.0, **changes)
         torch.set_num_threads(before)
 
 
+def test_conditional_two_processes_reach_the_weights_of_one(blob_prepared, tmp_path):
+    """Class labels (here each Concat image's sequence) travel with their images' rows."""
+    from brainsynth.cli import main
+
+    extra = ("--sequence", "concat", "--condition", "sequence")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = cli_args(blob_prepared, tmp_path / "one", "dcgan", extra)
+        assert main([str(a) for a in args[1:]]) == 0
+    finally:
+        torch.set_num_threads(before)
+    args = cli_args(blob_prepared, tmp_path / "two", "dcgan", extra)
+    result = run_torchrun(args, nproc=2, module=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "embed" in " ".join(network_tensors(tmp_path / "two" / "checkpoints" / "last.pt"))
+    largest, relative = differences(tmp_path / "one", tmp_path / "two")
+    assert largest < TOLERANCE and relative < TOLERANCE
+
+
 def network_tensors(checkpoint: Path) -> dict[str, torch.Tensor]:
     """Every floating-point tensor of the networks (and EMA) in ``checkpoint``."""
     trainer = load_checkpoint(checkpoint)["trainer"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from brainsynth.config import field_default
+from brainsynth.data.dataset import JOINT
 from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.paper import IMAGE_SETS
 from brainsynth.sampling.config import SamplingConfig
@@ -30,6 +31,12 @@ Metric families (--metrics, comma-separated; default all):
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
 or a training run folder (then --n-fake images are sampled). Montages are written next to
 the JSON. Every metric carries its sample sizes and a 95% interval.
+
+Samples of a conditional run (`sample` wrote labels.csv beside them) are also evaluated per
+label against the real images of that label (with-tumor samples against real slices with
+tumour; t2 samples against real T2), under "per_label". Joint samples (--sequence joint,
+(N, 4, H, W)) get a C2ST on the four-channel stacks (so sequences that disagree with each
+other count against the generator) and every metric per channel, under "per_channel".
 """
 
 
@@ -39,8 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequence",
         required=True,
-        choices=IMAGE_SETS,
-        help="real image set; concat pools all four sequences",
+        choices=(*IMAGE_SETS, JOINT),
+        help="real image set; concat pools all four sequences; joint: four-channel samples",
     )
     parser.add_argument(
         "--fake", required=True, help="synthetic images: PNG folder, .npy, samples folder or run"
@@ -114,13 +121,17 @@ def parse_metrics(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
+    from brainsynth.metrics.evaluate import format_summary
     from brainsynth.metrics.families import MONTAGE_FILES
+    from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
+    from brainsynth.sampling.files import read_sample_labels
 
     if args.threads is not None and args.threads < 1:
         raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
@@ -137,18 +148,28 @@ def run(args: argparse.Namespace) -> int:
     claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
     names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
     claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
-    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
+    prepared = load_prepared(args.real)
     fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
     claim.begin(names)
+    progress = not args.quiet
+    extra: dict = {"real": str(args.real), "fake": str(args.fake)}
+    labels = read_sample_labels(args.fake, record, len(fake))
+    if record is not None:  # per-image labels are in labels.csv, not in metrics.json
+        record = {k: v for k, v in record.items() if k != "labels"}
+    if args.sequence == JOINT:
+        extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
+        config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
+    elif labels is not None and record is not None and record.get("condition"):
+        extra["per_label"] = evaluate_per_label(
+            prepared, args.sequence, fake, labels, record["condition"],
+            float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+        )  # fmt: skip
+    real = prepared.image_set(args.sequence, as_float=False)
     evaluate_and_record(
-        real,
-        fake,
-        config,
-        out,
-        out.parent,
-        fake_sampling=record,
-        extra={"real": str(args.real), "fake": str(args.fake)},
-        progress=not args.quiet,
+        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress
     )
+    for part in ("per_channel", "per_label"):
+        for name, sub in extra.get(part, {}).items():
+            print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
     print(f"wrote {out}")
     return 0

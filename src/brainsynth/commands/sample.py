@@ -14,6 +14,12 @@ write DIR/000000.png, ... (8-bit grayscale at the training size), DIR/samples.np
 (N, 1, H, W) float32 in [0, 1] and DIR/sampling.json (checkpoint, iteration, weights, seed,
 background floor, output mapping).
 
+A run trained with --condition generates the class asked for with --label (by name:
+with-tumor / without-tumor, or t1 / t1c / t2 / flair; default every class in turn); the
+label of each image goes to DIR/labels.csv and the counts into sampling.json. A joint run
+(--sequence joint) writes samples.npy (N, 4, H, W) and one 2x2 panel PNG per sample
+(T1 | T1c over T2 | FLAIR).
+
 The paper's generator has no tanh (§3.2.2): its output y is mapped to [0, 1] with
 clip((y + 1) / 2, 0, 1), the inverse of the [-1, 1] scaling of the training images.
 The same checkpoint, seed, --n and --batch give identical images. Runs trained with
@@ -24,6 +30,7 @@ its PNGs beyond --n removed); anything else is left alone. Files of others in th
 refused unless --overwrite, before the generator runs.
 
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
+  brainsynth sample runs/dcgan-tumor --label with-tumor --n 500 --out samples/with-tumor
 """
 
 
@@ -44,11 +51,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weights", choices=WEIGHTS, default=field_default(SamplingConfig, "weights"),
         help="ema: the generator's moving average; raw: the trained weights; auto: ema when "
         f"the run kept one {_default('weights')}")  # fmt: skip
-    add(
-        "--label",
-        type=int,
-        help="class id for a conditional generator (default: every class in turn)",
-    )
+    add("--label", metavar="NAME|ID",
+        help="class of a conditional generator, by name (with-tumor, without-tumor; t1, t1c, "
+        "t2, flair) or id (default: every class in turn); written to labels.csv and "
+        "sampling.json")  # fmt: skip
     add("--background-floor", type=float,
         help="pixels below this become exactly 0 (default: the run's sampling.yaml value, "
         "0 = off)")  # fmt: skip

@@ -6,7 +6,8 @@ import argparse
 from typing import Any
 
 from brainsynth.config import DEVICES, field_default
-from brainsynth.data.dataset import IMAGE_SETS
+from brainsynth.data.dataset import TRAINING_SETS
+from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD
 from brainsynth.models import arch_names
 from brainsynth.training.config import (
     AUGMENTS,
@@ -50,6 +51,13 @@ run; every run's config.yaml is one). Per-objective defaults (used when --lr, --
 {_defaults_table()}
 EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the paper.
 
+Beyond the paper (its future work, §5): --condition tumor trains a class-conditional GAN
+(class embedding into the generator, projection discriminator) on with-tumor /
+without-tumor slices (tumor_pixels > --tumor-threshold); --sequence concat --condition
+sequence one model for the four sequences; --sequence joint learns the four co-registered
+sequences of a slice as one 4-channel image. --patients restricts training to some patients
+(recorded in config.yaml, so a test set's patients provably stay out).
+
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
@@ -75,6 +83,8 @@ with the same or another number of processes.
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "data": ("data", "prepared"),
     "sequence": ("data", "sequence"),
+    "condition": ("data", "condition"),
+    "tumor_threshold": ("data", "tumor_threshold"),
     "out": ("run", "out"),
     "arch": ("model", "arch"),
     "latent": ("model", "latent"),
@@ -105,7 +115,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
     add("--data", help="prepared dataset folder (brainsynth prepare)")
-    add("--sequence", help=f"image set: {' | '.join(IMAGE_SETS)} (concat: all four pooled)")
+    add("--sequence", help=f"image set: {' | '.join(TRAINING_SETS)} (concat: all four pooled; "
+        "joint: the four sequences of a slice as one 4-channel image)")  # fmt: skip
+    add("--condition", choices=CONDITIONS,
+        help="class labels the generator learns and `sample --label` asks for: tumor "
+        "(with-tumor / without-tumor from slices.csv), sequence (t1 | t1c | t2 | flair, with "
+        "--sequence concat) (default none, the paper's)")  # fmt: skip
+    add("--tumor-threshold", type=float, metavar="PIXELS",
+        help="with-tumor when a slice's tumor_pixels exceed this "
+        f"(default {DEFAULT_TUMOR_THRESHOLD}: any annotated tumour)")  # fmt: skip
+    add("--patients", metavar="ID,ID...|FILE",
+        help="train on these patients only: a comma list, or a file with one id a line "
+        "(default: all)")  # fmt: skip
     add("--out", help="run folder to create (new or empty; never a prepared folder or yours)")
     add("--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt")
     add("--arch", choices=arch_names(), help=f"architecture {_default(ModelConfig, 'arch')}")
@@ -219,11 +240,22 @@ def config_dict(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key:
             raise BrainsynthError(f"--arch-option {item!r}: expected KEY=VALUE")
         section("options")[key.strip()] = yaml.safe_load(text)
+    if args.patients:
+        section("data")["patients"] = patient_list(args.patients)
     if args.max_minutes is not None:
         section("run")["max_seconds"] = args.max_minutes * 60
     if args.no_progress:
         section("run")["progress"] = False
     return data
+
+
+def patient_list(text: str) -> list[str]:
+    """``--patients``: a file with one id a line, or a comma list."""
+    from pathlib import Path
+
+    path = Path(text)
+    items = path.read_text().splitlines() if path.is_file() else text.split(",")
+    return [item.strip() for item in items if item.strip()]
 
 
 def check_complete(data: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.data.dataset import JOINT
 from brainsynth.paper import IMAGE_SETS
 
 HELP = "Visual Turing Test: physicians classify real vs synthetic images in a web app"
@@ -40,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--sequence",
         required=True,
-        choices=IMAGE_SETS,
-        help="image set; concat draws real images equally from the four",
+        choices=(*IMAGE_SETS, JOINT),
+        help="image set; concat draws real images equally from the four; joint (with "
+        "--panel): four-sequence slices",
+    )
+    create.add_argument(
+        "--panel",
+        action="store_true",
+        help="show every image, real or synthetic, as a 2x2 panel of the four sequences of "
+        "one slice (T1 | T1c over T2 | FLAIR): for joint samples (--sequence joint)",
     )
     create.add_argument(
         "--fake",
@@ -104,17 +112,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import numpy as np
+
+    from brainsynth.config import check_image_size
     from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.imageio import as_tiles
     from brainsynth.pipeline import load_fake_images
     from brainsynth.vtt import db as vttdb
     from brainsynth.vtt.study import check_name, create_study, real_image_ids
 
+    if args.panel != (args.sequence == JOINT):
+        raise BrainsynthError("--panel goes with --sequence joint (four-sequence samples)")
     check_name(args.name, "--name")
     vttdb.check_writable(args.db)
     dataset = load_prepared(args.real)
     real = dataset.image_set(args.sequence, as_float=False)
     # A generator is sampled for exactly the images needed; a file source is drawn from whole.
     fake, _ = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
+    if args.panel:
+        if fake.ndim != 4 or fake.shape[1] != 4:
+            raise BrainsynthError(f"--panel: expected joint samples (N, 4, H, W), got {fake.shape}")
+        check_image_size(int(fake.shape[-1]), "--fake: image side")
+        fake = as_tiles(fake).astype(np.float32) / 255.0
+        real = dataclasses.replace(real, images=as_tiles(real.images))
     study_id = create_study(
         args.db,
         args.name,

@@ -27,16 +27,21 @@ import numpy as np
 from brainsynth.errors import BrainsynthError
 from brainsynth.paper import IMAGE_SETS, SEQUENCES
 
+JOINT: str = "joint"
+"""Not one of the paper's sets: the four sequences of a slice as one (4, H, W) image."""
+TRAINING_SETS: tuple[str, ...] = (*IMAGE_SETS, JOINT)
 SLICE_COLUMNS: tuple[str, ...] = ("patient", "grade", "plane", "slice", "tumor_pixels")
 
 
 @dataclass
 class ImageSet:
-    """Single-channel images of one image set, with where each came from.
+    """Single-channel images of one image set (four-channel for ``joint``), with where each
+    came from.
 
-    ``images`` is (M, 1, H, W): uint8 (0..255) when loaded with ``as_float=False``, else
-    float32 in [0, 1]. ``patients[i]``, ``channels[i]`` (index into :data:`SEQUENCES`) and
-    ``rows[i]`` (row of ``slices.csv``) describe image ``i``.
+    ``images`` is (M, 1, H, W), or (M, 4, H, W) for ``joint``: uint8 (0..255) when loaded
+    with ``as_float=False``, else float32 in [0, 1]. ``patients[i]``, ``channels[i]`` (index
+    into :data:`SEQUENCES`, -1 for ``joint``) and ``rows[i]`` (row of ``slices.csv``)
+    describe image ``i``.
     """
 
     name: str
@@ -47,6 +52,16 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def subset(self, index: np.ndarray) -> ImageSet:
+        """The images at ``index`` (a boolean mask or indices), with their provenance."""
+        return ImageSet(
+            name=self.name,
+            images=self.images[index],
+            patients=self.patients[index],
+            channels=self.channels[index],
+            rows=self.rows[index],
+        )
 
     def float_images(self, index: np.ndarray | None = None) -> np.ndarray:
         """The images (or only those at ``index``) as float32 in [0, 1], whatever they were
@@ -76,17 +91,27 @@ class PreparedDataset:
         return np.array([row["patient"] for row in self.slices])
 
     def image_set(self, name: str, as_float: bool = True) -> ImageSet:
-        """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair`` or ``concat``.
+        """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair``, ``concat`` or ``joint``.
 
-        ``concat`` is ordered sequence by sequence (all T1, then all T1c, ...).
+        ``concat`` is ordered sequence by sequence (all T1, then all T1c, ...); ``joint`` keeps
+        the four co-registered sequences of each slice together, (N, 4, H, W).
         """
         name = name.lower()
-        if name not in IMAGE_SETS:
+        if name not in TRAINING_SETS:
             raise BrainsynthError(
-                f"unknown sequence {name!r}: choose one of {', '.join(IMAGE_SETS)}"
+                f"unknown sequence {name!r}: choose one of {', '.join(TRAINING_SETS)}"
             )
         n = len(self.slices)
         patients = self.patients
+        if name == JOINT:
+            images = np.array(self.images)  # in memory, writable (the file is memory-mapped)
+            return ImageSet(
+                name=name,
+                images=images.astype(np.float32) / 255.0 if as_float else images,
+                patients=patients,
+                channels=np.full(n, -1, dtype=np.int64),
+                rows=np.arange(n, dtype=np.int64),
+            )
         channels = list(range(len(SEQUENCES))) if name == "concat" else [SEQUENCES.index(name)]
         images = np.concatenate([self.images[:, c : c + 1] for c in channels], axis=0)
         if as_float:

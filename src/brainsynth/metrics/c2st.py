@@ -77,10 +77,9 @@ def group_split(
 class SmallCNN(nn.Module):
     """Four strided 3x3 conv blocks, global average pooling, one logit ("synthetic")."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, channels: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
-        channels = 1
         for i in range(4):
             out = width * 2**i
             layers += [
@@ -155,7 +154,7 @@ def train_classifier(
     """
     torch.manual_seed(seed)
     device = torch.device(settings.device)
-    model = SmallCNN(settings.width).to(device)
+    model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = (t.to(device) for t in train)

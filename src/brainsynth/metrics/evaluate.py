@@ -67,11 +67,14 @@ def resolve_eval_device(name: str) -> str:
     return str(resolve_device(name))
 
 
-def check_fake(fake: np.ndarray, size: int) -> np.ndarray:
-    """Validate the synthetic images: (N, 1, size, size) floats in [0, 1]."""
+def check_fake(fake: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
+    """Validate the synthetic images: (N, channels, size, size) floats in [0, 1]."""
     fake = np.asarray(fake)
-    if fake.ndim != 4 or fake.shape[1] != 1:
-        raise BrainsynthError(f"synthetic images must be (N, 1, H, W), got shape {fake.shape}")
+    if fake.ndim != 4 or fake.shape[1] != channels:
+        raise BrainsynthError(
+            f"synthetic images must be (N, {channels}, H, W) like the real set, got shape "
+            f"{fake.shape}"
+        )
     if fake.shape[-2:] != (size, size):
         raise BrainsynthError(
             f"synthetic images are {fake.shape[-2]}x{fake.shape[-1]} but the real images are "
@@ -110,7 +113,13 @@ def evaluate(
             f"unknown metrics {', '.join(unknown)}: choose from {', '.join(METRIC_FAMILIES)}"
         )
     n_real_available = len(real.images)
-    fake = check_fake(fake, int(real.images.shape[-1]))
+    channels = int(real.images.shape[1])
+    fake = check_fake(fake, int(real.images.shape[-1]), channels)
+    if channels != 1 and set(config.metrics) != {"c2st"}:
+        raise BrainsynthError(
+            "multi-channel (joint) images are compared by the c2st only; the other metrics "
+            "run per channel (brainsynth.metrics.grouped.evaluate_joint)"
+        )
     rng = np.random.default_rng(config.seed)
     keep_real = np.sort(
         rng.choice(n_real_available, min(n_real_available, config.max_real), replace=False)

@@ -31,15 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth.config import DEVICES
+from brainsynth.data.dataset import TRAINING_SETS
+from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD, condition_label_names
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import check_arch
-from brainsynth.paper import BATCH, GAN_DEFAULTS, IMAGE_SETS, LATENT
+from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
 OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
-CONDITIONS: tuple[str, ...] = ("none",)  # class labels: none (the paper's, unconditional)
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -81,19 +82,36 @@ def _positive(value: float | None, what: str) -> None:
 
 @dataclass
 class DataConfig:
-    """What is learned: one image set of a prepared folder (paper §3.2.1-3.2.2)."""
+    """What is learned: one image set of a prepared folder (paper §3.2.1-3.2.2).
+
+    ``joint`` (not the paper's) learns the four sequences of a slice as one (4, H, W) image.
+    ``condition`` (see :mod:`brainsynth.data.labels`): ``tumor`` labels a slice with-tumor
+    when its ``tumor_pixels`` exceed ``tumor_threshold``; ``sequence`` labels Concat's images
+    by sequence. ``patients`` restricts training to those patients (empty = all), e.g. to
+    keep a test set's patients out of a generator (``brainsynth augment-eval``).
+    """
 
     prepared: str  # prepared dataset folder (brainsynth prepare), stored absolute
-    sequence: str  # image set: t1 | t1c | t2 | flair | concat
+    sequence: str  # image set: t1 | t1c | t2 | flair | concat | joint
     condition: str = "none"  # class labels the generator is conditioned on
     label_names: tuple[str, ...] = ()  # names of the class ids 0..K-1 (conditional runs)
+    tumor_threshold: float = DEFAULT_TUMOR_THRESHOLD  # with-tumor: tumor_pixels > this
+    patients: tuple[str, ...] = ()  # train on these patients only (empty = all)
 
     def __post_init__(self) -> None:
         self.prepared = str(Path(self.prepared).expanduser().absolute())
         self.sequence = str(self.sequence).lower()
-        _choose("--sequence", self.sequence, IMAGE_SETS)
+        _choose("--sequence", self.sequence, TRAINING_SETS)
         _choose("--condition", self.condition, CONDITIONS)
-        self.label_names = tuple(self.label_names)
+        names = condition_label_names(self.condition, self.sequence)
+        self.label_names = tuple(self.label_names) or names
+        if len(self.label_names) != len(names):
+            raise BrainsynthError(
+                f"--condition {self.condition} has {len(names)} classes, but label_names "
+                f"lists {len(self.label_names)}: {', '.join(self.label_names)}"
+            )
+        _at_least(self.tumor_threshold, 0, "--tumor-threshold")
+        self.patients = tuple(str(p) for p in self.patients)
 
 
 @dataclass

@@ -24,26 +24,50 @@ import torch
 
 from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
+from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
 from brainsynth.outputs import shown
 from brainsynth.training.runtime import Runtime, to_device
 
 
-def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
-    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor.
+def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A run's images (uint8 (N, C, H, W)) and class ids (None when unconditional).
 
-    The images must follow the shared image-size rule (:func:`check_image_size`).
+    ``config`` is the run's :class:`~brainsynth.training.config.DataConfig`: its image set,
+    restricted to ``config.patients`` when given, labelled by ``config.condition``. The
+    images must follow the shared image-size rule (:func:`check_image_size`).
     """
+    data = config.prepared
     if not Path(data).is_dir():
         raise BrainsynthError(
             f"--data {shown(data)}: no such prepared dataset folder (a run's config.yaml "
             "stores it absolute: was it moved?)"
         )
-    image_set = load_prepared(data).image_set(sequence, as_float=False)
+    prepared = load_prepared(data)
+    image_set = prepared.image_set(config.sequence, as_float=False)
+    labels = image_set_labels(image_set, prepared.slices, config.condition, config.tumor_threshold)
+    if config.patients:
+        unknown = sorted(set(config.patients) - set(image_set.patients))
+        if unknown:
+            raise BrainsynthError(
+                f"{shown(data)}: no patient(s) {', '.join(unknown[:5])} in this dataset"
+            )
+        keep = np.isin(image_set.patients, config.patients)
+        image_set = image_set.subset(keep)
+        labels = labels[keep] if labels is not None else None
     if len(image_set) == 0:
         raise BrainsynthError(f"{shown(data)}: the prepared dataset has no images")
     check_image_size(int(image_set.images.shape[-1]), f"--data {shown(data)}: image side")
-    return torch.from_numpy(np.ascontiguousarray(image_set.images))
+    images = torch.from_numpy(np.ascontiguousarray(image_set.images))
+    if labels is None:
+        return images, None
+    missing = [name for k, name in enumerate(config.label_names) if not (labels == k).any()]
+    if missing:
+        raise BrainsynthError(
+            f"{shown(data)}: no training image of class {', '.join(missing)} "
+            f"(--condition {config.condition})"
+        )
+    return images, torch.from_numpy(labels)
 
 
 def resident(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -80,13 +104,20 @@ class EpochSampler:
     """
 
     def __init__(
-        self, images: torch.Tensor, batch: int, seed: int, where: torch.device | Runtime
+        self,
+        images: torch.Tensor,
+        batch: int,
+        seed: int,
+        where: torch.device | Runtime,
+        labels: torch.Tensor | None = None,
     ) -> None:
         self.runtime = where if isinstance(where, Runtime) else Runtime(torch.device(where))
         self.device = self.runtime.device
         self.batch = batch  # global: all ranks together
         self.local_batch = self.runtime.per_rank_batch(batch)  # this rank's share
         self.images = resident(images, self.device)
+        self.labels = None if labels is None else resident(labels, self.device)
+        self.last_labels: torch.Tensor | None = None  # class ids of the last batch (this rank's)
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(images), generator=self.generator)
         self.position = 0
@@ -106,9 +137,13 @@ class EpochSampler:
 
     def next_batch(self) -> torch.Tensor:
         """This rank's share of the next global batch: float in [-1, 1] on the device,
-        channels_last."""
-        rows = to_device(self.runtime.shard(self.indices()), self.images.device)
-        batch = self.images.index_select(0, rows)  # on the GPU when the images live there
+        channels_last; its class ids (conditional runs) are then in ``last_labels``."""
+        rows = self.runtime.shard(self.indices())
+        if self.labels is not None:
+            self.last_labels = to_device(
+                self.labels.index_select(0, to_device(rows, self.labels.device)), self.device
+            )
+        batch = self.images.index_select(0, to_device(rows, self.images.device))
         batch = to_model_range(to_device(batch, self.device))
         return batch.contiguous(memory_format=torch.channels_last)
 

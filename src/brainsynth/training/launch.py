@@ -41,6 +41,11 @@ from brainsynth.training.runtime import RankQuietError, Runtime
 def complete(config: TrainConfig) -> TrainConfig:
     """``config`` with per-objective defaults and every architecture setting filled in."""
     arch = architecture(config.model.arch)
+    if config.data.condition != "none" and not getattr(arch, "SUPPORTS_LABELS", False):
+        raise BrainsynthError(
+            f"--arch {config.model.arch} cannot be conditioned on labels (--condition "
+            f"{config.data.condition})"
+        )
     config = config.resolved(getattr(arch, "DEFAULT_OBJECTIVE", "dcgan"))
     options = arch.Config(**config.model.options)
     model = dataclasses.replace(config.model, options=config_to_dict(options))

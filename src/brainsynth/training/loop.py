@@ -31,7 +31,7 @@ from brainsynth.models.shape import ModelShape
 from brainsynth.outputs import shown
 from brainsynth.training import rng
 from brainsynth.training.config import RunConfig, TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_images, warn_large_batch
+from brainsynth.training.data import EpochSampler, load_training_data, warn_large_batch
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime
@@ -204,13 +204,13 @@ def training_loop(
     run, run_dir = config.run, Path(config.run.out)
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
-    images = load_training_images(config.data.prepared, config.data.sequence)
+    images, labels = load_training_data(config.data)
     record = run_model_record(config, images)
     if runtime.is_main:
         warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
     trainer = GanTrainer(config, record, runtime)
-    sampler = EpochSampler(images, run.batch, run.seed, runtime)
+    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)

@@ -18,6 +18,7 @@ backward).
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -98,28 +99,34 @@ class GanTrainer:
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.
 
+        Conditional runs: fakes are generated for the class ids of the real batch, and the
+        discriminator judges real and fake images each with those ids (projection
+        discriminator, Miyato & Koyama 2018); the generator update uses the last batch's.
         Returns the detached scalars the objective reports.
         """
         objective, logs = self.objective, {}
-        fake = None
+        fake, labels = None, None
         for k in range(objective.n_critic):
             real = sampler.next_batch()
+            labels = sampler.last_labels
+            critic = functools.partial(self._critic, labels=labels)
             z = self.latent(real.shape[0])
             keep_graph = objective.reuse_fakes and k == objective.n_critic - 1
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    fake = self._g(z)
-                loss_d, logs = objective.discriminator_loss(self._critic, real, fake.detach())
+                    fake = self._g(z, labels)
+                loss_d, logs = objective.discriminator_loss(critic, real, fake.detach())
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             objective.after_discriminator_step(self.discriminator)
         if not objective.reuse_fakes or fake is None:
             with self._autocast():
-                fake = self._g(self.latent(sampler.local_batch))
+                fake = self._g(self.latent(sampler.local_batch), labels)
         self.discriminator.requires_grad_(False)
         with self._autocast():
-            loss_g, g_logs = objective.generator_loss(self._frozen_critic, fake)
+            critic = functools.partial(self._frozen_critic, labels=labels)
+            loss_g, g_logs = objective.generator_loss(critic, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -134,13 +141,17 @@ class GanTrainer:
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Generator output for ``z`` in eval mode (BN running statistics), as float32."""
+        """Generator output for ``z`` in eval mode (BN running statistics), as float32;
+        a conditional generator gets the classes 0, 1, ..., K-1 in turn."""
         generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
+        labels = None
+        if self.shape.num_classes:
+            labels = (torch.arange(len(z)) % self.shape.num_classes).to(self.device)
         try:
             with self._autocast():
-                return generator(z.to(self.device)).float()
+                return generator(z.to(self.device), labels).float()
         finally:
             generator.train(was_training)
 

@@ -30,10 +30,10 @@ import numpy as np
 from PIL import Image
 
 from brainsynth.config import check_image_size
-from brainsynth.data.dataset import ImageSet, PreparedDataset
+from brainsynth.data.dataset import JOINT, TRAINING_SETS, ImageSet, PreparedDataset
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import save_png
-from brainsynth.paper import IMAGE_SETS, SEQUENCES
+from brainsynth.paper import SEQUENCES
 from brainsynth.vtt import db as vttdb
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")
@@ -57,6 +57,11 @@ def encode_png(image: np.ndarray, size: int) -> bytes:
     return buffer.getvalue()
 
 
+def channel_name(channel: int) -> str:
+    """The sequence of a channel id, or ``joint`` for four-sequence stacks (id -1)."""
+    return SEQUENCES[int(channel)] if channel >= 0 else "joint"
+
+
 def real_image_ids(dataset: PreparedDataset, real: ImageSet) -> list[str]:
     """The identity of each image of ``real``: sequence, patient, plane and slice number.
 
@@ -67,7 +72,7 @@ def real_image_ids(dataset: PreparedDataset, real: ImageSet) -> list[str]:
     for channel, row in zip(real.channels, real.rows, strict=True):
         info = dataset.slices[int(row)]
         ids.append(
-            f"{SEQUENCES[int(channel)]}:{info['patient']}:{info.get('plane', '')}:"
+            f"{channel_name(channel)}:{info['patient']}:{info.get('plane', '')}:"
             f"{info.get('slice', '')}"
         )
     return ids
@@ -76,7 +81,7 @@ def real_image_ids(dataset: PreparedDataset, real: ImageSet) -> list[str]:
 def row_ids(real: ImageSet) -> list[str]:
     """Identities from the image set alone (sequence, patient, row of ``slices.csv``)."""
     return [
-        f"{SEQUENCES[int(c)]}:{p}:row{int(r)}"
+        f"{channel_name(c)}:{p}:row{int(r)}"
         for c, p, r in zip(real.channels, real.patients, real.rows, strict=True)
     ]
 
@@ -179,13 +184,14 @@ def create_study(
     study of ``db`` used are not drawn again unless ``allow_repeats``.
     """
     sequence = (sequence or real.name).lower()
-    if sequence not in IMAGE_SETS:
-        raise BrainsynthError(f"--sequence {sequence!r}: choose one of {', '.join(IMAGE_SETS)}")
+    if sequence not in TRAINING_SETS:
+        raise BrainsynthError(f"--sequence {sequence!r}: choose one of {', '.join(TRAINING_SETS)}")
     name = check_name(name, "--name")
     if n_real < 0 or n_fake < 0 or n_real + n_fake == 0:
         raise BrainsynthError("--n-real/--n-fake: need a non-negative count, at least one image")
     fake = _check_fake(fake, n_fake)
-    size = check_image_size(int(fake.shape[-1]), "--fake: image side")
+    side = int(fake.shape[-1])  # joint slices arrive as 2x2 panels of four sequence images
+    size = side if sequence == JOINT else check_image_size(side, "--fake: image side")
     real_size = int(real.images.shape[-1])
     if n_real and real_size < size and not allow_upsample:
         raise BrainsynthError(
