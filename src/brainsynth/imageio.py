@@ -110,30 +110,37 @@ def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
     return np.clip(array, 0.0, 1.0)
 
 
+def is_generator_source(source: str | os.PathLike[str]) -> bool:
+    """True for a training run folder (it holds ``checkpoints/``) or a ``.pt`` checkpoint:
+    a source whose images are generated on demand rather than read from files."""
+    source = Path(source)
+    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
+
+
 def load_image_source(
     source: str | os.PathLike[str], n: int | None = None, seed: int = 0
 ) -> np.ndarray:
     """Load images from a PNG folder, a ``.npy`` file, or a training run folder/checkpoint.
 
-    A run folder (it holds ``config.yaml`` and ``checkpoints/``) or a ``.pt`` checkpoint is
-    sampled with :func:`brainsynth.sampling.generate` (``n`` images, ``seed``). Returns
-    (N, 1, H, W) float32 in [0, 1].
+    A generator source (:func:`is_generator_source`) is sampled with
+    :func:`brainsynth.sampling.generate`: ``n`` images (default 1000) from ``seed``. A file
+    source is returned whole, every image it holds: ``n`` and ``seed`` do not apply to it
+    (a caller that wants fewer draws a seeded random subset, never the first files by name).
+    Returns (N, 1, H, W) float32 in [0, 1].
     """
     source = Path(source)
     if not source.exists():
         raise BrainsynthError(f"{source}: no such file or folder")
-    if source.suffix == ".npy":
-        images = load_npy_images(source)
-    elif source.suffix == ".pt" or (source / "checkpoints").is_dir():
+    if is_generator_source(source):
         from brainsynth.sampling import generate
 
         return generate(source, n=n or 1000, seed=seed)
+    if source.suffix == ".npy":
+        images = load_npy_images(source)
     elif source.is_dir() and (source / "samples.npy").is_file():
         images = load_npy_images(source / "samples.npy")
     elif source.is_dir():
         images = load_png_folder(source)
     else:
         raise BrainsynthError(f"{source}: expected a PNG folder, a .npy file or a run folder")
-    if n is not None:
-        images = images[:n]
     return np.ascontiguousarray(images, dtype=np.float32)
