@@ -114,6 +114,7 @@ def test_cnn_c2st_converges_and_separates_checkerboard_artefacts():
     assert summary["background_area_share"] == 0.25
 
 
+@pytest.mark.numerics
 def test_cnn_c2st_is_reproducible():
     x0, g0 = patient_volumes(6, 8, 16, seed=0)
     x1, g1 = patient_volumes(6, 8, 16, seed=1)

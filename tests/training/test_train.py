@@ -67,6 +67,7 @@ def all_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
     return found
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("gan", ["dcgan", "wgan", "wgan-gp"])
 def test_resume_equals_uninterrupted(gan: str, blob_prepared, tiny, tmp_path: Path) -> None:
     whole = train(tiny(blob_prepared, tmp_path / "whole", gan=gan, iters=7))
