@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from brainsynth.data.dataset import SEQUENCES, write_slices_csv
-from brainsynth.data.discovery import SEQUENCE_NAMES, Case, discover_cases
+from brainsynth.data.discovery import SEQUENCE_NAMES, Case, Problem, discover_cases
 from brainsynth.data.loading import load_volume
 from brainsynth.data.preprocessing import (
     PLANES,
@@ -112,6 +112,8 @@ def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | 
 
 def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
     """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
+    if case.broken:
+        raise BrainsynthError(f"{case.folder}: case {case.patient}: {'; '.join(case.broken)}")
     if case.missing:
         names = ", ".join(SEQUENCE_NAMES[s] for s in case.missing)
         raise BrainsynthError(f"{case.folder}: case {case.patient} is missing {names}")
@@ -190,8 +192,10 @@ def assemble(folder: Path, parts: list[Path], count: int, size: int) -> None:
     del images
 
 
-def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
-    cases = discover_cases(src)
+def select_cases(
+    src: Path, config: PrepareConfig, problems: list[Problem] | None = None
+) -> tuple[list[Case], int]:
+    cases = discover_cases(src, problems)
     found = len(cases)
     if config.grade != "all":
         cases = [c for c in cases if c.grade == config.grade]
@@ -210,13 +214,19 @@ def prepare(
     """Prepare the cases under ``src`` into the folder ``out``; return ``out``."""
     config.validate()
     src, out = Path(src), Path(out)
-    cases, found = select_cases(src, config)
+    problems: list[Problem] = []
+    cases, found = select_cases(src, config, problems)
+    if problems and config.strict:
+        raise BrainsynthError(f"{problems[0].path}: {problems[0].reason}")
     check_out(out)
     tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "cases").mkdir(parents=True)
     try:
-        rows, parts, skipped, layouts = [], [], [], {}
+        rows, parts, skipped, layouts, sources = [], [], [], {}, {}
+        for problem in problems:  # links under SRC that lead nowhere or loop
+            problem.warn()
+            skipped.append(problem.as_skipped())
         # closing() stops the worker pool (on errors too) before the temporary folder goes
         with closing(run_cases(cases, config, tmp / "cases", progress)) as results:
             for case, target, result in results:
@@ -228,13 +238,14 @@ def prepare(
                 rows.extend(result)
                 parts.append(target)
                 layouts[case.patient] = case.layout
+                sources[case.patient] = case.source()
         if not layouts:
             raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
         if not rows:
             raise BrainsynthError(f"{src}: no slice left after --tumor {config.tumor}")
         assemble(tmp, parts, len(rows), config.size)
         shutil.rmtree(tmp / "cases")
-        write_outputs(tmp, src, config, rows, layouts, skipped, found)
+        write_outputs(tmp, src, config, rows, layouts, skipped, found, sources)
         if preview is not None:
             write_preview(preview, tmp)
         replace_folder(tmp, out)
@@ -272,8 +283,12 @@ def replace_folder(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
-    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder."""
+def write_outputs(folder, src, config, rows, layouts, skipped, found, sources=None) -> None:
+    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder.
+
+    ``sources`` (patient -> :meth:`Case.source`) records where each case was found and the
+    folder (and linked files) it resolves to, so a cohort of symbolic links stays traceable.
+    """
     from brainsynth import __version__
     from brainsynth.config import save_config
 
@@ -284,6 +299,7 @@ def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
         "source": str(src.resolve()),
         "phantom": (src / "PHANTOM.json").is_file(),
         "layouts": layouts,
+        "case_sources": sources or {},
         "grades": grades,
         "plane": config.plane,
         "slice_range": list(config.slices),
