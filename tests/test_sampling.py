@@ -50,6 +50,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return train(config, extra_configs={"sampling.yaml": SamplingConfig(background_floor=0.25)})
 
 
+@pytest.mark.numerics
 def test_same_seed_same_images(run: Path) -> None:
     a = generate(run, n=20, seed=5, batch=7)
     b = generate(run, n=20, seed=5, batch=7)

@@ -143,29 +143,32 @@ def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
     return array
 
 
-def load_image_source(
-    source: str | os.PathLike[str], n: int | None = None, seed: int = 0
-) -> np.ndarray:
+def is_generator_source(source: str | os.PathLike[str]) -> bool:
+    """True for a training run folder (it holds ``checkpoints/``) or a ``.pt`` checkpoint:
+    a source whose images are generated on demand rather than read from files."""
+    source = Path(source)
+    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
+
+
+def load_image_source(source: str | os.PathLike[str]) -> np.ndarray:
     """Load images from a PNG folder, a ``.npy`` file or a samples folder (with samples.npy).
 
-    Returns (N, 1, H, W) float32 in [0, 1]. Training runs and checkpoints are sampled one
-    layer up (:func:`brainsynth.pipeline.load_fake_images`), not here.
+    Every image the source holds is returned (a caller that wants fewer draws a seeded
+    random subset, never the first files by name). Returns (N, C, H, W) float32 in [0, 1].
+    Training runs and checkpoints (:func:`is_generator_source`) are sampled one layer up
+    (:func:`brainsynth.pipeline.load_fake_images`), not here.
     """
     source = Path(source)
-    if n is not None and n < 1:
-        raise BrainsynthError(f"the number of images must be at least 1, got {n}")
     if not source.exists():
         raise BrainsynthError(f"{source}: no such file or folder")
+    if is_generator_source(source):
+        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
     if source.suffix == ".npy":
         images = load_npy_images(source)
-    elif source.suffix == ".pt" or (source / "checkpoints").is_dir():
-        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
     elif source.is_dir() and (source / "samples.npy").is_file():
         images = load_npy_images(source / "samples.npy")
     elif source.is_dir():
         images = load_png_folder(source)
     else:
         raise BrainsynthError(f"{source}: expected a PNG folder, a .npy file or a run folder")
-    if n is not None:
-        images = images[:n]
     return np.ascontiguousarray(images, dtype=np.float32)

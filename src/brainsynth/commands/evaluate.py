@@ -29,8 +29,13 @@ Metric families (--metrics, comma-separated; default all):
   memorization  nearest training image per synthetic image; share closer than new patients come
 
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
-or a training run folder (then --n-fake images are sampled). Montages are written next to
-the JSON. Every metric carries its sample sizes and a 95% interval.
+or a training run folder or checkpoint (then --n-fake images are sampled). Every image of a
+folder or .npy is read; when there are more than --max-fake (or more real images than
+--max-real), a random subset drawn with --seed is evaluated, never the first files by name.
+The summary and the JSON say how many images were available and used and how they were
+chosen (n_fake_available, n_fake, fake_subset: all or random(SEED); the same for real).
+Montages are written next to the JSON. Every metric carries its sample sizes and a 95%
+interval.
 
 Samples of a conditional run (`sample` wrote labels.csv beside them) are also evaluated per
 label against the real images of that label (with-tumor samples against real slices with
@@ -41,6 +46,8 @@ other count against the generator) and every metric per channel, under "per_chan
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from brainsynth.metrics.evaluate import EvalConfig  # numpy only: --help stays quick
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--real", required=True, help="prepared dataset folder (real images)")
     parser.add_argument(
@@ -78,8 +85,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-fake",
         type=int,
-        default=field_default(SamplingConfig, "n"),
-        help="images to sample when --fake is a run folder (default: %(default)s)",
+        default=None,
+        help="images to generate when --fake is a run folder or checkpoint (default: "
+        f"{field_default(SamplingConfig, 'n')}); "
+        "a folder or .npy is read whole, see --max-fake",
+    )
+    defaults = EvalConfig()
+    parser.add_argument(
+        "--max-fake",
+        type=int,
+        default=defaults.max_fake,
+        help="evaluate at most this many synthetic images, a random subset drawn with --seed "
+        f"when more are given (default: {defaults.max_fake})",
+    )
+    parser.add_argument(
+        "--max-real",
+        type=int,
+        default=defaults.max_real,
+        help="use at most this many real images, a random subset drawn with --seed "
+        f"(default: {defaults.max_real})",
     )
     parser.add_argument(
         "--inception",
@@ -126,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
+    from brainsynth.imageio import is_generator_source
     from brainsynth.metrics.evaluate import format_summary
     from brainsynth.metrics.families import MONTAGE_FILES
     from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
@@ -133,13 +158,20 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
     from brainsynth.sampling.files import read_sample_labels
 
-    if args.threads is not None and args.threads < 1:
-        raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
-    if args.n_fake < 1:
-        raise BrainsynthError(f"--n-fake must be at least 1, got {args.n_fake}")
+    for name in ("threads", "max_fake", "max_real", "n_fake"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise BrainsynthError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.n_fake is not None and not is_generator_source(args.fake):
+        raise BrainsynthError(
+            f"--n-fake applies only when --fake is a run folder or checkpoint; {args.fake} is "
+            "read whole (use --max-fake to evaluate a random subset of it)"
+        )
     config = EvalConfig(
         metrics=parse_metrics(args.metrics),
         seed=args.seed,
+        max_real=args.max_real,
+        max_fake=args.max_fake,
         inception=args.inception,
         threads=args.threads,
         device=args.device,
@@ -149,7 +181,8 @@ def run(args: argparse.Namespace) -> int:
     names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
     claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
     prepared = load_prepared(args.real)
-    fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
+    n_fake = args.n_fake or field_default(SamplingConfig, "n")
+    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
     claim.begin(names)
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}

@@ -6,8 +6,9 @@
   intensities in [0, 1] stored as round(255 * x); memory-mappable.
 - ``slices.csv``: one row per image with at least ``patient, grade, plane, slice,
   tumor_pixels`` (``tumor_pixels`` empty when the case has no segmentation).
-- ``dataset.json``: provenance (source, layouts, plane, slice range, size, normalisation,
-  counts, skipped cases, brainsynth version).
+- ``dataset.json``: provenance (source, layouts, each case's folder and what it resolves to
+  through symbolic links, plane, slice range, size, normalisation, counts, skipped cases,
+  brainsynth version).
 
 An *image set* (paper §3.2.2) is one sequence's channel, or ``concat``: all four channels
 pooled as single-channel images (4N images from N slices, as the paper's 61,600 from 15,400).

@@ -25,7 +25,7 @@ import numpy as np
 
 from brainsynth.config import check_image_size
 from brainsynth.data.dataset import write_slices_csv
-from brainsynth.data.discovery import Case, discover_cases
+from brainsynth.data.discovery import Case, Problem, discover_cases
 from brainsynth.data.loading import load_volume
 from brainsynth.data.preprocessing import (
     PLANES,
@@ -115,6 +115,8 @@ def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | 
 
 def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
     """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
+    if case.broken:
+        raise BrainsynthError(f"{case.folder}: case {case.patient}: {'; '.join(case.broken)}")
     if case.missing:
         names = ", ".join(SEQUENCE_LABELS[s] for s in case.missing)
         raise BrainsynthError(f"{case.folder}: case {case.patient} is missing {names}")
@@ -193,8 +195,10 @@ def assemble(folder: Path, parts: list[Path], count: int, size: int) -> None:
     del images
 
 
-def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
-    cases = discover_cases(src)
+def select_cases(
+    src: Path, config: PrepareConfig, problems: list[Problem] | None = None
+) -> tuple[list[Case], int]:
+    cases = discover_cases(src, problems)
     found = len(cases)
     if config.grade != "all":
         cases = [c for c in cases if c.grade == config.grade]
@@ -229,11 +233,17 @@ def prepare(
     if preview is not None:
         preview = Path(preview)
         preview_claim = claim_file(preview, "prepare", "--preview", overwrite, within=claim)
-    cases, found = select_cases(src, config)
+    problems: list[Problem] = []
+    cases, found = select_cases(src, config, problems)
+    if problems and config.strict:
+        raise BrainsynthError(f"{problems[0].path}: {problems[0].reason}")
     tmp = claim.scratch()
     (tmp / "cases").mkdir()
     try:
-        rows, parts, skipped, layouts = [], [], [], {}
+        rows, parts, skipped, layouts, sources = [], [], [], {}, {}
+        for problem in problems:  # links under SRC that lead nowhere or loop
+            problem.warn()
+            skipped.append(problem.as_skipped())
         # closing() stops the worker pool (on errors too) before the temporary folder goes
         with closing(run_cases(cases, config, tmp / "cases", progress)) as results:
             for case, target, result in results:
@@ -245,13 +255,14 @@ def prepare(
                 rows.extend(result)
                 parts.append(target)
                 layouts[case.patient] = case.layout
+                sources[case.patient] = case.source()
         if not layouts:
             raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
         if not rows:
             raise BrainsynthError(f"{src}: no slice left after --tumor {config.tumor}")
         assemble(tmp, parts, len(rows), config.size)
         shutil.rmtree(tmp / "cases")
-        write_outputs(tmp, src, config, rows, layouts, skipped, found)
+        write_outputs(tmp, src, config, rows, layouts, skipped, found, sources)
         claim.install(tmp, last=("dataset.json",))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -279,8 +290,12 @@ def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]])
     skipped.append({"case": case.patient, "folder": str(case.folder), "reason": str(error)})
 
 
-def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
-    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder."""
+def write_outputs(folder, src, config, rows, layouts, skipped, found, sources=None) -> None:
+    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder.
+
+    ``sources`` (patient -> :meth:`Case.source`) records where each case was found and the
+    folder (and linked files) it resolves to, so a cohort of symbolic links stays traceable.
+    """
     from brainsynth import __version__
     from brainsynth.config import save_config
 
@@ -291,6 +306,7 @@ def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
         "source": str(src.resolve()),
         "phantom": (src / "PHANTOM.json").is_file(),
         "layouts": layouts,
+        "case_sources": sources or {},
         "grades": grades,
         "plane": config.plane,
         "slice_range": list(config.slices),

@@ -22,7 +22,14 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.descriptions import METRIC_DESCRIPTIONS, REQUIRED_KEYS
 from brainsynth.metrics.summary import format_summary
 
-__all__ = ["METRIC_FAMILIES", "METRIC_DESCRIPTIONS", "EvalConfig", "evaluate", "format_summary"]
+__all__ = [
+    "METRIC_FAMILIES",
+    "METRIC_DESCRIPTIONS",
+    "EvalConfig",
+    "draw_subset",
+    "evaluate",
+    "format_summary",
+]
 
 METRIC_FAMILIES: tuple[str, ...] = ("c2st", "knn", "distances", "prdc", "diversity", "memorization")
 
@@ -33,8 +40,8 @@ class EvalConfig:
 
     metrics: list[str] = field(default_factory=lambda: list(METRIC_FAMILIES))
     seed: int = 0
-    max_real: int = 2000  # real images used at most (random subset, patients kept)
-    max_fake: int = 2000  # synthetic images used at most
+    max_real: int = 2000  # real images used at most (seeded random subset, patient ids kept)
+    max_fake: int = 2000  # synthetic images used at most (seeded random subset)
     n_bootstrap: int = 200  # resamples behind every bootstrap 95% interval
     c2st_max_epochs: int = 100  # cap only: the CNN stops on its validation loss
     c2st_patience: int = 5  # epochs without validation improvement before stopping
@@ -85,6 +92,22 @@ def check_fake(fake: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
     return np.clip(np.asarray(fake, dtype=np.float32), 0, 1)
 
 
+def draw_subset(n_available: int, limit: int, seed: int) -> tuple[np.ndarray, str]:
+    """Indices of the images to evaluate, and how they were chosen.
+
+    All ``n_available`` images (``"all"``) when they fit within ``limit``; otherwise
+    ``limit`` of them drawn at random without replacement by ``np.random.default_rng(seed)``
+    (``"random(seed)"``), returned in ascending order. Never the first ``limit`` by position:
+    files sorted by name are no random sample of a generator's output.
+    """
+    if limit < 1:
+        raise BrainsynthError(f"the image limit must be at least 1, got {limit}")
+    if n_available <= limit:
+        return np.arange(n_available), "all"
+    chosen = np.random.default_rng(seed).choice(n_available, limit, replace=False)
+    return np.sort(chosen), f"random({seed})"
+
+
 def evaluate(
     real: Any,
     fake: np.ndarray,
@@ -120,11 +143,8 @@ def evaluate(
             "multi-channel (joint) images are compared by the c2st only; the other metrics "
             "run per channel (brainsynth.metrics.grouped.evaluate_joint)"
         )
-    rng = np.random.default_rng(config.seed)
-    keep_real = np.sort(
-        rng.choice(n_real_available, min(n_real_available, config.max_real), replace=False)
-    )
-    keep_fake = np.sort(rng.choice(len(fake), min(len(fake), config.max_fake), replace=False))
+    keep_real, real_subset = draw_subset(n_real_available, config.max_real, config.seed)
+    keep_fake, fake_subset = draw_subset(len(fake), config.max_fake, config.seed)
     data = families.EvalData(
         real=real.float_images(keep_real),
         real_groups=np.asarray(real.patients)[keep_real].astype(str),
@@ -146,6 +166,8 @@ def evaluate(
             "n_fake": len(data.fake),
             "n_real_available": n_real_available,
             "n_fake_available": len(fake),
+            "real_subset": real_subset,
+            "fake_subset": fake_subset,
             "n_real_patients": int(len(np.unique(data.real_groups))),
             "seed": config.seed,
             "eval_config": asdict(config),
