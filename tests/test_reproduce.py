@@ -132,3 +132,20 @@ def test_swapped_datasets_are_refused_before_any_training(
     assert main(argv) == 2
     assert "images are 128x128, expected 64x64" in capsys.readouterr().err
     assert not (tmp_path / "table").exists()
+
+
+def test_a_folder_of_the_users_is_refused_before_any_training(
+    datasets: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 11: the output rule holds for reproduce too; nothing of the user's is touched.
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("my notes")
+    argv = ["reproduce", "--data64", str(datasets[0]), "--data128", str(datasets[1]),
+            "--out", str(folder)]  # fmt: skip
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "holds files 'brainsynth reproduce' did not write (notes.txt)" in err
+    assert "--overwrite" in err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+    assert (folder / "notes.txt").read_text() == "my notes"

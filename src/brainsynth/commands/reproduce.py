@@ -35,7 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data128", required=True, metavar="PREPARED128", help="prepared dataset at 128x128"
     )
-    parser.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    parser.add_argument(
+        "--out",
+        required=True,
+        metavar="DIR",
+        help="output folder: new, empty, or an earlier reproduction's (which is resumed)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder reproduce did not make (replacing only its own entries)",
+    )
     parser.add_argument(
         "--iters",
         type=int,
@@ -111,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
             device=args.device,
             vtt_db=args.vtt_db,
             evaluation=evaluation,
-        )
+        ),
+        overwrite=args.overwrite,
     )
     print(table.read_text())
     print(f"Tables: {table}, {table.with_suffix('.csv')}, {table.with_suffix('.html')}")

@@ -13,9 +13,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from brainsynth.config import save_config
+from brainsynth.config import load_config, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import claim_folder
 from brainsynth.paper import Configuration, paper_configurations
 from brainsynth.pipeline import Experiment, run_experiment
 from brainsynth.report.table1 import write_table1
@@ -23,14 +24,41 @@ from brainsynth.reproduce.config import ReproduceConfig
 from brainsynth.sampling import SamplingConfig
 from brainsynth.training import DataConfig, ModelConfig, ObjectiveConfig, RunConfig, TrainConfig
 
+TABLE_FILES: tuple[str, ...] = ("table1.md", "table1.csv", "table1.html")
 
-def run_reproduce(config: ReproduceConfig, only: list[str] | None = None) -> Path:
-    """Run (or resume) every configuration, then write the tables; returns ``table1.md``."""
+
+def output_names(configurations: list[Configuration]) -> list[str]:
+    """The entries ``reproduce`` writes at the top of its folder."""
+    return ["config.yaml", *TABLE_FILES, *(c.slug for c in configurations)]
+
+
+def legacy_reproduction(folder: Path) -> set[str] | None:
+    """A folder written by brainsynth 0.1's ``reproduce`` (no marker): its entries."""
+    try:
+        load_config(ReproduceConfig, folder / "config.yaml")
+    except BrainsynthError:
+        return None
+    names = output_names(paper_configurations())
+    return {name for name in names if (folder / name).exists()}
+
+
+def run_reproduce(
+    config: ReproduceConfig, only: list[str] | None = None, overwrite: bool = False
+) -> Path:
+    """Run (or resume) every configuration, then write the tables; returns ``table1.md``.
+
+    ``config.out`` must be new, empty or an earlier reproduction's (see
+    :mod:`brainsynth.outputs`); that is checked with the data sizes, before any training.
+    """
+    configurations = paper_configurations()
+    names = output_names(configurations)
+    claim = claim_folder(
+        config.out, "reproduce", "--out", names, overwrite=overwrite, legacy=legacy_reproduction
+    )
     check_sizes(config)
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    claim.begin(names)
     save_config(config, out / "config.yaml")
-    configurations = paper_configurations()
     todo = [c for c in configurations if only is None or c.slug in only]
     for index, configuration in enumerate(todo, 1):
         print(f"\n== [{index}/{len(todo)}] {configuration.label}", flush=True)
