@@ -77,13 +77,9 @@ def bootstrap_ci(
         drawn = [s[rng.integers(0, len(s), size=len(s))] for s in samples]
         values.append(statistic(*drawn))
     values = np.asarray(values, dtype=np.float64)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return (float("nan"), float("nan"))
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(values, [tail, 100 - tail])
-    if estimate is not None:
-        bias = values.mean() - estimate
+    low, high = percentile_interval(values, level)
+    if estimate is not None and np.isfinite(low):
+        bias = values[np.isfinite(values)].mean() - estimate
         low, high = low - bias, high - bias
     return (float(low), float(high))
 
