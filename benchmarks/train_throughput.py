@@ -28,10 +28,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from brainsynth.models import ModelConfig, build_models
-from brainsynth.training import checkpoint as ckpt
-from brainsynth.training.data import EpochSampler, from_model_range
+from brainsynth.models import ModelShape
+from brainsynth.models.checkpoint import ModelRecord, save_checkpoint
+from brainsynth.models.dcgan import Config, build
+from brainsynth.training import DataConfig, ModelConfig, RunConfig, TrainConfig, rng
+from brainsynth.training.data import EpochSampler
+from brainsynth.training.launch import complete
 from brainsynth.training.run_folder import RunLogger
+from brainsynth.training.runtime import Runtime
 from brainsynth.training.step import GanTrainer
 
 BATCH, WIDTH, LATENT, LR, BETAS = 64, 32, 100, 2e-4, (0.5, 0.999)
@@ -39,7 +43,7 @@ BATCH, WIDTH, LATENT, LR, BETAS = 64, 32, 100, 2e-4, (0.5, 0.999)
 
 def plain_step(size: int, data: torch.Tensor) -> Callable[[], None]:
     """The reference: PyTorch's DCGAN example step, fp32, NCHW, no tricks."""
-    generator, discriminator = build_models(ModelConfig(size=size, width=WIDTH, latent=LATENT))
+    generator, discriminator = build(Config(width=WIDTH), ModelShape(size, latent=LATENT))
     opt_g = torch.optim.Adam(generator.parameters(), lr=LR, betas=BETAS)
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=LR, betas=BETAS)
     images = data.float() / 127.5 - 1.0
@@ -63,14 +67,22 @@ def plain_step(size: int, data: torch.Tensor) -> Callable[[], None]:
 
 
 def brainsynth_trainer(size: int, data: torch.Tensor, precision: str) -> GanTrainer:
-    config = ModelConfig(size=size, width=WIDTH, latent=LATENT)
-    device = torch.device("cpu")
-    return GanTrainer(config, "dcgan", LR, BETAS, 1, None, None, precision, 0, device)
+    """The paper's DCGAN settings (the dcgan objective's defaults: Adam 2e-4, betas 0.5)."""
+    with tempfile.TemporaryDirectory() as tmp:  # the config wants folders; nothing is read
+        config = TrainConfig(
+            DataConfig(tmp, "concat"),
+            RunConfig(tmp, batch=BATCH, precision=precision),
+            ModelConfig(latent=LATENT, options={"width": WIDTH}),
+        )
+    config = complete(config)
+    assert config.optimizer.lr == LR and config.optimizer.betas == BETAS
+    record = ModelRecord("dcgan", config.model.options, ModelShape(size, latent=LATENT))
+    return GanTrainer(config, record, Runtime(torch.device("cpu")))
 
 
 def brainsynth_step(trainer: GanTrainer, sampler: EpochSampler) -> Callable[[], None]:
     def step() -> None:
-        losses = trainer.step(sampler)
+        losses = trainer.step(sampler, 0)
         values = torch.stack(list(losses.values())).float().cpu()
         if not torch.isfinite(values).all():
             raise RuntimeError("non-finite loss")
@@ -112,18 +124,18 @@ def bookkeeping_seconds(trainer: GanTrainer, sampler: EpochSampler) -> dict[str,
             logger.log({**record, "images_per_s": 100.0, "seconds": 1.0})
 
         def grid() -> None:
-            logger.grid(1, from_model_range(trainer.sample(grid_z)).numpy())
+            logger.grid(1, trainer.generator.to_images(trainer.sample(grid_z)).numpy())
 
         def checkpoint() -> None:
             state = {
                 "iteration": 1,
-                "model": {},
+                **trainer.record.as_dict(),
                 "train": {},
                 "trainer": trainer.state_dict(),
                 "sampler": sampler.state_dict(),
-                "rng": ckpt.capture_rng_state(),
+                "rng": rng.capture_rng_state(),
             }
-            ckpt.save_checkpoint(run / "checkpoints" / "last.pt", state)
+            save_checkpoint(run / "checkpoints" / "last.pt", state)
 
         costs = {"log": timed(log, 20), "grid": timed(grid, 2), "checkpoint": timed(checkpoint, 2)}
         logger.close()

@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import torch
 
+from brainsynth.config import save_config
 from brainsynth.data.dataset import write_prepared
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import load_png_folder
-from brainsynth.sampling import generate, generate_with_info, write_samples
-from brainsynth.training import TrainConfig, resume, train
+from brainsynth.sampling import SamplingConfig, generate, generate_with_info, write_samples
+from brainsynth.training import DataConfig, ModelConfig, RunConfig, TrainConfig, resume, train
 
 
 def disc_dataset(root: Path, size: int, n: int = 24) -> Path:
@@ -42,9 +43,12 @@ def one_thread():
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("sampling")
     data = disc_dataset(root / "prepared", size=16)
-    config = TrainConfig(data=str(data), gan="dcgan", sequence="t2", out=str(root / "run"),
-                         iters=4, batch=8, width=4, progress=False, background_floor=0.25,
-                         checkpoint_every=2)  # fmt: skip
+    config = TrainConfig(DataConfig(str(data), "t2"),
+                         RunConfig(str(root / "run"), iters=4, batch=8, progress=False,
+                                   checkpoint_every=2),
+                         ModelConfig(options={"width": 4}))  # fmt: skip
+    # The run's sampling default, as `brainsynth train --background-floor 0.25` records it.
+    save_config(SamplingConfig(background_floor=0.25), root / "run" / "sampling.yaml")
     return train(config)
 
 
@@ -100,7 +104,7 @@ def test_foreign_and_mismatched_checkpoints(run: Path, tmp_path: Path) -> None:
     with pytest.raises(BrainsynthError, match="not a brainsynth GAN checkpoint"):
         generate(foreign, n=1)
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    state["model"]["width"] = 8  # the stored weights are for width 4
+    state["arch_config"]["width"] = 8  # the stored weights are for width 4
     mismatched = tmp_path / "mismatched.pt"
     torch.save(state, mismatched)
     with pytest.raises(BrainsynthError, match="generator does not match the model"):

@@ -22,6 +22,18 @@ from brainsynth.errors import BrainsynthError
 
 T = TypeVar("T")
 
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")  # where torch work runs; auto = cuda if any
+
+
+def field_default(cls: type, name: str) -> Any:
+    """The default of dataclass ``cls``'s field ``name`` (for command-line help)."""
+    for item in dataclasses.fields(cls):
+        if item.name == name:
+            if item.default_factory is not dataclasses.MISSING:
+                return item.default_factory()
+            return None if item.default is dataclasses.MISSING else item.default
+    raise KeyError(f"{cls.__name__} has no field {name!r}")
+
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     """A dataclass as a YAML-safe dict (tuples become lists, paths become strings)."""
@@ -57,7 +69,10 @@ def config_from_dict(cls: type[T], data: dict[str, Any]) -> T:
         elif accepts_tuple(hint) and isinstance(value, list):
             value = tuple(value)
         kwargs[name] = value
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:  # a required field missing, or a value of the wrong type
+        raise BrainsynthError(f"{cls.__name__}: {exc}") from exc
 
 
 def accepts_tuple(hint: Any) -> bool:

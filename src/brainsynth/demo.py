@@ -169,25 +169,33 @@ def train_and_evaluate(
     """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
     from brainsynth.metrics.evaluate import evaluate, format_summary
     from brainsynth.sampling import generate_with_info, write_samples
-    from brainsynth.training import TrainConfig, train
+    from brainsynth.training import (
+        DataConfig,
+        ModelConfig,
+        ObjectiveConfig,
+        OptimizerConfig,
+        RunConfig,
+        TrainConfig,
+        train,
+    )
 
     out = Path(config.out)
     run_dir = out / "runs" / gan.gan
     train_config = TrainConfig(
-        data=str(prepared),
-        gan=gan.gan,
-        sequence=config.sequence,
-        out=str(run_dir),
-        iters=1_000_000,
-        batch=config.batch,
-        seed=config.seed,
-        width=config.width,
-        precision=config.precision,
-        lr=gan.lr,
-        n_critic=gan.n_critic,
-        max_seconds=budget_s,
-        log_every=config.log_every,
-        sample_every=100,
+        data=DataConfig(str(prepared), config.sequence),
+        model=ModelConfig(options={"width": config.width}),
+        objective=ObjectiveConfig(name=gan.gan, n_critic=gan.n_critic),
+        optimizer=OptimizerConfig(lr=gan.lr),
+        run=RunConfig(
+            out=str(run_dir),
+            iters=1_000_000,
+            batch=config.batch,
+            seed=config.seed,
+            precision=config.precision,
+            max_seconds=budget_s,
+            log_every=config.log_every,
+            sample_every=100,
+        ),
     )
     shutil.rmtree(run_dir, ignore_errors=True)  # a re-run of the demo trains afresh
     with clock.step(f"train {gan.gan}", f"{budget_s:.0f} s budget; {gan.note}"):

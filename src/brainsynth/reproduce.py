@@ -114,7 +114,16 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.metrics.evaluate import evaluate, format_summary
     from brainsynth.sampling import generate_with_info, write_samples
-    from brainsynth.training import TrainConfig, is_finished, resume, train
+    from brainsynth.training import (
+        DataConfig,
+        ModelConfig,
+        ObjectiveConfig,
+        RunConfig,
+        TrainConfig,
+        is_finished,
+        resume,
+        train,
+    )
 
     folder = Path(config.out) / configuration.slug
     metrics_path = folder / "metrics.json"
@@ -126,16 +135,17 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
     if not (run_dir / "config.yaml").is_file():
         train(
             TrainConfig(
-                data=data,
-                gan=configuration.gan,
-                sequence=configuration.sequence,
-                out=str(run_dir),
-                iters=config.iters,
-                width=config.width,
-                batch=config.batch,
-                seed=config.seed,
-                precision=config.precision,
-                device=config.device,
+                data=DataConfig(data, configuration.sequence),
+                model=ModelConfig(options={"width": config.width}),
+                objective=ObjectiveConfig(name=configuration.gan),
+                run=RunConfig(
+                    out=str(run_dir),
+                    iters=config.iters,
+                    batch=config.batch,
+                    seed=config.seed,
+                    precision=config.precision,
+                    device=config.device,
+                ),
             )
         )
     elif not is_finished(run_dir):

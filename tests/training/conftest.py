@@ -10,24 +10,42 @@ import pytest
 import torch
 
 from brainsynth.data.dataset import write_prepared
-from brainsynth.training import TrainConfig
+from brainsynth.training import (
+    AugmentConfig,
+    DataConfig,
+    EmaConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimizerConfig,
+    RunConfig,
+    TrainConfig,
+)
 
 
-def tiny_config(data: Path, out: Path, **overrides) -> TrainConfig:
+def tiny_config(
+    data: Path,
+    out: Path,
+    gan: str = "dcgan",
+    sequence: str = "t1",
+    width: int = 4,
+    lr: float | None = None,
+    ema_half_life: float = 0.0,
+    augment: tuple[str, ...] = (),
+    objective: dict | None = None,
+    **run,
+) -> TrainConfig:
     """A fast config: 16x16 data, width 4, batch 8, frequent logs and checkpoints."""
-    settings = {
-        "gan": "dcgan",
-        "sequence": "t1",
-        "iters": 6,
-        "batch": 8,
-        "width": 4,
-        "progress": False,
-        "log_every": 2,
-        "sample_every": 3,
-        "checkpoint_every": 3,
-        **overrides,
-    }
-    return TrainConfig(data=str(data), out=str(out), **settings)
+    run = {"iters": 6, "batch": 8, "progress": False, "log_every": 2, "sample_every": 3,
+           "checkpoint_every": 3, **run}  # fmt: skip
+    return TrainConfig(
+        data=DataConfig(str(data), sequence),
+        model=ModelConfig(options={"width": width}),
+        objective=ObjectiveConfig(name=gan, **(objective or {})),
+        optimizer=OptimizerConfig(lr=lr),
+        ema=EmaConfig(half_life_kimg=ema_half_life),
+        augment=AugmentConfig(augment),
+        run=RunConfig(out=str(out), **run),
+    )
 
 
 def square_dataset(root: Path, n: int = 32, size: int = 16) -> tuple[Path, np.ndarray]:

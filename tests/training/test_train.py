@@ -10,11 +10,10 @@ import pytest
 import torch
 import yaml
 
-from brainsynth import losses
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.checkpoint import load_checkpoint
 from brainsynth.sampling import generate
-from brainsynth.training import is_finished, resume, train
-from brainsynth.training.checkpoint import load_checkpoint
+from brainsynth.training import is_finished, losses, resume, train
 
 
 def test_dcgan_learns_a_trivial_distribution(square_prepared, tiny, tmp_path: Path) -> None:
@@ -33,7 +32,8 @@ def test_dcgan_learns_a_trivial_distribution(square_prepared, tiny, tmp_path: Pa
 def test_run_folder_layout(blob_prepared, tiny, tmp_path: Path) -> None:
     run = train(tiny(blob_prepared, tmp_path / "run", gan="wgan", sequence="concat"))
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["lr"] == 5e-5 and config["n_critic"] == 5 and config["clip"] == 0.01
+    assert config["optimizer"] == {"kind": "rmsprop", "lr": 5e-5, "betas": None}
+    assert config["objective"]["n_critic"] == 5 and config["objective"]["clip"] == 0.01
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == [
         "iter-000003.pt",
         "iter-000006.pt",
@@ -46,7 +46,7 @@ def test_run_folder_layout(blob_prepared, tiny, tmp_path: Path) -> None:
     assert list((run / "tb").glob("events.out.tfevents.*"))
     assert is_finished(run)
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
-    assert state["iteration"] == 6 and state["model"]["size"] == 16
+    assert state["iteration"] == 6 and state["shape"]["size"] == 16
     # WGAN clipping holds every critic parameter within +-0.01.
     critic = state["trainer"]["discriminator"]
     params = [v for k, v in critic.items() if "running" not in k and "num_batches" not in k]
@@ -63,16 +63,23 @@ def all_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
     return found
 
 
-@pytest.mark.parametrize("gan", ["dcgan", "wgan", "wgan-gp"])
-def test_resume_equals_uninterrupted(gan: str, blob_prepared, tiny, tmp_path: Path) -> None:
-    whole = train(tiny(blob_prepared, tmp_path / "whole", gan=gan, iters=7))
-    part = train(tiny(blob_prepared, tmp_path / "part", gan=gan, iters=4))
+REALISM = {"ema_half_life": 10, "augment": ("translation", "cutout", "intensity")}
+
+
+@pytest.mark.parametrize(
+    ("gan", "extra"),
+    [("dcgan", {}), ("wgan", {}), ("wgan-gp", {}), ("dcgan", REALISM), ("hinge", REALISM)],
+)
+def test_resume_equals_uninterrupted(gan: str, extra, blob_prepared, tiny, tmp_path) -> None:
+    whole = train(tiny(blob_prepared, tmp_path / "whole", gan=gan, iters=7, **extra))
+    part = train(tiny(blob_prepared, tmp_path / "part", gan=gan, iters=4, **extra))
     resume(part, iters=7)
     a = load_checkpoint(whole / "checkpoints" / "last.pt")
     b = load_checkpoint(part / "checkpoints" / "last.pt")
     assert a["iteration"] == b["iteration"] == 7
     tensors_a, tensors_b = all_tensors(a["trainer"]), all_tensors(b["trainer"])
     assert tensors_a.keys() == tensors_b.keys() and len(tensors_a) > 20
+    assert ("generator_ema.net.0.weight" in tensors_a) == bool(extra)
     for key in tensors_a:
         assert torch.equal(tensors_a[key], tensors_b[key]), key
     assert torch.equal(a["sampler"]["order"], b["sampler"]["order"])
@@ -113,7 +120,8 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
 def test_bf16_and_wgan_gp_train(blob_prepared, tiny, tmp_path: Path) -> None:
     run = train(tiny(blob_prepared, tmp_path / "run", gan="wgan-gp", precision="bf16"))
     config = yaml.safe_load((run / "config.yaml").read_text())
-    assert config["disc_norm"] == "layer" and config["betas"] == [0.0, 0.9]
+    assert config["model"]["options"]["disc_norm"] == "layer"
+    assert config["optimizer"]["betas"] == [0.0, 0.9]
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert all(np.isfinite(r["loss_d"]) and np.isfinite(r["wasserstein"]) for r in records)
 

@@ -1,113 +1,236 @@
-"""``brainsynth train``: train a DCGAN, WGAN or WGAN-GP on one image set of a prepared folder."""
+"""``brainsynth train``: train a GAN on one image set of a prepared folder, or resume one."""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
-HELP = "train a GAN (dcgan | wgan | wgan-gp) on a prepared dataset, or resume a run"
-DESCRIPTION = """\
-Train the paper's DCGAN or WGAN (Han et al. 2018, §3.2.2), or WGAN-GP (a named departure),
-on one image set of a prepared folder. --iters counts generator updates.
+from brainsynth.config import DEVICES, field_default
+from brainsynth.data.dataset import IMAGE_SETS
+from brainsynth.models import arch_names
+from brainsynth.training.config import (
+    AUGMENTS,
+    OBJECTIVE_DEFAULTS,
+    OBJECTIVES,
+    PRECISIONS,
+    EmaConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    RunConfig,
+)
+
+HELP = "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) on a prepared dataset, or resume"
+
+
+def _defaults_table() -> str:
+    rows = []
+    for name, d in OBJECTIVE_DEFAULTS.items():
+        betas = f", betas {tuple(d['betas'])}" if d["betas"] else ""
+        extra = [f"{d['n_critic']} critic steps"] if d["n_critic"] > 1 else []
+        extra += [f"clipping +-{d['clip']}"] if d["clip"] else []
+        extra += [f"GP {d['gp_lambda']:g}"] if d["gp_lambda"] else []
+        extra += [f"R1 {d['r1_gamma']:g}"] if d["r1_gamma"] else []
+        extra += [f"critic {d['disc_norm']} norm (dcgan)"]
+        rows.append(f"  {name:<14} {d['optimizer']} lr {d['lr']:g}{betas}; " + ", ".join(extra))
+    return "\n".join(rows)
+
+
+DESCRIPTION = f"""\
+Train the paper's DCGAN or WGAN (Han et al. 2018, §3.2.2), or a named departure, on one image
+set of a prepared folder. --iters counts generator updates.
 
   brainsynth train --data PREPARED --gan dcgan --sequence concat --out runs/dcgan-concat
+  brainsynth train --config run.yaml --out runs/other --lr 1e-4     (flags override the file)
   brainsynth train --resume runs/dcgan-concat --iters 20000
 
-Per-GAN defaults (used when --lr/--n-critic/--clip/--disc-norm are not given):
-  dcgan    Adam lr 2e-4, betas (0.5, 0.999), critic batch norm        (paper)
-  wgan     RMSprop lr 5e-5, 5 critic steps, clipping +-0.01            (paper)
-  wgan-gp  Adam lr 1e-4, betas (0, 0.9), 5 critic steps, GP 10, critic layer norm
+--config takes a YAML TrainConfig (sections data, model, objective, optimizer, ema, augment,
+run; every run's config.yaml is one). Per-objective defaults (used when --lr, --n-critic,
+--clip, --gp-lambda, --r1 or --disc-norm are not given):
+{_defaults_table()}
+EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the paper.
 
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
-RUN/done.json exists. Training images are scaled to [-1, 1]; the generator has no tanh and
-`brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
+RUN/done.json exists. Training images are scaled to [-1, 1]; the paper's generator has no
+tanh and `brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
 
 Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
 On a CPU shared with other busy processes, OMP_NUM_THREADS=1 can be several times faster
 than the default thread count (threads spin-wait when the cores are oversubscribed).
 """
 
+# flag destination -> (config section, field); "options" are the architecture's own fields
+FLAG_FIELDS: dict[str, tuple[str, str]] = {
+    "data": ("data", "prepared"),
+    "sequence": ("data", "sequence"),
+    "out": ("run", "out"),
+    "arch": ("model", "arch"),
+    "latent": ("model", "latent"),
+    "width": ("options", "width"),
+    "disc_norm": ("options", "disc_norm"),
+    "gan": ("objective", "name"),
+    "n_critic": ("objective", "n_critic"),
+    "clip": ("objective", "clip"),
+    "gp_lambda": ("objective", "gp_lambda"),
+    "r1": ("objective", "r1_gamma"),
+    "r1_every": ("objective", "r1_every"),
+    "lr": ("optimizer", "lr"),
+    "betas": ("optimizer", "betas"),
+    "ema_half_life": ("ema", "half_life_kimg"),
+    "augment": ("augment", "policy"),
+    **{k: ("run", k) for k in ("iters", "batch", "seed", "precision", "device",
+                               "checkpoint_every", "sample_every", "log_every")},
+}  # fmt: skip
+RESUME_FLAGS = ("iters", "max_minutes", "no_progress", "resume", "command")
+
+
+def _default(cls: type, name: str) -> str:
+    return f"(default {field_default(cls, name)})"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="prepared dataset folder (brainsynth prepare)")
-    parser.add_argument("--gan", choices=("dcgan", "wgan", "wgan-gp"), help="GAN variant")
-    parser.add_argument(
-        "--sequence", help="image set: t1 | t1c | t2 | flair | concat (all four pooled)"
-    )
-    parser.add_argument("--out", help="run folder to create")
-    parser.add_argument(
-        "--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt"
-    )
-    parser.add_argument(
-        "--iters",
-        type=int,
-        help="generator updates in total (default 10000; on --resume: the run's own setting)",
-    )
-    parser.add_argument("--batch", type=int, default=64, help="batch size (default 64, paper)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument(
-        "--width", type=int, default=32, help="base channel width (default 32: half of 64, paper)"
-    )
-    parser.add_argument("--latent", type=int, default=100, help="latent size (default 100)")
-    parser.add_argument(
-        "--precision",
-        choices=("fp32", "bf16"),
-        default="fp32",
-        help="fp32, or bf16 autocast (faster on recent CPUs and GPUs) (default fp32)",
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
+    add("--data", help="prepared dataset folder (brainsynth prepare)")
+    add("--sequence", help=f"image set: {' | '.join(IMAGE_SETS)} (concat: all four pooled)")
+    add("--out", help="run folder to create")
+    add("--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt")
+    add("--arch", choices=arch_names(), help=f"architecture {_default(ModelConfig, 'arch')}")
+    add("--gan", choices=OBJECTIVES, help="objective (default: the architecture's; dcgan)")
+    add("--iters", type=int,
+        help=f"generator updates in total {_default(RunConfig, 'iters')}; on --resume: the "
+        "run's own setting")  # fmt: skip
+    add("--batch", type=int, help=f"batch size {_default(RunConfig, 'batch')}, paper")
+    add("--seed", type=int, help=f"random seed {_default(RunConfig, 'seed')}")
+    add("--width", type=int, help="dcgan base channel width (default 32: half of 64, paper)")
+    add("--latent", type=int, help=f"latent size {_default(ModelConfig, 'latent')}")
+    add("--arch-option", action="append", default=[], metavar="KEY=VALUE",
+        help="an architecture setting (YAML value), e.g. width=16; repeatable")  # fmt: skip
+    add("--precision", choices=PRECISIONS,
+        help=f"fp32, or bf16 autocast (faster on recent CPUs and GPUs) "
+        f"{_default(RunConfig, 'precision')}")  # fmt: skip
+    add(
         "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
-        help="where to train; auto = cuda if available (default auto)",
+        choices=DEVICES,
+        help=f"where to train; auto = cuda if available {_default(RunConfig, 'device')}",
     )
-    parser.add_argument("--lr", type=float, help="learning rate (default: per GAN, see above)")
-    parser.add_argument(
-        "--n-critic", type=int, help="discriminator steps per generator step (default: per GAN)"
+    add("--lr", type=float, help="learning rate (default: per objective, see above)")
+    add("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam betas (default: ditto)")
+    add("--n-critic", type=int, help="discriminator steps per generator step (default: ditto)")
+    add("--clip", type=float, help="WGAN weight clipping bound (default 0.01 for wgan)")
+    add("--gp-lambda", type=float, help="WGAN-GP penalty weight (default 10 for wgan-gp)")
+    add("--r1", type=float, metavar="GAMMA",
+        help="R1 penalty weight on real images (Mescheder et al. 2018); 0 = off (default: "
+        "per objective)")  # fmt: skip
+    add(
+        "--r1-every",
+        type=int,
+        help=f"R1 every N discriminator steps (lazy) {_default(ObjectiveConfig, 'r1_every')}",
     )
-    parser.add_argument("--clip", type=float, help="WGAN weight clipping bound (default 0.01)")
-    parser.add_argument("--gp-lambda", type=float, help="WGAN-GP penalty weight (default 10)")
-    parser.add_argument(
-        "--disc-norm",
-        choices=("batch", "layer", "none"),
-        help="critic normalisation (default: batch; layer for wgan-gp)",
+    add("--disc-norm", help="dcgan critic normalisation: batch | layer | none "
+        "(default: batch; layer for wgan-gp)")  # fmt: skip
+    add(
+        "--ema-half-life",
+        type=float,
+        metavar="KIMG",
+        help="EMA of the generator with this half-life in thousands of images, StyleGAN2's "
+        f"convention with ramp-up; 0 = off {_default(EmaConfig, 'half_life_kimg')}",
     )
-    parser.add_argument(
+    add("--augment", metavar="POLICY",
+        help=f"DiffAugment of every discriminator input: a comma list of {','.join(AUGMENTS)} "
+        "(default: none)")  # fmt: skip
+    add(
         "--max-minutes",
         type=float,
         help="stop cleanly with a checkpoint after this many minutes (default: no limit)",
     )
-    parser.add_argument(
-        "--background-floor",
-        type=float,
-        default=0.0,
-        help="sampling post-processing: pixels below this become exactly 0; recorded in "
-        "config.yaml and sampling.json (default 0 = off)",
-    )
-    parser.add_argument(
+    add("--background-floor", type=float,
+        help="sampling default of this run, written to RUN/sampling.yaml: pixels below this "
+        "become exactly 0 (default 0 = off)")  # fmt: skip
+    add(
         "--checkpoint-every",
         type=int,
-        default=1000,
-        help="periodic checkpoint interval in iterations (default 1000)",
+        help=f"periodic checkpoint interval {_default(RunConfig, 'checkpoint_every')}",
     )
-    parser.add_argument(
-        "--sample-every", type=int, default=500, help="sample grid interval (default 500)"
+    add(
+        "--sample-every",
+        type=int,
+        help=f"sample grid interval {_default(RunConfig, 'sample_every')}",
     )
-    parser.add_argument("--log-every", type=int, default=50, help="metrics interval (default 50)")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add("--log-every", type=int, help=f"metrics interval {_default(RunConfig, 'log_every')}")
+    add("--no-progress", action="store_true", help="hide the progress bar")
 
 
 EXIT_CODES = {"done": 0, "time": 0, "SIGINT": 130, "SIGTERM": 143}
 
 
-def run(args: argparse.Namespace) -> int:
+def config_dict(args: argparse.Namespace) -> dict[str, Any]:
+    """The nested TrainConfig dict: ``--config``'s YAML, then the flags given on top."""
+    import yaml
+
     from brainsynth.errors import BrainsynthError
+
+    data: dict[str, Any] = {}
+    if args.config:
+        try:
+            with open(args.config) as handle:
+                data = yaml.safe_load(handle) or {}
+        except OSError as exc:
+            raise BrainsynthError(f"{args.config}: cannot read the config ({exc})") from exc
+        except yaml.YAMLError as exc:
+            raise BrainsynthError(f"{args.config}: not valid YAML") from exc
+        if not isinstance(data, dict):
+            raise BrainsynthError(f"{args.config}: expected a mapping of config sections")
+
+    def section(name: str) -> dict[str, Any]:
+        if name == "options":
+            return section("model").setdefault("options", {})
+        return data.setdefault(name, {})
+
+    for dest, (name, key) in FLAG_FIELDS.items():
+        value = getattr(args, dest)
+        if value is not None:
+            section(name)[key] = value
+    for item in args.arch_option:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise BrainsynthError(f"--arch-option {item!r}: expected KEY=VALUE")
+        section("options")[key.strip()] = yaml.safe_load(text)
+    if args.max_minutes is not None:
+        section("run")["max_seconds"] = args.max_minutes * 60
+    if args.no_progress:
+        section("run")["progress"] = False
+    return data
+
+
+def check_complete(data: dict[str, Any]) -> None:
+    from brainsynth.errors import BrainsynthError
+
+    wanted = {"--data": ("data", "prepared"), "--sequence": ("data", "sequence"),
+              "--out": ("run", "out")}  # fmt: skip
+    missing = [flag for flag, (s, k) in wanted.items() if (data.get(s) or {}).get(k) is None]
+    if missing:
+        raise BrainsynthError(f"missing {', '.join(missing)} (or give --resume RUN)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from brainsynth.config import config_from_dict, save_config
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.sampling import SamplingConfig
     from brainsynth.training.config import TrainConfig
-    from brainsynth.training.loop import resume_training, run_training
+    from brainsynth.training.launch import check_fresh, resume_training, run_training
 
     max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
     if args.resume:
+        given = {k: v for k, v in vars(args).items() if v not in (None, False, [])}
+        extra = [f"--{k.replace('_', '-')}" for k in given
+                 if k not in RESUME_FLAGS and not k.startswith("_")]  # fmt: skip
+        if extra:
+            raise BrainsynthError(
+                f"--resume continues a run as configured; only --iters, --max-minutes and "
+                f"--no-progress apply (got {', '.join(extra)})"
+            )
         result = resume_training(
             args.resume,
             iters=args.iters,
@@ -115,33 +238,12 @@ def run(args: argparse.Namespace) -> int:
             progress=False if args.no_progress else None,
         )
     else:
-        missing = [f"--{k}" for k in ("data", "gan", "sequence", "out") if not getattr(args, k)]
-        if missing:
-            raise BrainsynthError(f"missing {', '.join(missing)} (or give --resume RUN)")
-        config = TrainConfig(
-            data=args.data,
-            gan=args.gan,
-            sequence=args.sequence,
-            out=args.out,
-            iters=args.iters if args.iters is not None else 10000,
-            batch=args.batch,
-            seed=args.seed,
-            width=args.width,
-            latent=args.latent,
-            precision=args.precision,
-            device=args.device,
-            lr=args.lr,
-            n_critic=args.n_critic,
-            clip=args.clip,
-            gp_lambda=args.gp_lambda,
-            disc_norm=args.disc_norm,
-            max_seconds=max_seconds,
-            checkpoint_every=args.checkpoint_every,
-            sample_every=args.sample_every,
-            log_every=args.log_every,
-            background_floor=args.background_floor,
-            progress=not args.no_progress,
-        )
+        data = config_dict(args)
+        check_complete(data)
+        config = config_from_dict(TrainConfig, data)
+        if args.background_floor is not None:
+            sampling = SamplingConfig(background_floor=args.background_floor)
+            save_config(sampling, check_fresh(config.run.out) / "sampling.yaml")
         result = run_training(config)
     if result.reason == "done":
         print(f"brainsynth: {result.run} finished at iteration {result.iteration}")

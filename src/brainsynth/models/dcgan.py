@@ -8,12 +8,12 @@ and WGAN training. Concretely:
   stride-2 transposed convolutions double the side until the image size is reached, each
   followed by batch normalisation and ReLU (Radford et al.); the last layer has one output
   channel and **no tanh** (§3.2.2), so its output is an unbounded real number. The training
-  data are scaled to [-1, 1] and :mod:`brainsynth.sampling` maps outputs back with
+  data are scaled to [-1, 1] and :meth:`Generator.to_images` maps outputs back with
   ``clip((y + 1) / 2, 0, 1)``.
 - Discriminator: stride-2 4x4 convolutions halve the side down to 4x4, batch normalisation
   on every layer but the first (Radford et al.), **ELU** activations (§3.2.2) instead of
   Radford's LeakyReLU, and a final 4x4 convolution to one **logit** per image. Sigmoids and
-  other activations of the output belong to the losses (:mod:`brainsynth.losses`).
+  other activations of the output belong to the objectives.
 - Channel widths: Radford's ngf = ndf = 64, halved (§3.2.2 "a half channel size"): the
   default ``width`` is 32; the 4x4 layer has ``width * 2**(blocks - 1)`` channels.
 - 64x64 has four stride-2 blocks (Radford et al.); 128x128 adds one more block, with twice
@@ -25,6 +25,12 @@ Departures, each named:
   the gradient penalty is per-sample (Gulrajani et al. 2017); layer normalisation
   (``GroupNorm`` with one group: over channels and space of each image) takes its place.
 - ``disc_norm="none"``: no normalisation in the critic at all.
+- Class labels (``shape.num_classes > 0``; the paper is unconditional): the generator
+  concatenates a learned class embedding of ``label_embedding`` numbers to z (conditional
+  GAN, Mirza & Osindero 2014, with an embedding instead of a one-hot code); the
+  discriminator adds a projection term ``<embed(y), sum-pooled features>`` to its logit
+  (Miyato & Koyama 2018, eq. 3). With no labels the modules, and so the state-dict keys,
+  are exactly brainsynth 0.1.0's.
 """
 
 from __future__ import annotations
@@ -36,40 +42,41 @@ import torch
 from torch import nn
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.shape import ModelShape
 
 DISC_NORMS: tuple[str, ...] = ("batch", "layer", "none")
+SUPPORTS_LABELS = True
+DEFAULT_OBJECTIVE = "dcgan"
+OUTPUT_MAPPING = "x = clip((G(z) + 1) / 2, 0, 1); training images scaled to [-1, 1]; no tanh"
 
 
 @dataclass
-class ModelConfig:
-    """Shape of a generator/discriminator pair; stored in every checkpoint.
+class Config:
+    """The DCGAN's own settings (the image shape comes from :class:`ModelShape`).
 
-    ``size``: image side (power of two >= 16); ``width``: base channel width (paper: 32,
-    half of Radford's 64); ``latent``: latent vector size (paper: 100); ``channels``: image
-    channels (1: every image set is single-channel, concat included); ``disc_norm``:
-    normalisation in the discriminator, ``batch`` (paper) | ``layer`` | ``none``.
+    ``width``: base channel width (paper: 32, half of Radford's 64); ``disc_norm``:
+    normalisation in the discriminator, ``batch`` (paper) | ``layer`` | ``none``;
+    ``label_embedding``: size of the generator's class embedding (conditional runs only).
     """
 
-    size: int = 64
     width: int = 32
-    latent: int = 100
-    channels: int = 1
     disc_norm: str = "batch"
+    label_embedding: int = 16
 
     def __post_init__(self) -> None:
-        if self.size < 16 or self.size & (self.size - 1):
-            raise BrainsynthError(f"image size {self.size} is not a power of two >= 16")
-        if self.width < 1 or self.latent < 1 or self.channels < 1:
-            raise BrainsynthError("width, latent and channels must be positive")
+        if self.width < 1 or self.label_embedding < 1:
+            raise BrainsynthError("dcgan: width and label_embedding must be at least 1")
         if self.disc_norm not in DISC_NORMS:
             raise BrainsynthError(
-                f"unknown discriminator norm {self.disc_norm!r}: choose {', '.join(DISC_NORMS)}"
+                f"dcgan: unknown disc_norm {self.disc_norm!r}: choose {', '.join(DISC_NORMS)}"
             )
 
-    @property
-    def blocks(self) -> int:
-        """Number of stride-2 up/down-sampling layers: 4 at 64x64, 5 at 128x128."""
-        return int(math.log2(self.size)) - 2
+
+def blocks(shape: ModelShape) -> int:
+    """Number of stride-2 up/down-sampling layers: 4 at 64x64, 5 at 128x128."""
+    if shape.size < 16 or shape.size & (shape.size - 1):
+        raise BrainsynthError(f"dcgan: image size {shape.size} is not a power of two >= 16")
+    return int(math.log2(shape.size)) - 2
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -83,20 +90,34 @@ def _init_weights(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
-class Generator(nn.Module):
-    """Latent (N, latent) -> image (N, channels, size, size), linear output (no tanh)."""
+def _check_labels(labels: torch.Tensor | None, num_classes: int) -> None:
+    if num_classes and labels is None:
+        raise BrainsynthError(f"this model is conditional on {num_classes} classes: give labels")
+    if not num_classes and labels is not None:
+        raise BrainsynthError("this model is unconditional: it takes no labels")
 
-    def __init__(self, config: ModelConfig) -> None:
+
+class Generator(nn.Module):
+    """Latent (N, latent) [+ labels (N,)] -> image (N, channels, size, size), no tanh."""
+
+    output_mapping = OUTPUT_MAPPING
+
+    def __init__(self, config: Config, shape: ModelShape) -> None:
         super().__init__()
-        self.config = config
-        widest = config.width * 2 ** (config.blocks - 1)
+        self.config, self.shape = config, shape
+        n_blocks = blocks(shape)
+        widest = config.width * 2 ** (n_blocks - 1)
+        inputs = shape.latent
+        if shape.num_classes:
+            self.embed = nn.Embedding(shape.num_classes, config.label_embedding)
+            inputs += config.label_embedding
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(config.latent, widest, 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(inputs, widest, 4, 1, 0, bias=False),
             nn.BatchNorm2d(widest),
             nn.ReLU(inplace=True),
         ]
         channels = widest
-        for _ in range(config.blocks - 1):
+        for _ in range(n_blocks - 1):
             layers += [
                 nn.ConvTranspose2d(channels, channels // 2, 4, 2, 1, bias=False),
                 nn.BatchNorm2d(channels // 2),
@@ -104,12 +125,20 @@ class Generator(nn.Module):
             ]
             channels //= 2
         # §3.2.2: "no tanh in the generator" -- the last layer is left linear.
-        layers.append(nn.ConvTranspose2d(channels, config.channels, 4, 2, 1, bias=True))
+        layers.append(nn.ConvTranspose2d(channels, shape.channels, 4, 2, 1, bias=True))
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, self.shape.num_classes)
+        if labels is not None:
+            z = torch.cat([z.reshape(z.shape[0], -1), self.embed(labels).to(z.dtype)], dim=1)
         return self.net(z.reshape(z.shape[0], -1, 1, 1))
+
+    @staticmethod
+    def to_images(raw: torch.Tensor) -> torch.Tensor:
+        """Raw output -> float32 in [0, 1]: ``clip((y + 1) / 2, 0, 1)`` (no tanh, §3.2.2)."""
+        return raw.float().add(1.0).mul_(0.5).clamp_(0.0, 1.0)
 
 
 def _disc_norm(kind: str, channels: int) -> nn.Module:
@@ -121,18 +150,18 @@ def _disc_norm(kind: str, channels: int) -> nn.Module:
 
 
 class Discriminator(nn.Module):
-    """Image (N, channels, size, size) -> one logit per image (N,), ELU activations."""
+    """Image (N, channels, size, size) [+ labels (N,)] -> one logit per image (N,), ELU."""
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: Config, shape: ModelShape) -> None:
         super().__init__()
-        self.config = config
+        self.config, self.shape = config, shape
         use_bias = config.disc_norm == "none"
         layers: list[nn.Module] = [
-            nn.Conv2d(config.channels, config.width, 4, 2, 1, bias=True),
+            nn.Conv2d(shape.channels, config.width, 4, 2, 1, bias=True),
             nn.ELU(inplace=True),  # §3.2.2: ELU; no norm on the first layer (Radford et al.)
         ]
         channels = config.width
-        for _ in range(config.blocks - 1):
+        for _ in range(blocks(shape) - 1):
             layers += [
                 nn.Conv2d(channels, channels * 2, 4, 2, 1, bias=use_bias),
                 _disc_norm(config.disc_norm, channels * 2),
@@ -141,12 +170,22 @@ class Discriminator(nn.Module):
             channels *= 2
         layers.append(nn.Conv2d(channels, 1, 4, 1, 0, bias=True))
         self.net = nn.Sequential(*layers)
+        if shape.num_classes:  # Miyato & Koyama 2018: projection of a class embedding
+            self.embed = nn.Embedding(shape.num_classes, channels)
         self.apply(_init_weights)
+        if shape.num_classes:
+            nn.init.normal_(self.embed.weight, 0.0, 0.02)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).reshape(-1)
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        _check_labels(labels, self.shape.num_classes)
+        features = self.net[:-1](x)
+        logits = self.net[-1](features).reshape(-1)
+        if labels is None:
+            return logits
+        pooled = features.sum(dim=(2, 3))  # (N, C): the 4x4 features, sum-pooled
+        return logits + (self.embed(labels).to(pooled.dtype) * pooled).sum(dim=1)
 
 
-def build_models(config: ModelConfig) -> tuple[Generator, Discriminator]:
-    """A freshly initialised generator and discriminator for ``config``."""
-    return Generator(config), Discriminator(config)
+def build(config: Config, shape: ModelShape) -> tuple[Generator, Discriminator]:
+    """A freshly initialised generator and discriminator."""
+    return Generator(config, shape), Discriminator(config, shape)

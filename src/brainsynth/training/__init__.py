@@ -1,7 +1,45 @@
-"""GAN training (paper §3.2.2): :class:`TrainConfig`, :func:`train` and :func:`resume`."""
+"""GAN training (paper §3.2.2): :class:`TrainConfig`, :func:`train` and :func:`resume`.
 
-from brainsynth.training.config import GAN_DEFAULTS, GANS, TrainConfig
-from brainsynth.training.loop import resume, train
+The configs import without torch; ``train``/``resume``/``run_training`` load the training
+machinery (torch) on first use, so the command line's ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from brainsynth.training.config import (
+    AugmentConfig,
+    DataConfig,
+    EmaConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimizerConfig,
+    RunConfig,
+    TrainConfig,
+)
 from brainsynth.training.run_folder import is_finished
 
-__all__ = ["GAN_DEFAULTS", "GANS", "TrainConfig", "is_finished", "resume", "train"]
+_LAUNCH = ("train", "resume", "run_training", "resume_training")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAUNCH:
+        from brainsynth.training import launch
+
+        return getattr(launch, name)
+    raise AttributeError(f"module 'brainsynth.training' has no attribute {name!r}")
+
+
+__all__ = [
+    "AugmentConfig",
+    "DataConfig",
+    "EmaConfig",
+    "ModelConfig",
+    "ObjectiveConfig",
+    "OptimizerConfig",
+    "RunConfig",
+    "TrainConfig",
+    "is_finished",
+    *_LAUNCH,
+]

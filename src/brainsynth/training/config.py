@@ -1,112 +1,258 @@
-"""The training configuration, written first into every run folder as ``config.yaml``.
+"""The training configuration, nested by concern; written first into every run folder.
 
-Per-GAN defaults (``None`` fields) follow the paper (§3.2.2) and, for ``wgan``, Arjovsky et
-al. 2017; ``wgan-gp`` (Gulrajani et al. 2017) is this project's first named departure:
+``config.yaml`` of a run holds a :class:`TrainConfig` with every per-objective default
+resolved. It imports without torch, so the command line derives its choices and defaults
+from here. Per-objective defaults (``None`` fields) follow the paper (§3.2.2) for ``dcgan``
+and ``wgan`` (Arjovsky et al. 2017), and each named departure its own paper:
 
-=========  ===========  ==============  =========  ========  ===========  ============
-gan        optimiser    lr              betas      n_critic  clip         critic norm
-=========  ===========  ==============  =========  ========  ===========  ============
-dcgan      Adam         2e-4            (0.5,      1         --           batch
-                                        0.999)
-wgan       RMSprop      5e-5            --         5         +-0.01       batch
-wgan-gp    Adam         1e-4            (0, 0.9)   5         -- (GP 10)   layer
-=========  ===========  ==============  =========  ========  ===========  ============
+=============  =========  ======  ============  ========  =======  ======  ===========
+objective      optimiser  lr      betas         n_critic  clip     GP      critic norm
+=============  =========  ======  ============  ========  =======  ======  ===========
+dcgan          Adam       2e-4    (0.5, 0.999)  1         --       --      batch
+wgan           RMSprop    5e-5    --            5         +-0.01   --      batch
+wgan-gp        Adam       1e-4    (0, 0.9)      5         --       10      layer
+hinge          Adam       2e-4    (0.5, 0.999)  1         --       --      batch
+nonsaturating  Adam       2e-3    (0, 0.99)     1         --       R1 10   batch
+=============  =========  ======  ============  ========  =======  ======  ===========
+
+``hinge``: Lim & Ye 2017 / Miyato et al. 2018 (SN-GAN, Table 1 setting C). ``nonsaturating``:
+the logistic loss of Goodfellow et al. 2014 with StyleGAN2's optimiser (Karras et al. 2020,
+Appendix B) and an R1 penalty (Mescheder et al. 2018, eq. 9). ``--r1 GAMMA`` adds R1 to any
+objective, computed every ``r1_every`` discriminator steps and scaled up by that interval
+(lazy regularisation, Karras et al. 2020, §3.1).
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
+from brainsynth.config import DEVICES
 from brainsynth.data.dataset import IMAGE_SETS
 from brainsynth.errors import BrainsynthError
+from brainsynth.models import check_arch
 
-GANS: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp")
+OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
+OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+CONDITIONS: tuple[str, ...] = ("none",)  # class labels: none (the paper's, unconditional)
+AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 
-GAN_DEFAULTS: dict[str, dict[str, object]] = {
-    "dcgan": {
-        "lr": 2e-4,
-        "betas": (0.5, 0.999),
-        "n_critic": 1,
-        "clip": None,
-        "gp_lambda": None,
-        "disc_norm": "batch",
-    },
-    "wgan": {
-        "lr": 5e-5,
-        "betas": None,
-        "n_critic": 5,
-        "clip": 0.01,
-        "gp_lambda": None,
-        "disc_norm": "batch",
-    },
-    "wgan-gp": {
-        "lr": 1e-4,
-        "betas": (0.0, 0.9),
-        "n_critic": 5,
-        "clip": None,
-        "gp_lambda": 10.0,
-        "disc_norm": "layer",
-    },
-}
+OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dcgan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
+              "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "n_critic": 5,
+             "clip": 0.01, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+    "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "n_critic": 5,
+                "clip": None, "gp_lambda": 10.0, "r1_gamma": 0.0, "disc_norm": "layer"},
+    "hinge": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
+              "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+    "nonsaturating": {"optimizer": "adam", "lr": 2e-3, "betas": (0.0, 0.99), "n_critic": 1,
+                      "clip": None, "gp_lambda": None, "r1_gamma": 10.0, "disc_norm": "batch"},
+}  # fmt: skip
+"""Per-objective defaults; ``disc_norm`` applies to architectures that have that option."""
+
+
+def _choose(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise BrainsynthError(f"unknown {what} {value!r}: choose one of {', '.join(choices)}")
+
+
+def _at_least(value: float | None, low: float, what: str) -> None:
+    if value is not None and value < low:
+        raise BrainsynthError(f"{what} must be at least {low:g}")
 
 
 @dataclass
-class TrainConfig:
-    """Everything that defines a training run (``brainsynth train`` flags map 1:1)."""
+class DataConfig:
+    """What is learned: one image set of a prepared folder (paper §3.2.1-3.2.2)."""
 
-    data: str  # prepared dataset folder (brainsynth prepare)
-    gan: str  # dcgan | wgan | wgan-gp
-    sequence: str  # image set: t1 | t1c | t2 | flair | concat (paper §3.2.2)
-    out: str  # run folder
+    prepared: str  # prepared dataset folder (brainsynth prepare), stored absolute
+    sequence: str  # image set: t1 | t1c | t2 | flair | concat
+    condition: str = "none"  # class labels the generator is conditioned on
+    label_names: tuple[str, ...] = ()  # names of the class ids 0..K-1 (conditional runs)
+
+    def __post_init__(self) -> None:
+        self.prepared = str(Path(self.prepared).expanduser().absolute())
+        self.sequence = str(self.sequence).lower()
+        _choose("--sequence", self.sequence, IMAGE_SETS)
+        _choose("--condition", self.condition, CONDITIONS)
+        self.label_names = tuple(self.label_names)
+
+
+@dataclass
+class ModelConfig:
+    """Which architecture (``--arch``), its latent size and its own settings."""
+
+    arch: str = "dcgan"  # a registered architecture (brainsynth.models.ARCHITECTURES)
+    latent: int = 100  # latent vector size (Radford et al.; paper)
+    options: dict[str, Any] = field(default_factory=dict)  # the architecture's Config fields
+
+    def __post_init__(self) -> None:
+        check_arch(self.arch)
+        _at_least(self.latent, 1, "--latent")
+        self.options = dict(self.options)
+
+
+@dataclass
+class ObjectiveConfig:
+    """The GAN objective (``--gan``) and its regularisers; ``None`` = per-objective default."""
+
+    name: str | None = None  # dcgan | wgan | ...; None = the architecture's DEFAULT_OBJECTIVE
+    n_critic: int | None = None  # discriminator updates per generator update
+    clip: float | None = None  # WGAN weight clipping bound
+    gp_lambda: float | None = None  # WGAN-GP gradient penalty weight
+    r1_gamma: float | None = None  # R1 penalty weight gamma (0 = off)
+    r1_every: int = 16  # R1 every this many discriminator steps (lazy regularisation)
+
+    def __post_init__(self) -> None:
+        if self.name is not None:
+            _choose("--gan", self.name, OBJECTIVES)
+        _at_least(self.n_critic, 1, "--n-critic")
+        for name in ("clip", "gp_lambda", "r1_gamma"):
+            _at_least(getattr(self, name), 0, name)
+        _at_least(self.r1_every, 1, "r1_every")
+
+
+@dataclass
+class OptimizerConfig:
+    """Both networks' optimiser; ``None`` = the objective's default."""
+
+    kind: str | None = None  # adam | rmsprop
+    lr: float | None = None  # learning rate of both optimisers
+    betas: tuple[float, float] | None = None  # Adam betas
+
+    def __post_init__(self) -> None:
+        if self.kind is not None:
+            _choose("optimizer", self.kind, OPTIMIZERS)
+        if self.lr is not None and self.lr <= 0:
+            raise BrainsynthError("--lr must be positive")
+        if self.betas is not None:
+            self.betas = (float(self.betas[0]), float(self.betas[1]))
+
+
+@dataclass
+class EmaConfig:
+    """An exponential moving average of the generator (Karras et al. 2018 §A.1; StyleGAN2).
+
+    ``half_life_kimg``: thousands of images (generator updates x batch) over which an old
+    weight's share halves; 0 = off (the paper's). ``rampup``: the half-life is at most
+    ``rampup`` x the images seen so far, so early weights are forgotten fast (None = none).
+    """
+
+    half_life_kimg: float = 0.0
+    rampup: float | None = 0.05
+
+    def __post_init__(self) -> None:
+        _at_least(self.half_life_kimg, 0, "--ema-half-life")
+        _at_least(self.rampup, 0, "ema rampup")
+
+    @property
+    def enabled(self) -> bool:
+        return self.half_life_kimg > 0
+
+
+@dataclass
+class AugmentConfig:
+    """Differentiable augmentation of every discriminator input (Zhao et al. 2020); off = ()."""
+
+    policy: tuple[str, ...] = ()  # any of translation, cutout, intensity
+
+    def __post_init__(self) -> None:
+        if isinstance(self.policy, str):
+            self.policy = tuple(p for p in self.policy.split(",") if p)
+        self.policy = tuple(self.policy)
+        for name in self.policy:
+            _choose("--augment policy", name, AUGMENTS)
+        if len(set(self.policy)) != len(self.policy):
+            raise BrainsynthError(f"--augment names a policy twice: {','.join(self.policy)}")
+
+
+@dataclass
+class RunConfig:
+    """Where, how long, how fast, and how often to log."""
+
+    out: str  # run folder, stored absolute
     iters: int = 10000  # generator updates in total
-    batch: int = 64  # paper §3.2.2
-    seed: int = 0
-    width: int = 32  # base channel width: Radford's 64 halved (paper §3.2.2)
-    latent: int = 100  # latent vector size (Radford et al.)
+    batch: int = 64  # images per batch over all processes (paper §3.2.2)
+    seed: int = 0  # seeds weights, data order, latents, augmentation
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda
-    lr: float | None = None  # None: the per-GAN default above
-    betas: tuple[float, float] | None = None  # Adam betas; None: per-GAN default
-    n_critic: int | None = None  # discriminator steps per generator step
-    clip: float | None = None  # WGAN weight clipping bound
-    gp_lambda: float | None = None  # WGAN-GP penalty weight
-    disc_norm: str | None = None  # batch | layer | none; None: per-GAN default
     max_seconds: float | None = None  # wall-clock budget; stops cleanly with a checkpoint
     checkpoint_every: int = 1000  # periodic checkpoints/iter-NNNNNN.pt
     sample_every: int = 500  # samples/grid-<iter>.png and TensorBoard images
     log_every: int = 50  # metrics.jsonl and TensorBoard scalars
-    background_floor: float = 0.0  # sampling: pixels below this become exactly 0 (0 = off)
     progress: bool = True  # tqdm progress bar
+    world_size: int = 1  # processes the run was trained with (recorded)
 
     def __post_init__(self) -> None:
-        self.data, self.out = str(self.data), str(self.out)
-        if self.gan not in GANS:
-            raise BrainsynthError(f"unknown --gan {self.gan!r}: choose one of {', '.join(GANS)}")
-        self.sequence = self.sequence.lower()
-        if self.sequence not in IMAGE_SETS:
-            raise BrainsynthError(
-                f"unknown --sequence {self.sequence!r}: choose one of {', '.join(IMAGE_SETS)}"
-            )
-        if self.precision not in PRECISIONS:
-            raise BrainsynthError(f"unknown --precision {self.precision!r}: fp32 or bf16")
-        if self.device not in DEVICES:
-            raise BrainsynthError(f"unknown --device {self.device!r}: auto, cpu or cuda")
-        for name in ("iters", "batch", "width", "latent"):
-            if getattr(self, name) < 1:
-                raise BrainsynthError(f"--{name} must be at least 1")
-        for name in ("checkpoint_every", "sample_every", "log_every"):
-            if getattr(self, name) < 1:
-                raise BrainsynthError(f"{name} must be at least 1")
-        if not 0.0 <= self.background_floor < 1.0:
-            raise BrainsynthError("--background-floor must be in [0, 1)")
-        if self.betas is not None:
-            self.betas = (float(self.betas[0]), float(self.betas[1]))
+        self.out = str(Path(self.out).expanduser().absolute())
+        _choose("--precision", self.precision, PRECISIONS)
+        _choose("--device", self.device, DEVICES)
+        for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
+                     "world_size"):  # fmt: skip
+            _at_least(getattr(self, name), 1, f"--{name.replace('_', '-')}")
+        _at_least(self.max_seconds, 0, "max_seconds")
 
-    def resolved(self) -> TrainConfig:
-        """A copy with every ``None`` per-GAN setting replaced by its default."""
-        defaults = GAN_DEFAULTS[self.gan]
-        updates = {k: v for k, v in defaults.items() if getattr(self, k) is None}
-        return dataclasses.replace(self, **updates)
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run; ``brainsynth train`` flags override fields."""
+
+    data: DataConfig
+    run: RunConfig
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def resolved(self, default_objective: str = "dcgan") -> TrainConfig:
+        """A copy with every ``None`` per-objective setting replaced by its default.
+
+        ``default_objective`` is used when no objective is named (the architecture's own).
+        """
+        name = self.objective.name or default_objective
+        defaults = OBJECTIVE_DEFAULTS[name]
+        objective = dataclasses.replace(self.objective, name=name, **{
+            k: defaults[k] for k in ("n_critic", "clip", "gp_lambda", "r1_gamma")
+            if getattr(self.objective, k) is None})  # fmt: skip
+        optimizer = OptimizerConfig(
+            kind=self.optimizer.kind or defaults["optimizer"],
+            lr=self.optimizer.lr if self.optimizer.lr is not None else defaults["lr"],
+            betas=self.optimizer.betas if self.optimizer.betas is not None else defaults["betas"],
+        )
+        options = dict(self.model.options)
+        if self.model.arch == "dcgan":
+            options.setdefault("disc_norm", defaults["disc_norm"])
+        model = dataclasses.replace(self.model, options=options)
+        return dataclasses.replace(self, objective=objective, optimizer=optimizer, model=model)
+
+
+def flat_to_nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """A brainsynth 0.1.0 ``config.yaml`` (one flat TrainConfig) as a nested TrainConfig dict.
+
+    ``background_floor``, a sampling setting, is dropped here: sampling reads it from the
+    old checkpoint itself.
+    """
+    flat = dict(flat)
+    options = {k: flat.pop(k) for k in ("width", "disc_norm") if flat.get(k) is not None}
+    nested: dict[str, Any] = {
+        "data": {"prepared": flat.pop("data"), "sequence": flat.pop("sequence")},
+        "model": {"arch": "dcgan", "latent": flat.pop("latent", 100), "options": options},
+        "objective": {"name": flat.pop("gan")},
+        "optimizer": {"lr": flat.pop("lr", None), "betas": flat.pop("betas", None)},
+    }
+    for key in ("n_critic", "clip", "gp_lambda"):
+        nested["objective"][key] = flat.pop(key, None)
+    for key in ("width", "disc_norm", "background_floor"):
+        flat.pop(key, None)
+    nested["run"] = flat
+    return nested
+
+
+def is_flat(data: dict[str, Any]) -> bool:
+    """True for a brainsynth 0.1.0 flat training config dict."""
+    return "gan" in data and "run" not in data

@@ -2,8 +2,8 @@
 
 No per-image decoding and no DataLoader workers: a batch is an ``index_select`` on the
 uint8 tensor, converted to float in [-1, 1] on the fly (4x less memory than float32). The
-[-1, 1] range is Radford et al.'s; the generator has no tanh (paper §3.2.2), and
-:mod:`brainsynth.sampling` maps its output back with ``clip((y + 1) / 2, 0, 1)``.
+[-1, 1] range is Radford et al.'s; the generator has no tanh (paper §3.2.2) and maps its
+output back itself (``Generator.to_images``: ``clip((y + 1) / 2, 0, 1)`` for the DCGAN).
 """
 
 from __future__ import annotations
@@ -29,11 +29,6 @@ def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
 def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:
     """uint8 0..255 -> float32 in [-1, 1]."""
     return batch_uint8.float().mul_(2.0 / 255.0).sub_(1.0)
-
-
-def from_model_range(output: torch.Tensor) -> torch.Tensor:
-    """Generator output -> [0, 1]: ``clip((y + 1) / 2, 0, 1)`` (inverse of the data scaling)."""
-    return output.float().add(1.0).mul_(0.5).clamp_(0.0, 1.0)
 
 
 class EpochSampler:

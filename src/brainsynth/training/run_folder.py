@@ -3,13 +3,16 @@
 Layout of a run folder ``RUN/``:
 
 - ``config.yaml``: the resolved :class:`TrainConfig`, written before anything else;
-- ``checkpoints/last.pt`` and ``checkpoints/iter-NNNNNN.pt`` (see :mod:`.checkpoint`);
-- ``metrics.jsonl``: one JSON object per log step (``iter``, ``loss_d``, ``loss_g``,
-  ``wasserstein`` for wgan*, ``images_per_s``, ``seconds``);
+- ``sampling.yaml``: the run's default sampling settings (``train --background-floor``);
+- ``checkpoints/last.pt`` and ``checkpoints/iter-NNNNNN.pt``
+  (:mod:`brainsynth.models.checkpoint`);
+- ``metrics.jsonl``: one JSON object per log step (``iter``, whatever the objective reports:
+  ``loss_d``, ``loss_g``, ``wasserstein`` for wgan*, ``gp``, ``r1``; ``images_per_s``,
+  ``seconds``);
 - ``samples/grid-<iter>.png``: generator samples for a fixed latent batch;
 - ``tb/``: TensorBoard events (the same scalars, plus the grids);
 - ``done.json``: written only when the requested iterations completed. A run is finished
-  iff ``RUN/done.json`` exists and its ``iteration`` equals ``config.yaml``'s ``iters``.
+  iff ``RUN/done.json`` exists and its ``iteration`` reaches ``config.yaml``'s ``run.iters``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,8 @@ def is_finished(run: str | Path) -> bool:
         config = yaml.safe_load((run / "config.yaml").read_text())
     except (OSError, ValueError, yaml.YAMLError):
         return False
-    return int(done.get("iteration", -1)) >= int(config.get("iters", 0))
+    iters = (config.get("run") or config).get("iters", 0)  # nested, or 0.1.0's flat config
+    return int(done.get("iteration", -1)) >= int(iters)
 
 
 def write_done(run: Path, summary: dict[str, Any]) -> None:

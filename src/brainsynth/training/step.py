@@ -1,10 +1,10 @@
-"""One training iteration (= one generator update) of DCGAN, WGAN or WGAN-GP.
+"""One training iteration (= one generator update) of any architecture and objective.
 
 Speed (issue §8): models and batches are channels_last; ``precision="bf16"`` runs forward
 passes under bf16 autocast (CPU and CUDA), losses are computed in fp32; the discriminator's
 parameters are frozen during the generator update so no unused weight gradients are computed.
-All randomness (latents, GP interpolation weights) comes from this object's own
-``torch.Generator``, saved in checkpoints so resume is exact.
+All randomness (latents, GP interpolation weights, augmentation) comes from this object's
+own ``torch.Generator``\\ s, saved in checkpoints so resume is exact.
 """
 
 from __future__ import annotations
@@ -12,149 +12,141 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from torch import nn
 
-from brainsynth import losses
-from brainsynth.models import ModelConfig, build_models
+from brainsynth.errors import BrainsynthError
+from brainsynth.models.checkpoint import ModelRecord, load_state_checked
+from brainsynth.models.shape import ModelShape
+from brainsynth.training.augment import DiffAugment
+from brainsynth.training.config import OptimizerConfig, TrainConfig
 from brainsynth.training.data import EpochSampler
+from brainsynth.training.ema import GeneratorEma
+from brainsynth.training.objectives import make_objective
+from brainsynth.training.runtime import Runtime
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu."""
-    from brainsynth.errors import BrainsynthError
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise BrainsynthError("--device cuda: no CUDA GPU is available (use --device cpu)")
-    return torch.device(name)
+def make_optimizer(params: Any, config: OptimizerConfig) -> torch.optim.Optimizer:
+    """RMSprop (WGAN, Arjovsky et al.; paper §3.2.2) or Adam with the configured betas."""
+    if config.kind == "rmsprop":
+        return torch.optim.RMSprop(params, lr=config.lr)
+    betas = config.betas or (0.9, 0.999)
+    return torch.optim.Adam(params, lr=config.lr, betas=(float(betas[0]), float(betas[1])))
 
 
 class GanTrainer:
-    """Generator, discriminator, their optimisers and the latent RNG of one run."""
+    """Generator, discriminator, optimisers, objective, EMA, augmentation and latent RNG."""
 
-    def __init__(
-        self,
-        model_config: ModelConfig,  # model shape (size, width, latent, critic norm)
-        gan: str,  # dcgan | wgan | wgan-gp
-        lr: float,  # learning rate of both optimisers
-        betas: tuple[float, float] | None,  # Adam betas (dcgan, wgan-gp)
-        n_critic: int,  # discriminator updates per generator update (wgan*)
-        clip: float | None,  # WGAN weight clipping bound
-        gp_lambda: float | None,  # WGAN-GP penalty weight
-        precision: str,  # fp32 | bf16 (autocast)
-        seed: int,  # seeds the latent/penalty RNG (seed + 1)
-        device: torch.device,  # where the models live
-    ) -> None:
-        self.model_config = model_config
-        self.gan, self.n_critic, self.clip, self.gp_lambda = gan, n_critic, clip, gp_lambda
-        self.device = device
-        generator, discriminator = build_models(model_config)
-        self.generator = generator.to(device, memory_format=torch.channels_last)
-        self.discriminator = discriminator.to(device, memory_format=torch.channels_last)
-        self.opt_g, self.opt_d = self._optimisers(lr, betas)
+    def __init__(self, config: TrainConfig, record: ModelRecord, runtime: Runtime) -> None:
+        self.config, self.record, self.runtime = config, record, runtime
+        self.shape: ModelShape = record.shape
+        self.device = runtime.device
+        generator, discriminator = record.build()
+        self.generator = generator.to(self.device, memory_format=torch.channels_last)
+        self.discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
+        self.opt_g = make_optimizer(self.generator.parameters(), config.optimizer)
+        self.opt_d = make_optimizer(self.discriminator.parameters(), config.optimizer)
+        seed = config.run.seed
         self.noise = torch.Generator().manual_seed(seed + 1)
-        self.bf16 = precision == "bf16"
-
-    def _optimisers(
-        self, lr: float, betas: tuple[float, float] | None
-    ) -> tuple[torch.optim.Optimizer, torch.optim.Optimizer]:
-        g_params, d_params = self.generator.parameters(), self.discriminator.parameters()
-        if self.gan == "wgan":  # Arjovsky et al.; paper §3.2.2: RMSprop, 5e-5
-            return torch.optim.RMSprop(g_params, lr=lr), torch.optim.RMSprop(d_params, lr=lr)
-        betas = (float(betas[0]), float(betas[1])) if betas else (0.9, 0.999)
-        return (
-            torch.optim.Adam(g_params, lr=lr, betas=betas),
-            torch.optim.Adam(d_params, lr=lr, betas=betas),
+        self.objective = make_objective(config.objective, self.noise)
+        self.augment = DiffAugment(config.augment.policy, seed + 3)
+        self.ema = (
+            GeneratorEma(self.generator, config.ema, config.run.batch)
+            if config.ema.enabled
+            else None
         )
+        self.bf16 = config.run.precision == "bf16"
 
     def latent(self, n: int) -> torch.Tensor:
         """``n`` standard normal latent vectors, drawn on the CPU generator, on the device."""
-        z = torch.randn(n, self.model_config.latent, generator=self.noise)
+        z = torch.randn(n, self.shape.latent, generator=self.noise)
         return z.to(self.device, non_blocking=True)
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
-    def step(self, sampler: EpochSampler) -> dict[str, torch.Tensor]:
-        """One generator update (after ``n_critic`` discriminator updates); detached losses."""
-        if self.gan == "dcgan":
-            return self._dcgan_step(sampler)
-        return self._wgan_step(sampler)
+    def _critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """What every discriminator call sees: the augmented images (same policy for all)."""
+        return self.discriminator(self.augment(x), labels)
 
-    def _generator_update(self, fake: torch.Tensor, loss_fn: Any) -> torch.Tensor:
+    def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
+        """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.
+
+        Returns the detached scalars the objective reports.
+        """
+        objective, logs = self.objective, {}
+        fake = None
+        for k in range(objective.n_critic):
+            real = sampler.next_batch()
+            z = self.latent(real.shape[0])
+            keep_graph = objective.reuse_fakes and k == objective.n_critic - 1
+            with self._autocast():
+                with torch.set_grad_enabled(keep_graph):
+                    fake = self.generator(z)
+                loss_d, logs = objective.discriminator_loss(self._critic, real, fake.detach())
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            objective.after_discriminator_step(self.discriminator)
+        if not objective.reuse_fakes or fake is None:
+            with self._autocast():
+                fake = self.generator(self.latent(sampler.batch))
         self.discriminator.requires_grad_(False)
         with self._autocast():
-            loss_g = loss_fn(self.discriminator(fake).float())
+            loss_g, g_logs = objective.generator_loss(self._critic, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         self.discriminator.requires_grad_(True)
-        return loss_g.detach()
+        if self.ema is not None:
+            self.ema.update(self.generator, (iteration + 1) * self.config.run.batch)
+        return {**logs, **g_logs}
 
-    def _dcgan_step(self, sampler: EpochSampler) -> dict[str, torch.Tensor]:
-        real = sampler.next_batch()
-        z = self.latent(real.shape[0])
-        with self._autocast():
-            fake = self.generator(z)
-            d_real = self.discriminator(real).float()
-            d_fake = self.discriminator(fake.detach()).float()
-        loss_d = losses.dcgan_d_loss(d_real, d_fake)
-        self.opt_d.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_d.step()
-        # The same fakes update G (as in Radford et al.'s and PyTorch's DCGAN reference).
-        loss_g = self._generator_update(fake, losses.dcgan_g_loss)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g}
-
-    def _wgan_step(self, sampler: EpochSampler) -> dict[str, torch.Tensor]:
-        for _ in range(max(1, self.n_critic)):
-            real = sampler.next_batch()
-            z = self.latent(real.shape[0])
-            with self._autocast():
-                with torch.no_grad():
-                    fake = self.generator(z)
-                d_real = self.discriminator(real).float()
-                d_fake = self.discriminator(fake).float()
-                estimate = losses.wasserstein_estimate(d_real, d_fake)
-                loss_d = -estimate
-                if self.gp_lambda:
-                    penalty = losses.gradient_penalty(self.discriminator, real, fake, self.noise)
-                    loss_d = loss_d + self.gp_lambda * penalty
-            self.opt_d.zero_grad(set_to_none=True)
-            loss_d.backward()
-            self.opt_d.step()
-            if self.clip:  # Arjovsky et al.: clamp every critic parameter to [-c, c]
-                with torch.no_grad():
-                    for param in self.discriminator.parameters():
-                        param.clamp_(-self.clip, self.clip)
-        with self._autocast():
-            fake = self.generator(self.latent(sampler.batch))
-        loss_g = self._generator_update(fake, losses.wgan_g_loss)
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g, "wasserstein": estimate.detach()}
+    def sampling_generator(self) -> nn.Module:
+        """The EMA generator when the run keeps one, else the trained generator."""
+        return self.ema.model if self.ema is not None else self.generator
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
         """Generator output for ``z`` in eval mode (BN running statistics), as float32."""
-        was_training = self.generator.training
-        self.generator.eval()
+        generator = self.sampling_generator()
+        was_training = generator.training
+        generator.eval()
         try:
             with self._autocast():
-                return self.generator(z.to(self.device)).float()
+                return generator(z.to(self.device)).float()
         finally:
-            self.generator.train(was_training)
+            generator.train(was_training)
 
     def state_dict(self) -> dict[str, Any]:
-        return {
+        state = {
             "generator": self.generator.state_dict(),
             "discriminator": self.discriminator.state_dict(),
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "noise": self.noise.get_state(),
+            "objective": self.objective.state_dict(),
+            "augment": self.augment.state_dict(),
         }
+        if self.ema is not None:
+            state["generator_ema"] = self.ema.state_dict()
+        return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.generator.load_state_dict(state["generator"])
-        self.discriminator.load_state_dict(state["discriminator"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
+    def load_state_dict(self, state: dict[str, Any], path: Any) -> None:
+        """Restore from a checkpoint's ``trainer`` part (0.1.0's, or this version's)."""
+        load_state_checked(self.generator, state["generator"], "generator", path)
+        load_state_checked(self.discriminator, state["discriminator"], "discriminator", path)
+        try:
+            self.opt_g.load_state_dict(state["opt_g"])
+            self.opt_d.load_state_dict(state["opt_d"])
+        except (ValueError, KeyError) as exc:
+            raise BrainsynthError(f"{path}: optimiser state does not match ({exc})") from exc
         self.noise.set_state(state["noise"])
+        if "objective" in state:
+            self.objective.load_state_dict(state["objective"])
+        if "augment" in state:
+            self.augment.load_state_dict(state["augment"])
+        if self.ema is not None:
+            ema_state = state.get("generator_ema")
+            if ema_state is None:
+                raise BrainsynthError(f"{path}: this run keeps an EMA, the checkpoint has none")
+            load_state_checked(self.ema.model, ema_state, "generator_ema", path)

@@ -1,0 +1,154 @@
+"""Generating images from a checkpoint of any registered architecture.
+
+A checkpoint names its architecture, settings and shape (:mod:`brainsynth.models.checkpoint`),
+so the generator is rebuilt from the file alone through the registry; its own
+``to_images`` maps the raw output to [0, 1] (the paper's DCGAN: ``clip((y + 1) / 2, 0, 1)``,
+no tanh, §3.2.2). See :mod:`brainsynth.sampling.config` for the background floor and EMA
+weights.
+
+**Determinism.** The ``n`` latent vectors are drawn at once, z ~ N(0, I), from a
+``torch.Generator`` seeded with ``seed``, and the generator runs in eval mode (batch
+normalisation uses its running statistics) in fp32: the same checkpoint, seed, ``n`` and
+``batch`` give identical images, and brainsynth 0.1.0 checkpoints give 0.1.0's images.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+from brainsynth.errors import BrainsynthError
+from brainsynth.models.checkpoint import (
+    find_checkpoint,
+    load_checkpoint,
+    load_state_checked,
+    model_record,
+    resolve_device,
+)
+from brainsynth.sampling.config import SamplingConfig
+
+
+def load_generator(
+    source: str | os.PathLike[str], weights: str = "auto", device: str = "auto"
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The generator of a run folder (its ``checkpoints/last.pt``) or a ``.pt`` checkpoint.
+
+    ``weights``: ``ema`` | ``raw`` | ``auto`` (EMA when the checkpoint has one). Returns the
+    generator (eval mode, on ``device``) and a description of the checkpoint.
+    """
+    path = find_checkpoint(source)
+    state = load_checkpoint(path)
+    record = model_record(state, path)
+    generator, _ = record.build()
+    parts = state["trainer"]
+    has_ema = "generator_ema" in parts
+    if weights == "ema" and not has_ema:
+        raise BrainsynthError(
+            f"{path}: this run kept no EMA generator (train --ema-half-life); use --weights raw"
+        )
+    use_ema = has_ema and weights in ("ema", "auto")
+    key = "generator_ema" if use_ema else "generator"
+    load_state_checked(generator, parts[key], key.replace("_", " "), path)
+    generator.to(resolve_device(device)).eval()
+    info = {
+        "checkpoint": str(path),
+        "iteration": int(state["iteration"]),
+        **record.as_dict(),
+        "weights": "ema" if use_ema else "raw",
+        "train": dict(state["train"]),
+        "version": state["version"],
+    }
+    return generator, info
+
+
+def run_default_floor(path: Path, info: dict[str, Any]) -> float:
+    """The background floor a run asked for: 0.1.0's checkpoint, or ``RUN/sampling.yaml``."""
+    if info["version"] == 1:
+        return float(info["train"].get("background_floor") or 0.0)
+    run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    try:
+        recorded = yaml.safe_load((run / "sampling.yaml").read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return 0.0
+    return float(recorded.get("background_floor") or 0.0)
+
+
+def _labels(n: int, label: int | None, num_classes: int) -> torch.Tensor | None:
+    """Class ids for conditional generators: ``label`` for all, or 0, 1, ..., K-1 in turn."""
+    if not num_classes:
+        if label is not None:
+            raise BrainsynthError("--label: this generator is unconditional")
+        return None
+    if label is not None and label >= num_classes:
+        raise BrainsynthError(f"--label {label}: the generator has classes 0..{num_classes - 1}")
+    if label is not None:
+        return torch.full((n,), label, dtype=torch.long)
+    return torch.arange(n) % num_classes
+
+
+def _train_summary(train: dict[str, Any]) -> dict[str, Any]:
+    """The objective and image set of a (0.1.0 flat or nested) training config dict."""
+    if "run" in train:
+        return {"gan": train["objective"]["name"], "sequence": train["data"]["sequence"]}
+    return {"gan": train.get("gan"), "sequence": train.get("sequence")}
+
+
+def sample_images(
+    source: str | os.PathLike[str], config: SamplingConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """``config.n`` images (n, C, H, W) float32 in [0, 1], and what ``sampling.json`` records."""
+    generator, info = load_generator(source, config.weights, config.device)
+    floor = config.background_floor
+    if floor is None:
+        floor = run_default_floor(Path(info["checkpoint"]), info)
+    shape = info["shape"]
+    z = torch.randn(config.n, shape["latent"], generator=torch.Generator().manual_seed(config.seed))
+    labels = _labels(config.n, config.label, shape["num_classes"])
+    device = next(generator.parameters()).device
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, config.n, config.batch):
+            part = slice(start, start + config.batch)
+            batch_labels = labels[part].to(device) if labels is not None else None
+            out = generator(z[part].to(device), batch_labels)
+            chunks.append(generator.to_images(out).cpu())
+    images = torch.cat(chunks).numpy().astype(np.float32)
+    if floor > 0:
+        images[images < floor] = 0.0
+    record = {
+        "checkpoint": info["checkpoint"],
+        "iteration": info["iteration"],
+        "arch": info["arch"],
+        **_train_summary(info["train"]),
+        "size": shape["size"],
+        "weights": info["weights"],
+        "seed": config.seed,
+        "n": config.n,
+        "batch": config.batch,
+        "label": config.label,
+        "background_floor": floor,
+        "output_mapping": generator.output_mapping,
+        "generator_mode": "eval (batch-norm running statistics), fp32",
+    }
+    return images, record
+
+
+def generate_with_info(
+    source: str | os.PathLike[str], n: int, **settings: Any
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`sample_images` with the :class:`SamplingConfig` fields as keywords."""
+    return sample_images(source, SamplingConfig(n=n, **settings))
+
+
+def generate(source: str | os.PathLike[str], n: int, **settings: Any) -> np.ndarray:
+    """``n`` generated images, (n, C, H, W) float32 in [0, 1]; see the module docstring.
+
+    ``source`` is a run folder or a ``.pt`` checkpoint; ``settings`` are
+    :class:`SamplingConfig` fields (seed, batch, device, weights, background_floor, label).
+    """
+    return sample_images(source, SamplingConfig(n=n, **settings))[0]
