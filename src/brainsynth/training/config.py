@@ -39,6 +39,7 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 CONDITIONS: tuple[str, ...] = ("none",)  # class labels: none (the paper's, unconditional)
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
+BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
 
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
     "dcgan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
@@ -156,11 +157,23 @@ class EmaConfig:
 
 @dataclass
 class AugmentConfig:
-    """Differentiable augmentation of every discriminator input (Zhao et al. 2020); off = ()."""
+    """Differentiable augmentation of every discriminator input (Zhao et al. 2020); off = ().
+
+    ``ada_target``: apply the policy with an adaptive probability p instead of always, p
+    moved towards this value of the overfitting heuristic r_t = E[sign(D(real))] (ADA,
+    Karras et al. 2020b §3; their target 0.6); None = off. ``ada_kimg``: thousands of images
+    for p to go from 0 to 1 (theirs: 500).
+    """
 
     policy: tuple[str, ...] = ()  # any of translation, cutout, intensity
+    ada_target: float | None = None  # ADA's target r_t (0.6 in the paper); None = always on
+    ada_kimg: float = 500.0  # ADA adjustment speed
 
     def __post_init__(self) -> None:
+        if self.ada_target is not None and not 0.0 <= self.ada_target <= 1.0:
+            raise BrainsynthError(f"--ada-target must be in [0, 1], got {self.ada_target}")
+        if self.ada_kimg <= 0:
+            raise BrainsynthError(f"ada_kimg must be positive, got {self.ada_kimg}")
         if isinstance(self.policy, str):
             self.policy = tuple(p for p in self.policy.split(",") if p)
         self.policy = tuple(self.policy)
@@ -168,6 +181,8 @@ class AugmentConfig:
             _choose("--augment policy", name, AUGMENTS)
         if len(set(self.policy)) != len(self.policy):
             raise BrainsynthError(f"--augment names a policy twice: {','.join(self.policy)}")
+        if self.ada_target is not None and not self.policy:
+            raise BrainsynthError("--ada-target needs augmentations to adapt: give --augment")
 
 
 @dataclass
@@ -180,7 +195,8 @@ class RunConfig:
     seed: int = 0  # seeds weights, data order, latents, augmentation
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda
-    max_seconds: float | None = None  # wall-clock budget; stops cleanly with a checkpoint
+    max_seconds: float | None = None  # time budget; stops cleanly with a checkpoint
+    budget_clock: str = "wall"  # max_seconds counts wall-clock time, or this process's "cpu"
     checkpoint_every: int = 1000  # periodic checkpoints/iter-NNNNNN.pt
     sample_every: int = 500  # samples/grid-<iter>.png and TensorBoard images
     log_every: int = 50  # metrics.jsonl and TensorBoard scalars
@@ -191,6 +207,7 @@ class RunConfig:
         self.out = str(Path(self.out).expanduser().absolute())
         _choose("--precision", self.precision, PRECISIONS)
         _choose("--device", self.device, DEVICES)
+        _choose("--budget-clock", self.budget_clock, BUDGET_CLOCKS)
         for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
                      "world_size"):  # fmt: skip
             _at_least(getattr(self, name), 1, f"--{name.replace('_', '-')}")

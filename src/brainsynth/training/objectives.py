@@ -41,6 +41,7 @@ class Objective:
         self.n_critic = int(config.n_critic or 1)
         self.noise = noise  # draws the GP interpolation weights (saved by the trainer)
         self.d_steps = 0  # discriminator updates so far: schedules lazy R1
+        self.last_real_logits: torch.Tensor | None = None  # of the last discriminator step
 
     def terms(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[Any, Logs]:
         """The discriminator's loss on the logits, and what to log besides ``loss_d``."""
@@ -53,7 +54,9 @@ class Objective:
         self, critic: Critic, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[torch.Tensor, Logs]:
         """One discriminator update's loss on ``real`` and (detached) ``fake`` images."""
-        loss, logs = self.terms(critic(real).float(), critic(fake).float())
+        real_logits = critic(real).float()
+        loss, logs = self.terms(real_logits, critic(fake).float())
+        self.last_real_logits = real_logits.detach()  # ADA's overfitting heuristic reads it
         if self.config.gp_lambda:
             penalty = losses.gradient_penalty(critic, real, fake, self.noise)
             loss = loss + self.config.gp_lambda * penalty

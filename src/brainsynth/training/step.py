@@ -17,6 +17,7 @@ from torch import nn
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import ModelRecord, load_state_checked
 from brainsynth.models.shape import ModelShape
+from brainsynth.training.ada import AdaptiveAugment
 from brainsynth.training.augment import DiffAugment
 from brainsynth.training.config import OptimizerConfig, TrainConfig
 from brainsynth.training.data import EpochSampler
@@ -49,6 +50,12 @@ class GanTrainer:
         self.noise = torch.Generator().manual_seed(seed + 1)
         self.objective = make_objective(config.objective, self.noise)
         self.augment = DiffAugment(config.augment.policy, seed + 3)
+        augment = config.augment
+        self.ada = (
+            AdaptiveAugment(self.augment, augment.ada_target, augment.ada_kimg, seed=seed + 4)
+            if augment.ada_target is not None
+            else None
+        )
         self.ema = (
             GeneratorEma(self.generator, config.ema, config.run.batch)
             if config.ema.enabled
@@ -66,7 +73,7 @@ class GanTrainer:
 
     def _critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """What every discriminator call sees: the augmented images (same policy for all)."""
-        return self.discriminator(self.augment(x), labels)
+        return self.discriminator((self.ada or self.augment)(x), labels)
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.
@@ -87,6 +94,9 @@ class GanTrainer:
             loss_d.backward()
             self.opt_d.step()
             objective.after_discriminator_step(self.discriminator)
+            if self.ada is not None:
+                self.ada.update(objective.last_real_logits)
+                logs.update({k: torch.tensor(v) for k, v in self.ada.stats().items()})
         if not objective.reuse_fakes or fake is None:
             with self._autocast():
                 fake = self.generator(self.latent(sampler.batch))
@@ -127,6 +137,8 @@ class GanTrainer:
             "objective": self.objective.state_dict(),
             "augment": self.augment.state_dict(),
         }
+        if self.ada is not None:
+            state["ada"] = self.ada.state_dict()
         if self.ema is not None:
             state["generator_ema"] = self.ema.state_dict()
         return state
@@ -145,6 +157,11 @@ class GanTrainer:
             self.objective.load_state_dict(state["objective"])
         if "augment" in state:
             self.augment.load_state_dict(state["augment"])
+        if self.ada is not None:
+            if "ada" not in state:
+                raise BrainsynthError(f"{path}: this run adapts its augmentation (ADA), the "
+                                      "checkpoint has no ADA state")  # fmt: skip
+            self.ada.load_state_dict(state["ada"])
         if self.ema is not None:
             ema_state = state.get("generator_ema")
             if ema_state is None:
