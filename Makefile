@@ -28,10 +28,12 @@ chromium:
 
 test: install chromium
 	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 lint: install
 	$(PY) -m ruff check src tests benchmarks
+	$(VENV)/bin/lint-imports
 	$(PY) -m ruff format --check src tests benchmarks
 
 bench: install

@@ -51,7 +51,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     assert html.count("<polyline") >= 4  # two loss curves per GAN
     row = re.search(r"<td class=\"name\">c2st_accuracy</td>(.*?)</tr>", html, re.S)
     assert row and len(re.findall(r"\d+\.\d \[", row.group(1))) == 2  # value [95% CI] per GAN
-    assert (out / "config.yaml").is_file() and (out / "metrics" / "wgan" / "metrics.json").is_file()
+    assert (out / "config.yaml").is_file() and (out / "wgan" / "metrics.json").is_file()
 
     studies = list_studies(out / "vtt.sqlite")
     assert len(studies) == 1 and studies[0]["raters"] == 1 and studies[0]["n_items"] == 12

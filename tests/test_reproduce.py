@@ -6,12 +6,14 @@ import csv
 from pathlib import Path
 
 import pytest
+import yaml
 
 from blobs import blob_dataset, tiny_eval_config
-from brainsynth import reproduce
 from brainsynth.cli import main
 from brainsynth.config import save_config
-from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, run_reproduce
+from brainsynth.paper import PAPER_TABLE1, Configuration, paper_configurations
+from brainsynth.reproduce import ReproduceConfig, run_reproduce
+from brainsynth.reproduce import run as reproduce
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +50,7 @@ def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
     real_run = reproduce.run_configuration
     calls: list[str] = []
 
-    def interrupted(cfg: ReproduceConfig, configuration: reproduce.Configuration) -> dict:
+    def interrupted(cfg: ReproduceConfig, configuration: Configuration) -> dict:
         if len(calls) == 2:
             raise KeyboardInterrupt  # the user pressed Ctrl-C during the third configuration
         calls.append(configuration.slug)
@@ -97,6 +99,12 @@ def test_tiny_reproduction_resumes_without_redoing_finished_configurations(
         assert (tmp_path / "table" / slug / "metrics.json").stat().st_mtime_ns == finished[slug]
         checkpoint = tmp_path / "table" / slug / "run" / "checkpoints" / "last.pt"
         assert checkpoint.stat().st_mtime_ns == checkpoints[slug]
+    for configuration in paper_configurations():  # the paper's setting: no EMA, no DiffAugment
+        run = yaml.safe_load(
+            (tmp_path / "table" / configuration.slug / "run" / "config.yaml").read_text()
+        )
+        assert run["ema"]["half_life_kimg"] == 0 and run["augment"]["policy"] == []
+        assert run["objective"]["name"] == configuration.gan and run["objective"]["r1_gamma"] == 0
     with (tmp_path / "table" / "table1.csv").open() as handle:
         rows = list(csv.DictReader(handle))
     assert [r["configuration"] for r in rows] == list(PAPER_TABLE1)

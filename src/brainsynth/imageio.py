@@ -113,11 +113,10 @@ def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
 def load_image_source(
     source: str | os.PathLike[str], n: int | None = None, seed: int = 0
 ) -> np.ndarray:
-    """Load images from a PNG folder, a ``.npy`` file, or a training run folder/checkpoint.
+    """Load images from a PNG folder, a ``.npy`` file or a samples folder (with samples.npy).
 
-    A run folder (it holds ``config.yaml`` and ``checkpoints/``) or a ``.pt`` checkpoint is
-    sampled with :func:`brainsynth.sampling.generate` (``n`` images, ``seed``). Returns
-    (N, 1, H, W) float32 in [0, 1].
+    Returns (N, 1, H, W) float32 in [0, 1]. Training runs and checkpoints are sampled one
+    layer up (:func:`brainsynth.pipeline.load_fake_images`), not here.
     """
     source = Path(source)
     if not source.exists():
@@ -125,9 +124,7 @@ def load_image_source(
     if source.suffix == ".npy":
         images = load_npy_images(source)
     elif source.suffix == ".pt" or (source / "checkpoints").is_dir():
-        from brainsynth.sampling import generate
-
-        return generate(source, n=n or 1000, seed=seed)
+        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
     elif source.is_dir() and (source / "samples.npy").is_file():
         images = load_npy_images(source / "samples.npy")
     elif source.is_dir():

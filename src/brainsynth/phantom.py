@@ -33,26 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-from brainsynth.errors import BrainsynthError
-
-GRID_SHAPE: tuple[int, int, int] = (240, 240, 155)
-"""BraTS's 1 mm grid (x, y, z)."""
-
-CANONICAL_ORIGIN = np.array([-120.0, -137.0, -72.0])
-"""World (RAS, mm) of voxel (0, 0, 0) of the canonical grid: the MNI brain fits centred."""
-
-LPS_AFFINE = np.array(
-    [
-        [-1.0, 0.0, 0.0, CANONICAL_ORIGIN[0] + GRID_SHAPE[0] - 1],
-        [0.0, -1.0, 0.0, CANONICAL_ORIGIN[1] + GRID_SHAPE[1] - 1],
-        [0.0, 0.0, 1.0, CANONICAL_ORIGIN[2]],
-        [0.0, 0.0, 0.0, 1.0],
-    ]
+from brainsynth.data.layouts import (
+    CANONICAL_ORIGIN,
+    GRID_SHAPE,
+    LAYOUTS,
+    write_case,
+    write_manifest,
 )
-"""Affine of the stored (LPS) arrays: axis 0 runs to the patient's left, axis 1 posterior."""
-
-PHANTOM_NOTE = "brainsynth PHANTOM from MNI152 2009a, not patient data"
-"""Written into every header (NIfTI descrip is limited to 80 bytes) and manifest."""
+from brainsynth.errors import BrainsynthError
 
 SEQUENCE_ORDER: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
 
@@ -317,8 +305,6 @@ def to_lps(flat: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 
 def _write_patient(out: Path, layout: str, seed: int, index: int) -> tuple[str, str]:
-    from brainsynth.data.layouts import write_case
-
     patient = synthesize_patient(seed, index)
     case_id = write_case(out, layout, patient)
     return case_id, patient.grade
@@ -365,7 +351,6 @@ def make_cohort(
     ``msd`` (Decathlon Task01, 4D NIfTI). Returns ``out``. Patients are synthesised in
     parallel (at most two processes) and are identical for the same ``seed``.
     """
-    from brainsynth.data.layouts import LAYOUTS, write_manifest
 
     out = Path(out)
     if layout not in LAYOUTS:

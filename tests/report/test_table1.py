@@ -6,8 +6,9 @@ import csv
 import json
 from pathlib import Path
 
+from brainsynth.paper import PAPER_TABLE1, paper_configurations
 from brainsynth.report.table1 import write_table1
-from brainsynth.reproduce import PAPER_TABLE1, ReproduceConfig, paper_configurations
+from brainsynth.reproduce import ReproduceConfig
 
 
 def fake_metrics(accuracy: float, ms_ssim_fake: float = 0.3) -> dict:

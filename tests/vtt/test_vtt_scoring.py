@@ -8,14 +8,9 @@ import pytest
 from scipy.stats import binomtest
 from sklearn.metrics import cohen_kappa_score
 
-from brainsynth.vtt.scoring import (
-    agreement,
-    binomial_p_value,
-    cohen_kappa,
-    fleiss_kappa,
-    summarize,
-    wilson_interval,
-)
+from brainsynth.metrics.stats import binomial_p_value
+from brainsynth.metrics.stats import wilson as wilson_interval
+from brainsynth.vtt.scoring import agreement, cohen_kappa, fleiss_kappa, summarize
 
 
 @pytest.mark.parametrize(("k", "n"), [(70, 100), (50, 100), (0, 10), (10, 10), (3, 7), (54, 100)])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import field_default
+from brainsynth.demo.config import DemoConfig
+
 HELP = "run the whole story on a phantom: data, DCGAN + WGAN, samples, metrics, report, VTT"
 DESCRIPTION = """\
 Builds a small BraTS-like PHANTOM cohort (from nilearn's MNI152 template; not patients),
@@ -17,37 +20,45 @@ in DIR/vtt.sqlite with one invited rater and prints the command that serves it.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--out",
-        default="brainsynth-demo",
+        default=field_default(DemoConfig, "out"),
         metavar="DIR",
         help="output folder (default: %(default)s)",
     )
     parser.add_argument(
         "--minutes",
         type=float,
-        default=8.0,
+        default=field_default(DemoConfig, "minutes"),
         metavar="M",
         help="wall-clock budget for the whole demo (default: %(default)s)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument(
-        "--patients", type=int, default=12, help="phantom patients (default: %(default)s)"
+        "--seed",
+        type=int,
+        default=field_default(DemoConfig, "seed"),
+        help="random seed (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--patients",
+        type=int,
+        default=field_default(DemoConfig, "patients"),
+        help="phantom patients (default: %(default)s)",
     )
     parser.add_argument(
         "--width",
         type=int,
-        default=32,
+        default=field_default(DemoConfig, "width"),
         help="GAN base channel width (default: %(default)s, the paper's)",
     )
     parser.add_argument(
         "--n-samples",
         type=int,
-        default=512,
+        default=field_default(DemoConfig, "n_samples"),
         help="synthetic images per GAN to evaluate (default: %(default)s)",
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from brainsynth.demo import DemoConfig, run_demo
+    from brainsynth.demo import run_demo
 
     if args.minutes <= 0:
         from brainsynth.errors import BrainsynthError

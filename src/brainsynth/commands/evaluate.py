@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import field_default
+from brainsynth.metrics.evaluate import EvalConfig
+from brainsynth.paper import IMAGE_SETS
+from brainsynth.sampling.config import SamplingConfig
+
 HELP = "measure how realistic, diverse and original synthetic images are (C2ST and friends)"
 DESCRIPTION = """\
 Compare synthetic images with the real prepared images of one sequence (paper section 5: a
@@ -27,8 +32,6 @@ or a training run folder (then --n-fake images are sampled). Montages are writte
 the JSON. Every metric carries its sample sizes and a 95% interval.
 """
 
-SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -36,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--sequence",
         required=True,
-        choices=SEQUENCE_CHOICES,
+        choices=IMAGE_SETS,
         help="real image set; concat pools all four sequences",
     )
     parser.add_argument(
@@ -50,13 +53,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all)",
     )
     parser.add_argument(
-        "--seed", type=int, default=0, help="seed of splits and bootstraps (default: 0)"
+        "--seed",
+        type=int,
+        default=field_default(EvalConfig, "seed"),
+        help="seed of splits and bootstraps (default: %(default)s)",
     )
     parser.add_argument(
         "--n-fake",
         type=int,
-        default=1000,
-        help="images to sample when --fake is a run folder (default: 1000)",
+        default=field_default(SamplingConfig, "n"),
+        help="images to sample when --fake is a run folder (default: %(default)s)",
     )
     parser.add_argument(
         "--inception",
@@ -89,28 +95,12 @@ def parse_metrics(text: str) -> list[str]:
     return names
 
 
-def sampling_record(fake: str):
-    """The ``sampling.json`` beside the synthetic images, if any (records post-processing)."""
-    import json
-    from pathlib import Path
-
-    source = Path(fake)
-    folder = source if source.is_dir() else source.parent
-    for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
-        if candidate.is_file():
-            return json.loads(candidate.read_text())
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
-    import json
     from pathlib import Path
 
-    from brainsynth.config import write_text_atomic
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
-    from brainsynth.imageio import load_image_source
-    from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
+    from brainsynth.pipeline import evaluate_and_record, load_fake_images
 
     if args.threads is not None and args.threads < 1:
         raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
@@ -121,15 +111,17 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
     )
     real = load_prepared(args.real).image_set(args.sequence, as_float=False)
-    fake = load_image_source(args.fake, n=args.n_fake, seed=args.seed)
+    fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
     out = Path(args.out)
-    metrics = evaluate(real, fake, config, out_dir=out.parent, progress=not args.quiet)
-    metrics["real"] = str(args.real)
-    metrics["fake"] = str(args.fake)
-    record = sampling_record(args.fake)
-    if record is not None:
-        metrics["fake_sampling"] = record
-    write_text_atomic(out, json.dumps(metrics, indent=2, default=str) + "\n")
-    print(format_summary(metrics))
+    evaluate_and_record(
+        real,
+        fake,
+        config,
+        out,
+        out.parent,
+        fake_sampling=record,
+        extra={"real": str(args.real), "fake": str(args.fake)},
+        progress=not args.quiet,
+    )
     print(f"wrote {out}")
     return 0

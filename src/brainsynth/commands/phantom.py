@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.data.layouts import LAYOUTS
+
 HELP = "write a BraTS-like PHANTOM cohort from nilearn's MNI152 template (not patient data)"
 DESCRIPTION = """\
 Writes N synthetic patients in the exact file layout of a BraTS release, built from the
@@ -24,8 +26,6 @@ layouts:
   msd        imagesTr/BRATS_NNN.nii.gz (4D: FLAIR, T1w, t1gd, T2w) + labelsTr/ (RAS)
 """
 
-LAYOUT_CHOICES = ("brats2021", "brats2018", "brats2023", "brats2015", "msd")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("out", metavar="OUT", help="new (or empty) folder to write the cohort")
@@ -35,8 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     parser.add_argument(
         "--layout",
-        choices=LAYOUT_CHOICES,
-        default="brats2021",
+        choices=LAYOUTS,
+        default=LAYOUTS[0],
         help="file layout of this BraTS release (default: %(default)s)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import field_default
+from brainsynth.data.prepare import GRADES, TUMOR_FILTERS, PrepareConfig
+from brainsynth.data.preprocessing import PLANES, RESIZE_MODES
+
+
+def _default(name: str):
+    return field_default(PrepareConfig, name)
+
+
 HELP = "turn BraTS volumes (any release, or a phantom) into prepared 2D slices"
 DESCRIPTION = """\
 Finds BraTS cases recursively under SRC (BRATS 2015/2016 .mha, BraTS 2017-2021 and 2023+
@@ -37,53 +46,53 @@ def slice_range(text: str) -> tuple[int, int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    import os
-
     parser.add_argument("src", metavar="SRC", help="folder holding BraTS cases (any depth)")
     parser.add_argument("out", metavar="OUT", help="output folder (created; replaced if prepared)")
     parser.add_argument(
         "--plane",
-        choices=("sagittal", "coronal", "axial"),
-        default="sagittal",
+        choices=tuple(PLANES),
+        default=_default("plane"),
         help="slicing plane (default: %(default)s)",
     )
     parser.add_argument(
         "--slices",
         type=slice_range,
-        default=(80, 150),
+        default=_default("slices"),
         metavar="A:B",
-        help="slice indices A..B-1 along the canonical axis (default: 80:150)",
+        help="slice indices A..B-1 along the canonical axis (default: {}:{})".format(
+            *_default("slices")
+        ),
     )
     parser.add_argument(
         "--size",
         type=int,
-        default=128,
+        default=_default("size"),
         metavar="N",
         help="output side length (default: %(default)s)",
     )
     parser.add_argument(
         "--resize",
-        choices=("stretch", "pad"),
-        default="stretch",
+        choices=RESIZE_MODES,
+        default=_default("resize"),
         help="stretch to a square, or zero-pad to a square first (default: %(default)s)",
     )
     parser.add_argument(
         "--grade",
-        choices=("HGG", "LGG", "all"),
-        default="all",
+        choices=GRADES,
+        default=_default("grade"),
         help="keep only cases of this grade (default: %(default)s)",
     )
     parser.add_argument(
         "--tumor",
-        choices=("any", "with", "without"),
-        default="any",
+        choices=TUMOR_FILTERS,
+        default=_default("tumor"),
         help="keep slices with / without labelled tumour; needs segmentations "
         "(default: %(default)s)",
     )
     parser.add_argument(
         "--workers",
         type=int,
-        default=max(1, min(2, os.cpu_count() or 1)),
+        default=_default("workers"),
         metavar="N",
         help="parallel worker processes, one case each (default: %(default)s)",
     )
@@ -99,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from brainsynth.data.prepare import PrepareConfig, prepare
+    from brainsynth.data.prepare import prepare
 
     config = PrepareConfig(
         plane=args.plane,

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.config import DEVICES, field_default
+from brainsynth.reproduce.config import ReproduceConfig
+from brainsynth.training.config import PRECISIONS
+
+
+def _default(name: str):
+    return field_default(ReproduceConfig, name)
+
+
 HELP = "reproduce the paper's Table 1: 12 configurations, trained, sampled and evaluated"
 DESCRIPTION = """\
 Trains the twelve configurations of Han et al. (ISBI 2018) Table 1 (T1, T1c, T2, FLAIR and
@@ -30,35 +39,40 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iters",
         type=int,
-        default=20000,
+        default=_default("iters"),
         help="generator iterations per configuration (default: %(default)s)",
     )
     parser.add_argument(
         "--width",
         type=int,
-        default=32,
+        default=_default("width"),
         help="GAN base channel width (default: %(default)s, the paper's)",
     )
     parser.add_argument(
-        "--batch", type=int, default=64, help="batch size (default: %(default)s, the paper's)"
+        "--batch",
+        type=int,
+        default=_default("batch"),
+        help="batch size (default: %(default)s, the paper's)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
+    parser.add_argument(
+        "--seed", type=int, default=_default("seed"), help="random seed (default: %(default)s)"
+    )
     parser.add_argument(
         "--n-samples",
         type=int,
-        default=1000,
+        default=_default("n_samples"),
         help="synthetic images per configuration (default: %(default)s)",
     )
     parser.add_argument(
         "--precision",
-        choices=("fp32", "bf16"),
-        default="bf16",
+        choices=PRECISIONS,
+        default=_default("precision"),
         help="training precision (default: %(default)s)",
     )
     parser.add_argument(
         "--device",
-        choices=("auto", "cpu", "cuda"),
-        default="auto",
+        choices=DEVICES,
+        default=_default("device"),
         help="training device (default: %(default)s)",
     )
     parser.add_argument(
@@ -79,7 +93,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from brainsynth.config import load_config
     from brainsynth.metrics.evaluate import EvalConfig
-    from brainsynth.reproduce import ReproduceConfig, run_reproduce
+    from brainsynth.reproduce import run_reproduce
 
     evaluation = load_config(EvalConfig, args.eval_config) if args.eval_config else EvalConfig()
 

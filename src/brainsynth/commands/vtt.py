@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
+
+from brainsynth.paper import IMAGE_SETS
 
 HELP = "Visual Turing Test: physicians classify real vs synthetic images in a web app"
 DESCRIPTION = """\
@@ -20,8 +21,6 @@ is the resulting confusion matrix and accuracy (50 % = indistinguishable).
 Everything lives in one SQLite file (WAL); an answer is on disk before the next image shows.
 """
 
-SEQUENCE_CHOICES = ("t1", "t1c", "t2", "flair", "concat")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="vtt_command", metavar="ACTION", required=True)
@@ -36,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--sequence",
         required=True,
-        choices=SEQUENCE_CHOICES,
+        choices=IMAGE_SETS,
         help="image set; concat draws real images equally from the four",
     )
     create.add_argument(
@@ -89,14 +88,12 @@ def run(args: argparse.Namespace) -> int:
 
 def _create(args: argparse.Namespace) -> int:
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.imageio import load_image_source
+    from brainsynth.pipeline import load_fake_images
     from brainsynth.vtt.study import create_study
 
     real = load_prepared(args.real).image_set(args.sequence, as_float=False)
-    source = Path(args.fake)
-    generated = source.suffix == ".pt" or (source / "checkpoints").is_dir()
     # A generator is sampled for exactly the images needed; a file source is drawn from whole.
-    fake = load_image_source(source, n=args.n_fake if generated else None, seed=args.seed)
+    fake, _ = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
     study_id = create_study(
         args.db,
         args.name,

@@ -25,14 +25,8 @@ from typing import Any
 import numpy as np
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import IMAGE_SETS, SEQUENCES
 
-SEQUENCES: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
-"""Channel order of ``images.npy``."""
-
-SEQUENCE_LABELS: dict[str, str] = {"t1": "T1", "t1c": "T1c", "t2": "T2", "flair": "FLAIR"}
-IMAGE_SETS: tuple[str, ...] = (*SEQUENCES, "concat")
-IMAGE_SET_LABELS: dict[str, str] = {**SEQUENCE_LABELS, "concat": "Concat"}
-"""How the paper names each image set (Table 1)."""
 SLICE_COLUMNS: tuple[str, ...] = ("patient", "grade", "plane", "slice", "tumor_pixels")
 
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import SEQUENCES
 
-SEQUENCE_NAMES = {"t1": "T1", "t1c": "T1c", "t2": "T2", "flair": "FLAIR"}
 NIFTI_RE = re.compile(
     r"^(?P<case>.+?)[_-](?P<seq>t1ce|t1c|t1n|t1|t2w|t2f|t2|flair|seg)\.nii(\.gz)?$", re.I
 )
@@ -67,7 +67,7 @@ class Case:
     @property
     def missing(self) -> list[str]:
         """Sequences (of T1, T1c, T2, FLAIR) that were not found."""
-        return [s for s in SEQUENCE_NAMES if s not in self.sequences]
+        return [s for s in SEQUENCES if s not in self.sequences]
 
 
 def nifti_layout(case: str, sep: str) -> str:

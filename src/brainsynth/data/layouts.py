@@ -21,14 +21,41 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
+from brainsynth import __version__
 from brainsynth.config import write_text_atomic
 
-if TYPE_CHECKING:
-    from brainsynth.phantom import PhantomPatient
+GRID_SHAPE: tuple[int, int, int] = (240, 240, 155)
+"""BraTS's 1 mm grid (x, y, z)."""
+
+CANONICAL_ORIGIN = np.array([-120.0, -137.0, -72.0])
+"""World (RAS, mm) of voxel (0, 0, 0) of the canonical grid: the MNI brain fits centred."""
+
+LPS_AFFINE = np.array(
+    [
+        [-1.0, 0.0, 0.0, CANONICAL_ORIGIN[0] + GRID_SHAPE[0] - 1],
+        [0.0, -1.0, 0.0, CANONICAL_ORIGIN[1] + GRID_SHAPE[1] - 1],
+        [0.0, 0.0, 1.0, CANONICAL_ORIGIN[2]],
+        [0.0, 0.0, 0.0, 1.0],
+    ]
+)
+"""Affine of the stored (LPS) arrays: axis 0 runs to the patient's left, axis 1 posterior."""
+
+PHANTOM_NOTE = "brainsynth PHANTOM from MNI152 2009a, not patient data"
+"""Written into every header (NIfTI descrip is limited to 80 bytes) and manifest."""
+
+
+class Case(Protocol):
+    """What a case needs to be written (:class:`brainsynth.phantom.PhantomPatient` is one)."""
+
+    index: int
+    grade: str
+    volumes: dict[str, np.ndarray]
+    seg: np.ndarray
+
 
 LAYOUTS: tuple[str, ...] = ("brats2021", "brats2018", "brats2023", "brats2015", "msd")
 MANIFEST = "PHANTOM.json"
@@ -60,8 +87,6 @@ def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     """Write a NIfTI-1 file labelled as a phantom in its ``descrip`` field."""
     import nibabel as nib
 
-    from brainsynth.phantom import PHANTOM_NOTE
-
     img = nib.Nifti1Image(data, affine)
     img.header["descrip"] = PHANTOM_NOTE.encode()[:79]
     img.header.set_xyzt_units("mm")
@@ -73,8 +98,6 @@ def write_mha(path: Path, data: np.ndarray, affine_lps_storage: np.ndarray) -> N
     """Write an LPS-stored (x, y, z) array as MetaImage with an identity direction."""
     import SimpleITK as sitk
 
-    from brainsynth.phantom import PHANTOM_NOTE
-
     image = sitk.GetImageFromArray(np.ascontiguousarray(data.transpose(2, 1, 0)))
     ras_origin = affine_lps_storage[:3, 3]
     image.SetOrigin((-float(ras_origin[0]), -float(ras_origin[1]), float(ras_origin[2])))
@@ -84,10 +107,8 @@ def write_mha(path: Path, data: np.ndarray, affine_lps_storage: np.ndarray) -> N
     sitk.WriteImage(image, str(path), useCompression=True)
 
 
-def write_case(root: Path, layout: str, patient: PhantomPatient) -> str:
+def write_case(root: Path, layout: str, patient: Case) -> str:
     """Write one phantom patient under ``root`` in ``layout``; return its case identifier."""
-    from brainsynth.phantom import CANONICAL_ORIGIN, LPS_AFFINE
-
     name = case_name(layout, patient.index)
     if layout in NIFTI_SUFFIX:
         folder = root / patient.grade / name if layout == "brats2018" else root / name
@@ -116,9 +137,6 @@ def write_case(root: Path, layout: str, patient: PhantomPatient) -> str:
 
 def write_manifest(root: Path, layout: str, seed: int, grades: dict[str, str]) -> None:
     """Write ``PHANTOM.json`` (grades per case) and a README saying it is a phantom."""
-    from brainsynth import __version__
-    from brainsynth.phantom import PHANTOM_NOTE
-
     manifest = {
         "phantom": True,
         "note": PHANTOM_NOTE + "; for demos and tests, not a substitute for patients",

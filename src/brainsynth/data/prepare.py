@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.data.dataset import SEQUENCES, write_slices_csv
-from brainsynth.data.discovery import SEQUENCE_NAMES, Case, discover_cases
+from brainsynth.data.dataset import write_slices_csv
+from brainsynth.data.discovery import Case, discover_cases
 from brainsynth.data.loading import load_volume
 from brainsynth.data.preprocessing import (
     PLANES,
@@ -36,6 +36,7 @@ from brainsynth.data.preprocessing import (
     resize,
 )
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import SEQUENCE_LABELS, SEQUENCES, SLICES
 
 GRADES = ("HGG", "LGG", "all")
 TUMOR_FILTERS = ("any", "with", "without")
@@ -50,7 +51,7 @@ class PrepareConfig:
     """How to turn volumes into slices; saved as ``OUT/config.yaml``."""
 
     plane: str = "sagittal"
-    slices: tuple[int, int] = (80, 150)
+    slices: tuple[int, int] = SLICES
     size: int = 128
     resize: str = "stretch"
     grade: str = "all"
@@ -113,7 +114,7 @@ def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | 
 def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
     """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
     if case.missing:
-        names = ", ".join(SEQUENCE_NAMES[s] for s in case.missing)
+        names = ", ".join(SEQUENCE_LABELS[s] for s in case.missing)
         raise BrainsynthError(f"{case.folder}: case {case.patient} is missing {names}")
     if config.tumor != "any" and case.seg is None:
         raise BrainsynthError(

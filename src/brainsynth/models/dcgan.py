@@ -43,6 +43,7 @@ from torch import nn
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.shape import ModelShape
+from brainsynth.paper import WIDTH
 
 DISC_NORMS: tuple[str, ...] = ("batch", "layer", "none")
 SUPPORTS_LABELS = True
@@ -59,7 +60,7 @@ class Config:
     ``label_embedding``: size of the generator's class embedding (conditional runs only).
     """
 
-    width: int = 32
+    width: int = WIDTH
     disc_norm: str = "batch"
     label_embedding: int = 16
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.paper import LATENT
 
 
 @dataclass(frozen=True)
@@ -18,7 +19,7 @@ class ModelShape:
 
     size: int
     channels: int = 1
-    latent: int = 100
+    latent: int = LATENT
     num_classes: int = 0
 
     def __post_init__(self) -> None:

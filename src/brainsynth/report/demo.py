@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.data.dataset import IMAGE_SET_LABELS
+from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS
+from brainsynth.paper import IMAGE_SET_LABELS
 from brainsynth.report.figures import grid_data_uri, png_data_uri, training_curves_svg
 from brainsynth.report.render import metric_cell, render_html
 
@@ -30,8 +31,6 @@ REPORTED_METRICS: tuple[tuple[str, bool], ...] = (
 
 def metric_meanings(keys: list[str]) -> list[tuple[str, str]]:
     """One sentence per metric key, from the evaluation module's own descriptions."""
-    from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS
-
     return [(key, METRIC_DESCRIPTIONS.get(key, "")) for key in keys]
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth.config import write_text_atomic
+from brainsynth.paper import PAPER_TABLE1
 from brainsynth.report.render import format_value, interval_of, metric_cell, render_html
+from brainsynth.vtt.scoring import list_studies, study_results
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
     # (column title, metrics key, meaning)
@@ -64,8 +66,6 @@ def vtt_results_by_name(db: str | None) -> dict[str, dict[str, Any]]:
     """
     if not db or not Path(db).is_file():
         return {}
-    from brainsynth.vtt.scoring import list_studies, study_results
-
     found = {}
     for study in list_studies(db):
         if study["complete"]:
@@ -81,8 +81,6 @@ def table_rows(
     config: Any, configurations: list[Any]
 ) -> tuple[list[str], list[list[str]], list[dict[str, Any]]]:
     """Column titles, formatted rows, and machine-readable rows for the CSV."""
-    from brainsynth.reproduce import PAPER_TABLE1
-
     out = Path(config.out)
     vtt = vtt_results_by_name(config.vtt_db)
     titles = ["Configuration", *[c[0] for c in COLUMNS], "Paper VTT accuracy (%)"]

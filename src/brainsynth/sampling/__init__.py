@@ -8,8 +8,7 @@ load on first use.
 
 from __future__ import annotations
 
-from typing import Any
-
+from brainsynth.lazy import lazy_exports
 from brainsynth.sampling.config import WEIGHTS, SamplingConfig
 
 _LAZY = {
@@ -19,14 +18,7 @@ _LAZY = {
     "sample_images": "images",
     "write_samples": "files",
 }
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"brainsynth.sampling.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'brainsynth.sampling' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = ["WEIGHTS", "SamplingConfig", *_LAZY]

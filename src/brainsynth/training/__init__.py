@@ -6,8 +6,7 @@ machinery (torch) on first use, so the command line's ``--help`` stays instant.
 
 from __future__ import annotations
 
-from typing import Any
-
+from brainsynth.lazy import lazy_exports
 from brainsynth.training.config import (
     AugmentConfig,
     DataConfig,
@@ -21,14 +20,7 @@ from brainsynth.training.config import (
 from brainsynth.training.run_folder import is_finished
 
 _LAUNCH = ("train", "resume", "run_training", "resume_training")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAUNCH:
-        from brainsynth.training import launch
-
-        return getattr(launch, name)
-    raise AttributeError(f"module 'brainsynth.training' has no attribute {name!r}")
+__getattr__ = lazy_exports(__name__, dict.fromkeys(_LAUNCH, "launch"))
 
 
 __all__ = [

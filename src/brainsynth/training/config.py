@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth.config import DEVICES
-from brainsynth.data.dataset import IMAGE_SETS
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import check_arch
+from brainsynth.paper import BATCH, GAN_DEFAULTS, IMAGE_SETS, LATENT
 
 OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
@@ -42,10 +42,7 @@ AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
 
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
-    "dcgan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
-              "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
-    "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "n_critic": 5,
-             "clip": 0.01, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+    **GAN_DEFAULTS,  # the paper's dcgan and wgan
     "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "n_critic": 5,
                 "clip": None, "gp_lambda": 10.0, "r1_gamma": 0.0, "disc_norm": "layer"},
     "hinge": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
@@ -88,7 +85,7 @@ class ModelConfig:
     """Which architecture (``--arch``), its latent size and its own settings."""
 
     arch: str = "dcgan"  # a registered architecture (brainsynth.models.ARCHITECTURES)
-    latent: int = 100  # latent vector size (Radford et al.; paper)
+    latent: int = LATENT  # latent vector size (Radford et al.; paper)
     options: dict[str, Any] = field(default_factory=dict)  # the architecture's Config fields
 
     def __post_init__(self) -> None:
@@ -191,7 +188,7 @@ class RunConfig:
 
     out: str  # run folder, stored absolute
     iters: int = 10000  # generator updates in total
-    batch: int = 64  # images per batch over all processes (paper §3.2.2)
+    batch: int = BATCH  # images per batch over all processes (paper §3.2.2)
     seed: int = 0  # seeds weights, data order, latents, augmentation
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda

@@ -26,14 +26,13 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from brainsynth.data.dataset import SEQUENCE_LABELS
+from brainsynth.paper import IMAGE_SET_LABELS
 from brainsynth.vtt import db as vttdb
 from brainsynth.vtt import export
 from brainsynth.vtt.scoring import LABELS, list_studies, study_results
 from brainsynth.vtt.study import TOKEN_PATTERN
 
 HERE = Path(__file__).parent
-LABELS_BY_SET = {**SEQUENCE_LABELS, "concat": "Concat"}
 ADMIN_COOKIE = "vtt_admin"
 IMAGE_KEY = re.compile(r"^[A-Za-z0-9_-]{32}$")
 STUDY_ID = re.compile(r"^[0-9a-f]{16}$")
@@ -204,7 +203,7 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
             study_results(db, s["id"]) | {"created_at": s["created_at"]} for s in list_studies(db)
         ]
         return page(
-            request, "admin.html", studies=studies, fmt=export.format_cell, labels=LABELS_BY_SET
+            request, "admin.html", studies=studies, fmt=export.format_cell, labels=IMAGE_SET_LABELS
         )
 
     @app.get("/admin/results.json")

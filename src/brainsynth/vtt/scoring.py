@@ -11,42 +11,16 @@ response time. In the results ``accuracy`` and the Wilson bounds are fractions i
 
 from __future__ import annotations
 
-import math
 import os
 import statistics
 from collections.abc import Sequence
 from typing import Any
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.stats import binomial_p_value, wilson
 from brainsynth.vtt import db as vttdb
 
 LABELS: tuple[str, str] = ("real", "synthetic")
-Z95 = 1.959963984540054
-"""Two-sided 95 % standard normal quantile."""
-
-
-def binomial_p_value(k: int, n: int) -> float:
-    """Exact two-sided binomial p-value of ``k`` successes in ``n`` trials against p = 0.5.
-
-    With p = 0.5 the distribution is symmetric, so the p-value is twice the smaller tail
-    (capped at 1), identical to ``scipy.stats.binomtest(k, n, 0.5).pvalue``.
-    """
-    if n == 0:
-        return 1.0
-    low = min(k, n - k)
-    tail = sum(math.comb(n, i) for i in range(low + 1)) / 2.0**n
-    return min(1.0, 2.0 * tail)
-
-
-def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
-    """Wilson score interval for a proportion ``k / n`` (fractions in [0, 1])."""
-    if n == 0:
-        return (0.0, 1.0)
-    p = k / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
 
 
 def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
@@ -89,7 +63,7 @@ def summarize(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
         cells[f"{row['truth']}_as_{row['answer']}"] += 1
     n = len(answers)
     correct = cells["real_as_real"] + cells["synthetic_as_synthetic"]
-    low, high = wilson_interval(correct, n)
+    low, high = wilson(correct, n)
     times = [row["response_ms"] / 1000.0 for row in answers]
     return {
         "accuracy": correct / n if n else None,

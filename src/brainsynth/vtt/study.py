@@ -20,9 +20,10 @@ import secrets
 import numpy as np
 from PIL import Image
 
-from brainsynth.data.dataset import IMAGE_SETS, SEQUENCES, ImageSet
+from brainsynth.data.dataset import ImageSet
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import save_png
+from brainsynth.paper import IMAGE_SETS, SEQUENCES
 from brainsynth.vtt import db as vttdb
 
 TOKEN_PATTERN = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -17,58 +17,29 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from brainsynth.config import save_config, write_text_atomic
+from brainsynth import training
+from brainsynth.config import save_config
+from brainsynth.data.dataset import load_prepared
+from brainsynth.data.prepare import PrepareConfig, prepare
+from brainsynth.demo.config import DemoConfig, DemoGan
 from brainsynth.errors import BrainsynthError
-from brainsynth.metrics.evaluate import EvalConfig
-
-
-@dataclass
-class DemoGan:
-    """How one GAN of the demo is trained (the defaults are chosen in :data:`DEMO_GANS`)."""
-
-    gan: str  # dcgan | wgan | wgan-gp
-    lr: float | None = None  # None: the paper's learning rate for this GAN
-    n_critic: int | None = None  # None: the paper's (1 for dcgan, 5 for wgan)
-    note: str = ""  # why these settings, shown in the report
-
-
-DEMO_GANS: tuple[DemoGan, ...] = (
-    DemoGan("dcgan", note="the paper's DCGAN settings (Adam 2e-4, beta1 0.5, batch 64)"),
-    DemoGan(
-        "wgan",
-        lr=5e-4,
-        n_critic=2,
-        note=(
-            "WGAN with the paper's weight clipping (0.01) and RMSprop, but at 5e-4 instead of "
-            "5e-5 and 2 critic steps instead of 5: at the paper's settings it draws only head "
-            "outlines in a few CPU minutes; these give brain silhouettes on a black background"
-        ),
-    ),
+from brainsynth.phantom import make_cohort
+from brainsynth.pipeline import Experiment, evaluate_and_record, sample_experiment
+from brainsynth.report.demo import write_demo_report
+from brainsynth.sampling import SamplingConfig
+from brainsynth.training import (
+    DataConfig,
+    ModelConfig,
+    ObjectiveConfig,
+    OptimizerConfig,
+    RunConfig,
+    TrainConfig,
 )
-
-
-@dataclass
-class DemoConfig:
-    out: str = "brainsynth-demo"  # output folder
-    minutes: float = 8.0  # wall-clock budget for the whole demo
-    seed: int = 0  # seeds the phantom, training, sampling and evaluation
-    patients: int = 12  # phantom patients
-    size: int = 64  # prepared image size (the paper's 64x64 Concat set)
-    sequence: str = "concat"  # image set trained (paper §3.2.2)
-    width: int = 32  # base channel width (the paper's half-width DCGAN)
-    batch: int = 64  # the paper's batch size
-    precision: str = "bf16"  # bf16 autocast + channels_last: ~2x faster on CPU
-    n_samples: int = 512  # synthetic images sampled per GAN for evaluation
-    eval_reserve_s: float = 35.0  # seconds kept per GAN for sampling and evaluation
-    min_train_s: float = 20.0  # each GAN trains at least this long, whatever the budget
-    log_every: int = 10  # iterations between loss records (the report's curves)
-    evaluation: EvalConfig = field(default_factory=lambda: EvalConfig(max_real=1000))
-    gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
-    vtt_n: int = 50  # images per class in the Visual Turing Test study
+from brainsynth.vtt.study import create_study, invite
 
 
 @dataclass
@@ -99,11 +70,6 @@ class StepClock:
 
 def run_demo(config: DemoConfig) -> Path:
     """Run the demo into ``config.out`` and return the path of ``report.html``."""
-    from brainsynth.data.dataset import load_prepared
-    from brainsynth.data.prepare import PrepareConfig, prepare
-    from brainsynth.phantom import make_cohort
-    from brainsynth.report.demo import write_demo_report
-
     if not config.gans:
         raise BrainsynthError("the demo needs at least one GAN to train")
 
@@ -167,27 +133,14 @@ def train_and_evaluate(
     clock: StepClock,
 ) -> dict[str, Any]:
     """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
-    from brainsynth.metrics.evaluate import evaluate, format_summary
-    from brainsynth.sampling import generate_with_info, write_samples
-    from brainsynth.training import (
-        DataConfig,
-        ModelConfig,
-        ObjectiveConfig,
-        OptimizerConfig,
-        RunConfig,
-        TrainConfig,
-        train,
-    )
-
-    out = Path(config.out)
-    run_dir = out / "runs" / gan.gan
+    experiment = Experiment(Path(config.out) / gan.gan)
     train_config = TrainConfig(
         data=DataConfig(str(prepared), config.sequence),
         model=ModelConfig(options={"width": config.width}),
         objective=ObjectiveConfig(name=gan.gan, n_critic=gan.n_critic),
         optimizer=OptimizerConfig(lr=gan.lr),
         run=RunConfig(
-            out=str(run_dir),
+            out=str(experiment.run),
             iters=1_000_000,
             batch=config.batch,
             seed=config.seed,
@@ -197,31 +150,23 @@ def train_and_evaluate(
             sample_every=100,
         ),
     )
-    shutil.rmtree(run_dir, ignore_errors=True)  # a re-run of the demo trains afresh
+    shutil.rmtree(experiment.folder, ignore_errors=True)  # a re-run of the demo trains afresh
     with clock.step(f"train {gan.gan}", f"{budget_s:.0f} s budget; {gan.note}"):
-        train(train_config)
-    samples_dir = out / "samples" / gan.gan
+        training.train(train_config)
     with clock.step(f"sample {gan.gan}", f"{config.n_samples} images"):
-        fake, sampling = generate_with_info(run_dir, n=config.n_samples, seed=config.seed)
-        write_samples(fake, samples_dir, grid=samples_dir / "grid.png", meta=sampling)
-    metrics_dir = out / "metrics" / gan.gan
+        sampling = SamplingConfig(n=config.n_samples, seed=config.seed)
+        fake, info = sample_experiment(experiment, sampling)
     with clock.step(f"evaluate {gan.gan}", "C2ST, distances, diversity, memorisation"):
-        metrics = evaluate(
-            real,
-            fake,
-            dataclasses.replace(config.evaluation, seed=config.seed),
-            out_dir=metrics_dir,
+        evaluation = dataclasses.replace(config.evaluation, seed=config.seed)
+        metrics = evaluate_and_record(
+            real, fake, evaluation, experiment.metrics, experiment.evaluation, info
         )
-        metrics["fake_sampling"] = sampling
-        write_text_atomic(metrics_dir / "metrics.json", json.dumps(metrics, indent=2, default=str))
-        print(format_summary(metrics))
     return {
-        "iteration": sampling["iteration"],
+        "iteration": info["iteration"],
         "gan": gan,
-        "run": run_dir,
+        "run": experiment.run,
         "fake": fake,
         "metrics": metrics,
-        "metrics_dir": metrics_dir,
     }
 
 
@@ -236,8 +181,6 @@ def brainsynth_command() -> str:
 
 def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dict[str, Any]:
     """A Visual Turing Test study of real vs ``result``'s samples, with one invited rater."""
-    from brainsynth.vtt.study import create_study, invite
-
     db = Path(config.out) / "vtt.sqlite"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)

@@ -1,0 +1,145 @@
+"""train -> sample -> evaluate -> record, in one experiment-folder layout.
+
+``brainsynth demo``, ``brainsynth reproduce`` and ``brainsynth evaluate`` all go through
+here, so an experiment looks the same wherever it came from. An experiment folder ``EXP/``:
+
+- ``run/``: the training run (``config.yaml``, ``checkpoints/``, ``metrics.jsonl``, ...);
+- ``samples/``: ``000000.png``..., ``samples.npy``, ``sampling.json`` and ``grid.png``;
+- ``evaluation/``: the evaluation's montages;
+- ``metrics.json``: every metric, plus ``fake_sampling`` (how the synthetic images were
+  made) and whatever the caller records beside them (e.g. the Table 1 configuration).
+
+Finished steps are skipped: a finished run is not trained again, an unfinished one resumes.
+Importing this module does not import torch (training and sampling load it on first use), so
+the commands built on it start fast.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth import sampling, training
+from brainsynth.config import write_text_atomic
+from brainsynth.imageio import load_image_source
+from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
+from brainsynth.sampling import SamplingConfig
+from brainsynth.training import TrainConfig, is_finished
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """The paths of one experiment folder (see the module docstring)."""
+
+    folder: Path
+
+    @property
+    def run(self) -> Path:
+        return self.folder / "run"
+
+    @property
+    def samples(self) -> Path:
+        return self.folder / "samples"
+
+    @property
+    def evaluation(self) -> Path:
+        return self.folder / "evaluation"
+
+    @property
+    def metrics(self) -> Path:
+        return self.folder / "metrics.json"
+
+
+def is_generator(source: str | os.PathLike[str]) -> bool:
+    """True for a training run folder or a ``.pt`` checkpoint (images must be generated)."""
+    source = Path(source)
+    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
+
+
+def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The ``sampling.json`` beside saved synthetic images, if any (records post-processing)."""
+    source = Path(source)
+    folder = source if source.is_dir() else source.parent
+    for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
+        if candidate.is_file():
+            return json.loads(candidate.read_text())
+    return None
+
+
+def load_fake_images(
+    source: str | os.PathLike[str], n: int, seed: int = 0, device: str = "auto"
+) -> tuple[np.ndarray, dict[str, Any] | None]:
+    """Synthetic images from any source, and how they were made.
+
+    A run folder or checkpoint is sampled (``n`` images, ``seed``); a PNG folder, ``.npy``
+    or samples folder is read whole, with its ``sampling.json`` when there is one.
+    """
+    if is_generator(source):
+        return sampling.sample_images(source, SamplingConfig(n=n, seed=seed, device=device))
+    return load_image_source(source), sampling_record(source)
+
+
+def train_or_resume(config: TrainConfig) -> Path:
+    """Train ``config`` into ``config.run.out``; resume it if unfinished; skip it if done."""
+    run = Path(config.run.out)
+    if not (run / "config.yaml").is_file():
+        return training.train(config)
+    if not is_finished(run):
+        training.resume(run, iters=config.run.iters)
+    return run
+
+
+def sample_experiment(
+    experiment: Experiment, config: SamplingConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Sample the experiment's run into ``samples/`` (with ``grid.png``)."""
+    images, info = sampling.sample_images(experiment.run, config)
+    grid = experiment.samples / "grid.png"
+    sampling.write_samples(images, experiment.samples, grid=grid, meta=info)
+    return images, info
+
+
+def evaluate_and_record(
+    real: np.ndarray,
+    fake: np.ndarray,
+    config: EvalConfig,
+    metrics_path: Path,
+    montages: Path,
+    fake_sampling: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate, then write ``metrics_path`` (metrics + ``fake_sampling`` + ``extra``)."""
+    metrics = evaluate(real, fake, config, out_dir=montages, progress=progress)
+    if fake_sampling is not None:
+        metrics["fake_sampling"] = fake_sampling
+    metrics.update(extra or {})
+    write_text_atomic(metrics_path, json.dumps(metrics, indent=2, default=str) + "\n")
+    print(format_summary(metrics), flush=True)
+    return metrics
+
+
+def run_experiment(
+    experiment: Experiment,
+    train_config: TrainConfig,
+    real: np.ndarray,
+    sampling: SamplingConfig,
+    evaluation: EvalConfig,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """train (or resume) -> sample -> evaluate -> record, into ``experiment``.
+
+    The run is trained in ``experiment.run`` whatever ``train_config.run.out`` says.
+    """
+    run = dataclasses.replace(train_config.run, out=str(experiment.run))
+    train_or_resume(dataclasses.replace(train_config, run=run))
+    fake, info = sample_experiment(experiment, sampling)
+    return evaluate_and_record(
+        real, fake, evaluation, experiment.metrics, experiment.evaluation, info, extra
+    )
