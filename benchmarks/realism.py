@@ -157,7 +157,8 @@ def run_candidate(
 
     from brainsynth.config import load_config, write_text_atomic
     from brainsynth.data.dataset import load_prepared
-    from brainsynth.metrics.evaluate import EvalConfig, evaluate
+    from brainsynth.metrics.evaluate import EvalConfig
+    from brainsynth.pipeline import evaluate_and_record
     from brainsynth.sampling import generate_with_info, write_samples
     from brainsynth.training import TrainConfig
 
@@ -184,11 +185,11 @@ def run_candidate(
         evaluation = EvalConfig(seed=args.seed, max_real=args.max_real, threads=args.threads,
                                 n_bootstrap=args.bootstrap,
                                 c2st_control_repeats=args.control_repeats)  # fmt: skip
-        metrics = evaluate(real, fake, evaluation, out_dir=out / f"eval-{variant}", progress=False)
-        metrics["fake_sampling"] = info
-        metrics["black_share"] = float((fake == 0).mean())
-        write_text_atomic(out / f"eval-{variant}" / "metrics.json",
-                          json.dumps(metrics, indent=2, default=str))  # fmt: skip
+        metrics = evaluate_and_record(
+            real, fake, evaluation, out / f"eval-{variant}" / "metrics.json",
+            out / f"eval-{variant}", fake_sampling=info,
+            extra={"black_share": float((fake == 0).mean())}, progress=False,
+        )  # fmt: skip
         row[variant] = {key: metrics.get(key) for key, _, _ in METRICS}
         row["weights"] = info.get("weights")
     row["real_black_share"] = float(
