@@ -5,25 +5,13 @@ from __future__ import annotations
 import copy
 import io
 import math
-from dataclasses import dataclass
 
 import pytest
 import torch
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import stylegan2 as sg
-
-try:
-    from brainsynth.models.shape import ModelShape
-except ImportError:  # the registry's ModelShape lands with the generator core (issue 10)
-
-    @dataclass
-    class ModelShape:  # type: ignore[no-redef]
-        size: int = 64
-        channels: int = 1
-        latent: int = 100
-        num_classes: int = 0
-
+from brainsynth.models.shape import ModelShape
 
 TINY = sg.Config(channel_base=256, channel_max=16, w_dim=16, mapping_layers=2)
 
@@ -259,4 +247,4 @@ def test_bad_config_and_shape_are_one_line_errors() -> None:
     with pytest.raises(BrainsynthError, match="power of two"):
         sg.build(TINY, ModelShape(48, 1, 8, 0))
     with pytest.raises(BrainsynthError, match="mbstd_channels 3 must divide"):
-        sg.build(sg.Config(channel_base=256, channel_max=16, mbstd_channels=3), ModelShape())
+        sg.build(sg.Config(channel_base=256, channel_max=16, mbstd_channels=3), ModelShape(16))
