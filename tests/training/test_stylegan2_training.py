@@ -144,6 +144,15 @@ def test_presets_and_flags_on_top(tmp_path: Path) -> None:
     assert config["optimizer"]["lr"] == 2e-4
 
 
+def test_an_option_of_another_architecture_is_a_one_line_error(tmp_path: Path, capsys) -> None:
+    data = blob_dataset(tmp_path / "prepared", patients=4, slices=4, size=16)
+    code = main(["train", "--preset", "recommended", "--data", str(data), "--sequence", "t1",
+                 "--out", str(tmp_path / "run"), "--width", "4"])  # fmt: skip
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "'stylegan2' has no setting width" in err and "channel_base" in err
+
+
 def test_cpu_time_budget(blob_prepared: Path, tmp_path: Path) -> None:
     config = sg2_config(blob_prepared, tmp_path / "run", iters=10**6, max_seconds=0.0,
                         budget_clock="cpu")  # fmt: skip
