@@ -107,7 +107,7 @@ def test_make_cohort_refuses_bad_arguments(tmp_path):
         make_cohort(tmp_path / "b", 0)
     (tmp_path / "c").mkdir()
     (tmp_path / "c" / "x").write_text("x")
-    with pytest.raises(BrainsynthError, match="is not an empty folder"):
+    with pytest.raises(BrainsynthError, match="holds files .brainsynth phantom. did not write"):
         make_cohort(tmp_path / "c", 1)
 
 

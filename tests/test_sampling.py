@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from brainsynth.config import save_config
 from brainsynth.data.dataset import write_prepared
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import load_png_folder
@@ -48,10 +47,10 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                                    checkpoint_every=2),
                          ModelConfig(options={"width": 4}))  # fmt: skip
     # The run's sampling default, as `brainsynth train --background-floor 0.25` records it.
-    save_config(SamplingConfig(background_floor=0.25), root / "run" / "sampling.yaml")
-    return train(config)
+    return train(config, extra_configs={"sampling.yaml": SamplingConfig(background_floor=0.25)})
 
 
+@pytest.mark.numerics
 def test_same_seed_same_images(run: Path) -> None:
     a = generate(run, n=20, seed=5, batch=7)
     b = generate(run, n=20, seed=5, batch=7)

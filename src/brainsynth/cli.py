@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -24,6 +25,7 @@ COMMANDS: tuple[str, ...] = (
     "vtt",
     "demo",
     "reproduce",
+    "augment-eval",
 )
 
 
@@ -39,10 +41,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"brainsynth {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
+        module_name = f"brainsynth.commands.{name.replace('-', '_')}"
         try:
-            module = importlib.import_module(f"brainsynth.commands.{name}")
+            module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
-            if exc.name != f"brainsynth.commands.{name}":
+            if exc.name != module_name:
                 raise
             continue
         sub = subparsers.add_parser(
@@ -64,13 +67,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     try:
         result = args._run(args)
+        sys.stdout.flush()
     except BrainsynthError as exc:
-        print(f"brainsynth: error: {exc}", file=sys.stderr)
+        # Under torchrun an error that every rank raises alike is printed by rank 0 only;
+        # other ranks' own errors name their rank.
+        rank = os.environ.get("RANK", "0")
+        if rank == "0":
+            print(f"brainsynth: error: {exc}", file=sys.stderr)
+        elif not getattr(exc, "quiet", False):
+            print(f"brainsynth: error (rank {rank}): {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return closed_pipe()
     return int(result or 0)
+
+
+def closed_pipe() -> int:
+    """The reader of our output went away (``brainsynth vtt results | head -1``): stop quietly.
+
+    Whatever is still buffered for stdout is dropped (stdout now points at /dev/null, so the
+    flush at exit cannot fail again); the exit status is the shell's for SIGPIPE.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 128 + 13
 
 
 if __name__ == "__main__":

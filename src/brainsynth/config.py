@@ -116,3 +116,29 @@ def write_text_atomic(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+IMAGE_SIZES: tuple[int, ...] = (16, 32, 64, 128, 256, 512, 1024)
+"""Square image sides brainsynth prepares, trains at and shows in a Visual Turing Test.
+
+The generators grow a 4x4 map by doublings (paper §3.2.2: 64 and 128), so a side must be a
+power of two; 16 is the smallest the discriminator can reduce, 1024 the largest kept sane.
+"""
+
+
+def check_image_size(size: int, flag: str) -> int:
+    """The one image-size rule shared by ``prepare --size``, ``train`` and ``vtt create``."""
+    if isinstance(size, bool) or not isinstance(size, int) or size not in IMAGE_SIZES:
+        raise BrainsynthError(
+            f"{flag} {size}: image sides must be a power of two from {IMAGE_SIZES[0]} to "
+            f"{IMAGE_SIZES[-1]} ({', '.join(map(str, IMAGE_SIZES))}), as the generators double "
+            "a 4x4 map"
+        )
+    return size
+
+
+def check_square(height: int, width: int, what: str) -> int:
+    """Refuse non-square images (every model and the Visual Turing Test show squares)."""
+    if height != width:
+        raise BrainsynthError(f"{what}: images are {height}x{width}, not square")
+    return int(height)

@@ -69,13 +69,31 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2) -> np.
     return grid
 
 
+def joint_panel(image: np.ndarray, pad: int = 2) -> np.ndarray:
+    """A (4, H, W) joint slice in [0, 1] as one uint8 2x2 panel: T1 | T1c over T2 | FLAIR
+    (the channel order of prepared folders)."""
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[0] != 4:
+        raise ValueError(f"expected a (4, H, W) joint image, got shape {image.shape}")
+    return make_grid(image[:, None], ncols=2, pad=pad)
+
+
+def as_tiles(images: np.ndarray) -> np.ndarray:
+    """(N, 1, H, W) images unchanged; (N, 4, H, W) joint images as (N, 1, h, w) uint8 panels."""
+    images = np.asarray(images)
+    if images.ndim == 4 and images.shape[1] == 4:
+        return np.stack([joint_panel(image) for image in images])[:, None]
+    return images
+
+
 def save_grid(
     path: str | os.PathLike[str], images: np.ndarray, ncols: int | None = None, pad: int = 2
 ) -> Path:
-    """Save a montage of (N, 1, H, W) images in [0, 1] as a PNG and return its path."""
+    """Save a montage of (N, 1, H, W) images in [0, 1] (or of the 2x2 panels of (N, 4, H, W)
+    joint images) as a PNG and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(make_grid(images, ncols, pad), mode="L").save(path, format="PNG")
+    Image.fromarray(make_grid(as_tiles(images), ncols, pad), mode="L").save(path, format="PNG")
     return path
 
 
@@ -93,44 +111,64 @@ def load_png_folder(folder: str | os.PathLike[str]) -> np.ndarray:
 
 
 def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
-    """Load a ``samples.npy`` of shape (N, 1, H, W) or (N, H, W) as float32 in [0, 1]."""
+    """Load a ``samples.npy`` of shape (N, 1, H, W), (N, 4, H, W) (joint) or (N, H, W) as
+    float32 in [0, 1]."""
     try:
         array = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise BrainsynthError(f"{path}: not a readable .npy file ({exc})") from exc
     if array.ndim == 3:
         array = array[:, None]
-    if array.ndim != 4 or array.shape[1] != 1:
-        raise BrainsynthError(f"{path}: expected shape (N, 1, H, W), got {array.shape}")
+    if array.ndim != 4 or array.shape[1] not in (1, 4):
+        raise BrainsynthError(
+            f"{path}: expected shape (N, 1, H, W) or (N, 4, H, W), got {array.shape}"
+        )
+    if array.shape[2] != array.shape[3]:
+        raise BrainsynthError(f"{path}: images are {array.shape[2]}x{array.shape[3]}, not square")
     if array.dtype == np.uint8:
         return array.astype(np.float32) / 255.0
+    if array.dtype.kind != "f":
+        raise BrainsynthError(
+            f"{path}: images of type {array.dtype}; expected uint8 (0..255) or float in [0, 1]"
+        )
     array = np.asarray(array, dtype=np.float32)
     if not np.isfinite(array).all():
         raise BrainsynthError(f"{path}: contains NaN or infinite values")
-    return np.clip(array, 0.0, 1.0)
+    low, high = (float(array.min()), float(array.max())) if array.size else (0.0, 0.0)
+    if low < 0.0 or high > 1.0:
+        raise BrainsynthError(
+            f"{path}: values span [{low:.4g}, {high:.4g}]; expected float images in [0, 1] "
+            "(rescale them first: clipping would turn them white or black)"
+        )
+    return array
 
 
-def load_image_source(
-    source: str | os.PathLike[str], n: int | None = None, seed: int = 0
-) -> np.ndarray:
+def is_generator_source(source: str | os.PathLike[str]) -> bool:
+    """True for a training run folder (it holds ``checkpoints/``) or a ``.pt`` checkpoint:
+    a source whose images are generated on demand rather than read from files."""
+    source = Path(source)
+    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
+
+
+def load_image_source(source: str | os.PathLike[str]) -> np.ndarray:
     """Load images from a PNG folder, a ``.npy`` file or a samples folder (with samples.npy).
 
-    Returns (N, 1, H, W) float32 in [0, 1]. Training runs and checkpoints are sampled one
-    layer up (:func:`brainsynth.pipeline.load_fake_images`), not here.
+    Every image the source holds is returned (a caller that wants fewer draws a seeded
+    random subset, never the first files by name). Returns (N, C, H, W) float32 in [0, 1].
+    Training runs and checkpoints (:func:`is_generator_source`) are sampled one layer up
+    (:func:`brainsynth.pipeline.load_fake_images`), not here.
     """
     source = Path(source)
     if not source.exists():
         raise BrainsynthError(f"{source}: no such file or folder")
+    if is_generator_source(source):
+        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
     if source.suffix == ".npy":
         images = load_npy_images(source)
-    elif source.suffix == ".pt" or (source / "checkpoints").is_dir():
-        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
     elif source.is_dir() and (source / "samples.npy").is_file():
         images = load_npy_images(source / "samples.npy")
     elif source.is_dir():
         images = load_png_folder(source)
     else:
         raise BrainsynthError(f"{source}: expected a PNG folder, a .npy file or a run folder")
-    if n is not None:
-        images = images[:n]
     return np.ascontiguousarray(images, dtype=np.float32)

@@ -37,10 +37,13 @@ from brainsynth.data.layouts import (
     CANONICAL_ORIGIN,
     GRID_SHAPE,
     LAYOUTS,
+    MANIFEST,
+    top_level_entries,
     write_case,
     write_manifest,
 )
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import claim_folder
 
 SEQUENCE_ORDER: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
 
@@ -344,31 +347,31 @@ def make_cohort(
     seed: int = 0,
     layout: str = "brats2021",
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write a phantom cohort of ``patients`` cases in the file layout of ``layout``.
+
+    ``out`` is new, empty or a cohort ``phantom`` wrote before (see :mod:`brainsynth.outputs`;
+    ``overwrite`` lets it replace files in the way that it did not write).
 
     Layouts: ``brats2021``, ``brats2018``, ``brats2023``, ``brats2015`` (``.mha``) and
     ``msd`` (Decathlon Task01, 4D NIfTI). Returns ``out``. Patients are synthesised in
     parallel (at most two processes) and are identical for the same ``seed``.
     """
 
-    out = Path(out)
     if layout not in LAYOUTS:
         raise BrainsynthError(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if patients < 1:
         raise BrainsynthError(f"--patients must be at least 1, got {patients}")
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise BrainsynthError(f"{out}: exists and is not an empty folder")
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    writes = top_level_entries(layout, patients)
+    claim = claim_folder(out, "phantom", "OUT", writes, overwrite=overwrite)
+    tmp = claim.scratch()
     try:
         grades = write_patients(tmp, patients, seed, layout, progress)
         write_manifest(tmp, layout, seed, grades)
-        if out.exists():
-            out.rmdir()
-        tmp.rename(out)  # an interrupted run leaves no cohort that looks complete
+        # an interrupted run leaves no cohort that looks complete
+        claim.install(tmp, last=(MANIFEST,))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return out
+    return Path(out)

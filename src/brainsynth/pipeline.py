@@ -27,7 +27,7 @@ import numpy as np
 
 from brainsynth import sampling, training
 from brainsynth.config import write_text_atomic
-from brainsynth.imageio import load_image_source
+from brainsynth.imageio import is_generator_source, load_image_source
 from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
 from brainsynth.sampling import SamplingConfig
 from brainsynth.training import TrainConfig, is_finished
@@ -56,12 +56,6 @@ class Experiment:
         return self.folder / "metrics.json"
 
 
-def is_generator(source: str | os.PathLike[str]) -> bool:
-    """True for a training run folder or a ``.pt`` checkpoint (images must be generated)."""
-    source = Path(source)
-    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
-
-
 def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
     """The ``sampling.json`` beside saved synthetic images, if any (records post-processing)."""
     source = Path(source)
@@ -80,7 +74,7 @@ def load_fake_images(
     A run folder or checkpoint is sampled (``n`` images, ``seed``); a PNG folder, ``.npy``
     or samples folder is read whole, with its ``sampling.json`` when there is one.
     """
-    if is_generator(source):
+    if is_generator_source(source):
         return sampling.sample_images(source, SamplingConfig(n=n, seed=seed, device=device))
     return load_image_source(source), sampling_record(source)
 

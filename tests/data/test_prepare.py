@@ -22,7 +22,7 @@ from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare
 from brainsynth.errors import BrainsynthError
 
-TINY = dict(slices=(4, 12), size=8, workers=1)
+TINY = dict(slices=(4, 12), size=16, workers=1)
 
 
 def cohort(root, n=3, orientation="LPS"):
@@ -34,7 +34,7 @@ def cohort(root, n=3, orientation="LPS"):
 def test_output_is_a_loadable_prepared_dataset(tmp_path):
     out = prepare(cohort(tmp_path / "src"), tmp_path / "out", PrepareConfig(**TINY), progress=False)
     data = load_prepared(out)
-    assert data.images.shape == (3 * 8, 4, 8, 8) and data.images.dtype == np.uint8
+    assert data.images.shape == (3 * 8, 4, 16, 16) and data.images.dtype == np.uint8
     assert [r["slice"] for r in data.slices[:8]] == [str(s) for s in range(4, 12)]
     assert {r["plane"] for r in data.slices} == {"sagittal"}
     tumor = [r["tumor_pixels"] for r in data.slices]
@@ -172,7 +172,7 @@ def test_bad_case_is_skipped_with_warning_or_fatal_when_strict(tmp_path, capsys,
 
 def test_slices_beyond_the_volume_name_the_file(tmp_path):
     write_nifti_case(tmp_path / "src", "BraTS2021_00000")
-    config = PrepareConfig(slices=(80, 150), size=8, workers=1)
+    config = PrepareConfig(slices=(80, 150), size=16, workers=1)
     with pytest.raises(BrainsynthError, match=r"_t1.nii.gz: --slices 80:150 exceeds its 20 sag"):
         prepare(tmp_path / "src", tmp_path / "out", config, progress=False)
 
@@ -180,7 +180,7 @@ def test_slices_beyond_the_volume_name_the_file(tmp_path):
 def test_parallel_workers_give_the_same_output(tmp_path):
     src = cohort(tmp_path / "src", n=3)
     one = load_prepared(prepare(src, tmp_path / "one", PrepareConfig(**TINY), progress=False))
-    config = PrepareConfig(slices=(4, 12), size=8, workers=2)
+    config = PrepareConfig(slices=(4, 12), size=16, workers=2)
     two = load_prepared(prepare(src, tmp_path / "two", config, progress=False))
     np.testing.assert_array_equal(one.images, two.images)
     assert one.slices == two.slices
@@ -201,11 +201,15 @@ def test_interrupted_run_leaves_no_complete_looking_out(tmp_path, monkeypatch):
 def test_out_is_replaced_only_if_it_is_a_prepared_dataset(tmp_path):
     src = cohort(tmp_path / "src", n=1)
     out = prepare(src, tmp_path / "out", PrepareConfig(**TINY), progress=False)
-    prepare(src, out, PrepareConfig(slices=(4, 6), size=8, workers=1), progress=False)
+    prepare(src, out, PrepareConfig(slices=(4, 6), size=16, workers=1), progress=False)
     assert len(load_prepared(out).slices) == 2
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "thesis.tex").write_text("precious")
-    with pytest.raises(BrainsynthError, match="mine: exists and is not a prepared dataset"):
+    with pytest.raises(
+        BrainsynthError,
+        match="mine: exists and holds files .brainsynth prepare. did not write .thesis.tex.; "
+        "choose another OUT or pass --overwrite",
+    ):
         prepare(src, tmp_path / "mine", PrepareConfig(**TINY), progress=False)
     assert (tmp_path / "mine" / "thesis.tex").read_text() == "precious"
 
@@ -215,5 +219,5 @@ def test_preview_montage_has_a_row_per_sequence(tmp_path):
     preview = tmp_path / "preview.png"
     prepare(src, tmp_path / "out", PrepareConfig(**TINY), preview=preview, progress=False)
     with Image.open(preview) as img:
-        assert img.size == (3 * 10 + 2, 4 * 10 + 2)  # 3 patients x 4 sequences, 8 px + 2 pad
+        assert img.size == (3 * 18 + 2, 4 * 18 + 2)  # 3 patients x 4 sequences, 16 px + 2 pad
     assert json.loads((tmp_path / "out" / "dataset.json").read_text())["phantom"] is False

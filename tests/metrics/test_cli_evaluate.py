@@ -12,6 +12,7 @@ from blobs import blob_dataset
 from brainsynth.cli import main
 from brainsynth.data.dataset import load_prepared
 from brainsynth.imageio import save_png
+from margins import accuracy_floor, hypergeometric_range
 
 
 @pytest.fixture
@@ -20,10 +21,11 @@ def blobs_12(tmp_path: Path) -> Path:
     return blob_dataset(tmp_path / "prepared", patients=12, slices=6, size=16)
 
 
+@pytest.mark.numerics
 def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, tmp_path, capsys):
     real = load_prepared(blobs_12).image_set("t2").float_images()
     rng = np.random.default_rng(0)
-    fake = np.clip(real[rng.permutation(len(real))] + rng.normal(0, 0.05, real.shape), 0, 1)
+    fake = np.clip(real[rng.permutation(len(real))] + rng.normal(0, 0.2, real.shape), 0, 1)
     samples = tmp_path / "samples"
     samples.mkdir()
     np.save(samples / "samples.npy", fake.astype(np.float32))
@@ -45,7 +47,10 @@ def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, 
         assert metrics[key] is not None, key
     assert metrics["n_real"] == metrics["n_fake"] == 72 and metrics["seed"] == 3
     assert metrics["fake_sampling"] == {"background_floor": 0.02, "n": 72}
-    assert metrics["c2st_accuracy"] > 0.8  # added noise on a clean background gives it away
+    # Noise (sd 0.2) on a clean black background gives every image away: >= 95% right (it
+    # scored >= 0.92 on every seed and kernel set tried; sd 0.05 fell to 0.58 at seed 6), so
+    # the held-out count falls below this floor with p < 1e-4.
+    assert metrics["c2st_accuracy"] >= accuracy_floor(metrics["c2st_n_test"], 0.95)
     assert Path(metrics["c2st_saliency_montage"]).is_file()
     assert Path(metrics["memorization_montage"]).parent == out.parent
     printed = capsys.readouterr().out
@@ -70,5 +75,50 @@ def test_evaluate_command_png_folder_metric_subset_and_errors(blobs_12, tmp_path
     small = tmp_path / "small.npy"
     np.save(small, np.zeros((20, 1, 8, 8), np.float32))
     bad = ["evaluate", "--real", str(blobs_12), "--sequence", "t1", "--fake", str(small)]
-    assert main([*bad, "--out", str(out)]) == 2
+    assert main([*bad, "--out", str(out)]) == 2  # m.json is in a folder evaluate did not make
+    assert "m.json: exists and was not written by 'brainsynth evaluate'" in capsys.readouterr().err
+    assert main([*bad, "--out", str(out), "--overwrite"]) == 2
     assert "8x8 but the real images are 16x16" in capsys.readouterr().err
+
+
+def test_a_large_folder_is_read_whole_and_planted_copies_at_its_end_are_found(tmp_path, capsys):
+    # Issue 9: a folder of 1,120 PNGs whose last 112 were exact training slices was read as
+    # its first 1,000 files by name and reported as no more memorised than a clean folder.
+    prepared = blob_dataset(tmp_path / "prepared", patients=24, slices=6, size=16)
+    real = load_prepared(prepared).image_set("t1").float_images()
+    novel_dataset = blob_dataset(tmp_path / "novel", patients=168, slices=6, size=16, seed=1)
+    novel = load_prepared(novel_dataset).image_set("t1").float_images()  # other patients
+    copies = real[np.random.default_rng(0).choice(len(real), 112, replace=False)]
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    for i, image in enumerate(np.concatenate([novel, copies])):
+        save_png(folder / f"{i:06d}.png", image)
+    out = tmp_path / "m.json"
+    args = ["evaluate", "--real", str(prepared), "--sequence", "t1", "--fake", str(folder),
+            "--out", str(out), "--metrics", "memorization", "--quiet"]  # fmt: skip
+
+    assert main(args) == 0
+    metrics = json.loads(out.read_text())
+    assert (metrics["n_fake_available"], metrics["n_fake"], metrics["fake_subset"]) == (
+        1120, 1120, "all",
+    )  # fmt: skip
+    # Every copy is at distance 0, so 112 / 1,120 = 0.10 are flagged for sure; new patients
+    # add about 1% by construction of the threshold.
+    assert 0.10 <= metrics["memorized_fraction"] <= 0.15
+    novel_flagged = round(metrics["memorized_fraction"] * 1120) - 112
+    assert "vs 1120 synthetic (all 1120)" in capsys.readouterr().out
+
+    # Half of them, drawn at random with the seed: the copies among them follow the
+    # hypergeometric law of a random draw (the first 560 by name would hold none).
+    assert main([*args, "--max-fake", "560", "--seed", "4", "--overwrite"]) == 0
+    metrics = json.loads(out.read_text())
+    assert (metrics["n_fake_available"], metrics["n_fake"], metrics["fake_subset"]) == (
+        1120, 560, "random(4)",
+    )  # fmt: skip
+    low, high = hypergeometric_range(1120, 112, 560)
+    assert low / 560 <= metrics["memorized_fraction"] <= (high + novel_flagged) / 560
+    assert "vs 560 synthetic (random(4) subset of 1120)" in capsys.readouterr().out
+
+    # --n-fake sizes what a generator samples; a folder is never cut to it.
+    assert main([*args, "--n-fake", "100"]) == 2
+    assert "--n-fake applies only when --fake is a run folder" in capsys.readouterr().err

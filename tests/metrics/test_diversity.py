@@ -25,6 +25,7 @@ def smooth_images(n: int, size: int, seed: int) -> np.ndarray:
     return np.clip(base + rng.normal(0, 0.05, (n, 1, size, size)), 0, 1).astype(np.float32)
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("size", [64, 128])
 def test_ms_ssim_matches_torchmetrics(size):
     x, y = smooth_images(6, size, 0), smooth_images(6, size, 1)
@@ -40,6 +41,7 @@ def test_ms_ssim_matches_torchmetrics(size):
     np.testing.assert_allclose(ours, reference, atol=1e-4)
 
 
+@pytest.mark.numerics
 def test_ms_ssim_of_identical_images_is_one_and_of_unrelated_lower():
     x = smooth_images(4, 64, 0)
     np.testing.assert_allclose(ms_ssim(x, x), 1.0, atol=1e-5)

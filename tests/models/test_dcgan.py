@@ -57,6 +57,7 @@ def test_no_tanh_elu_and_batch_norm() -> None:
         assert generator(torch.randn(2, 100)).min() > 1.0
 
 
+@pytest.mark.numerics
 def test_critic_without_batch_norm_for_wgan_gp() -> None:
     layer = Discriminator(Config(width=4, disc_norm="layer"), ModelShape(32))
     none = Discriminator(Config(width=4, disc_norm="none"), ModelShape(32))

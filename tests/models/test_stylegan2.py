@@ -173,11 +173,14 @@ def test_minibatch_stddev_feature() -> None:
     out = sg.minibatch_stddev(x, group=4, features=1)
     assert out.shape == (4, 3, 3, 3)
     torch.testing.assert_close(out[:, 2], torch.full((4, 3, 3), 1e-4))  # sqrt(1e-8)
-    # Groups are samples i, i + N/G: with G = 2 over 4 samples, (0, 2) and (1, 3).
+    # Groups are consecutive samples: with G = 2 over 4 samples, (0, 1) and (2, 3), so a
+    # batch split between two ranks of 2 forms the same groups.
     x = torch.zeros(4, 1, 1, 1)
-    x[0], x[2] = 1.0, -1.0  # group of 0 and 2: std 1; group of 1 and 3: std 0
+    x[0], x[1] = 1.0, -1.0  # group of 0 and 1: std 1; group of 2 and 3: std 0
     out = sg.minibatch_stddev(x, group=2, features=1)
-    torch.testing.assert_close(out[:, 1, 0, 0], torch.tensor([1.0, 1e-4, 1.0, 1e-4]))
+    torch.testing.assert_close(out[:, 1, 0, 0], torch.tensor([1.0, 1.0, 1e-4, 1e-4]))
+    halves = [sg.minibatch_stddev(part, group=2, features=1) for part in x.split(2)]
+    torch.testing.assert_close(torch.cat(halves), out)
     # A batch that the group size does not divide uses the largest divisor.
     assert sg.minibatch_stddev(torch.randn(6, 2, 2, 2), group=4, features=1).shape == (6, 3, 2, 2)
 

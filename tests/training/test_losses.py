@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -9,6 +10,7 @@ from torch import nn
 from brainsynth.training import losses
 
 
+@pytest.mark.numerics
 def test_dcgan_losses_are_bce_on_logits() -> None:
     real, fake = torch.randn(16), torch.randn(16)
     expected_d = F.binary_cross_entropy_with_logits(
@@ -26,6 +28,7 @@ def test_wasserstein_losses() -> None:
     assert losses.wgan_g_loss(fake).item() == -1.0
 
 
+@pytest.mark.numerics
 def test_gradient_penalty_of_linear_critics() -> None:
     class Linear(nn.Module):
         def __init__(self, norm: float) -> None:

@@ -16,11 +16,15 @@ from brainsynth.sampling import generate
 from brainsynth.training import is_finished, losses, resume, train
 
 
+@pytest.mark.numerics
 def test_dcgan_learns_a_trivial_distribution(square_prepared, tiny, tmp_path: Path) -> None:
     data, target = square_prepared
-    # A higher learning rate than the paper's (a named option) keeps this test short.
-    config = tiny(data, tmp_path / "run", iters=150, batch=16, width=8, lr=1e-3,
-                         log_every=50, sample_every=1000, checkpoint_every=1000)  # fmt: skip
+    # A higher learning rate than the paper's (a named option) keeps this test short. After
+    # 150 iterations a GAN is still oscillating: 3 of 10 seeds missed these bounds (mean error
+    # up to 0.24, background up to 0.28). After 300, every seed and kernel set tried lands far
+    # inside them (error <= 0.09, square >= 0.8, background <= 0.06; untrained: ~0.5 grey).
+    config = tiny(data, tmp_path / "run", iters=300, batch=16, width=8, lr=1e-3,
+                  log_every=100, sample_every=1000, checkpoint_every=1000)  # fmt: skip
     images = generate(train(config), n=64, seed=1)
     inside = np.zeros_like(target, dtype=bool)
     inside[4:12, 4:12] = True
@@ -66,6 +70,7 @@ def all_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
 REALISM = {"ema_half_life": 10, "augment": ("translation", "cutout", "intensity")}
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize(
     ("gan", "extra"),
     [("dcgan", {}), ("wgan", {}), ("wgan-gp", {}), ("dcgan", REALISM), ("hinge", REALISM)],

@@ -27,7 +27,9 @@ def test_create_stores_the_requested_mix_as_identical_pngs(blob_prepared: Path, 
     db = tmp_path / "vtt.db"
     real = load_prepared(blob_prepared).image_set("t2")
     fake = fake_images(12, size=32)  # synthetic at 32 px: real 16 px images are resampled
-    study = create_study(db, "T2 (WGAN, 32x32)", real, fake, n_real=5, n_fake=7, seed=3)
+    study = create_study(
+        db, "T2 (WGAN, 32x32)", real, fake, n_real=5, n_fake=7, seed=3, allow_upsample=True
+    )
     items = _rows(db, "SELECT truth, source, png FROM items WHERE study_id = ?", study)
     assert Counter(r["truth"] for r in items) == {"real": 5, "synthetic": 7}
     for row in items:

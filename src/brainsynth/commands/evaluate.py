@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from brainsynth.config import field_default
+from brainsynth.data.dataset import JOINT
 from brainsynth.metrics.evaluate import EvalConfig
 from brainsynth.paper import IMAGE_SETS
 from brainsynth.sampling.config import SamplingConfig
@@ -28,24 +29,47 @@ Metric families (--metrics, comma-separated; default all):
   memorization  nearest training image per synthetic image; share closer than new patients come
 
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
-or a training run folder (then --n-fake images are sampled). Montages are written next to
-the JSON. Every metric carries its sample sizes and a 95% interval.
+or a training run folder or checkpoint (then --n-fake images are sampled). Every image of a
+folder or .npy is read; when there are more than --max-fake (or more real images than
+--max-real), a random subset drawn with --seed is evaluated, never the first files by name.
+The summary and the JSON say how many images were available and used and how they were
+chosen (n_fake_available, n_fake, fake_subset: all or random(SEED); the same for real).
+Montages are written next to the JSON. Every metric carries its sample sizes and a 95%
+interval.
+
+Samples of a conditional run (`sample` wrote labels.csv beside them) are also evaluated per
+label against the real images of that label (with-tumor samples against real slices with
+tumour; t2 samples against real T2), under "per_label". Joint samples (--sequence joint,
+(N, 4, H, W)) get a C2ST on the four-channel stacks (so sequences that disagree with each
+other count against the generator) and every metric per channel, under "per_channel".
 """
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from brainsynth.metrics.evaluate import EvalConfig  # numpy only: --help stays quick
+
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--real", required=True, help="prepared dataset folder (real images)")
     parser.add_argument(
         "--sequence",
         required=True,
-        choices=IMAGE_SETS,
-        help="real image set; concat pools all four sequences",
+        choices=(*IMAGE_SETS, JOINT),
+        help="real image set; concat pools all four sequences; joint: four-channel samples",
     )
     parser.add_argument(
         "--fake", required=True, help="synthetic images: PNG folder, .npy, samples folder or run"
     )
-    parser.add_argument("--out", required=True, help="metrics JSON to write (montages beside it)")
+    parser.add_argument(
+        "--out",
+        required=True,
+        help="metrics JSON to write (montages beside it); existing files are replaced only if "
+        "evaluate wrote them (or with --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace the JSON and montages even if evaluate did not write them",
+    )
     parser.add_argument(
         "--metrics",
         default="all",
@@ -61,8 +85,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-fake",
         type=int,
-        default=field_default(SamplingConfig, "n"),
-        help="images to sample when --fake is a run folder (default: %(default)s)",
+        default=None,
+        help="images to generate when --fake is a run folder or checkpoint (default: "
+        f"{field_default(SamplingConfig, 'n')}); "
+        "a folder or .npy is read whole, see --max-fake",
+    )
+    defaults = EvalConfig()
+    parser.add_argument(
+        "--max-fake",
+        type=int,
+        default=defaults.max_fake,
+        help="evaluate at most this many synthetic images, a random subset drawn with --seed "
+        f"when more are given (default: {defaults.max_fake})",
+    )
+    parser.add_argument(
+        "--max-real",
+        type=int,
+        default=defaults.max_real,
+        help="use at most this many real images, a random subset drawn with --seed "
+        f"(default: {defaults.max_real})",
     )
     parser.add_argument(
         "--inception",
@@ -75,6 +116,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="limit torch and BLAS threads while evaluating; 1 is fastest on a busy machine "
         "(default: leave the libraries' settings)",
+    )
+    parser.add_argument(
+        "--device",
+        choices=("cpu", "cuda", "auto"),
+        default="cpu",
+        help="where the C2ST classifier trains and neighbours are searched; cuda is much "
+        "faster for large sets, figures agree with cpu within the metrics' intervals "
+        "(default: cpu)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -96,32 +145,64 @@ def parse_metrics(text: str) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
+    from brainsynth.imageio import is_generator_source
+    from brainsynth.metrics.evaluate import format_summary
+    from brainsynth.metrics.families import MONTAGE_FILES
+    from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
+    from brainsynth.outputs import claim_file, claim_files
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
+    from brainsynth.sampling.files import read_sample_labels
 
-    if args.threads is not None and args.threads < 1:
-        raise BrainsynthError(f"--threads must be at least 1, got {args.threads}")
+    for name in ("threads", "max_fake", "max_real", "n_fake"):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            raise BrainsynthError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
+    if args.n_fake is not None and not is_generator_source(args.fake):
+        raise BrainsynthError(
+            f"--n-fake applies only when --fake is a run folder or checkpoint; {args.fake} is "
+            "read whole (use --max-fake to evaluate a random subset of it)"
+        )
     config = EvalConfig(
         metrics=parse_metrics(args.metrics),
         seed=args.seed,
+        max_real=args.max_real,
+        max_fake=args.max_fake,
         inception=args.inception,
         threads=args.threads,
+        device=args.device,
     )
-    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
-    fake, record = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
     out = Path(args.out)
+    claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
+    names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
+    claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
+    prepared = load_prepared(args.real)
+    n_fake = args.n_fake or field_default(SamplingConfig, "n")
+    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
+    claim.begin(names)
+    progress = not args.quiet
+    extra: dict = {"real": str(args.real), "fake": str(args.fake)}
+    labels = read_sample_labels(args.fake, record, len(fake))
+    if record is not None:  # per-image labels are in labels.csv, not in metrics.json
+        record = {k: v for k, v in record.items() if k != "labels"}
+    if args.sequence == JOINT:
+        extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
+        config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
+    elif labels is not None and record is not None and record.get("condition"):
+        extra["per_label"] = evaluate_per_label(
+            prepared, args.sequence, fake, labels, record["condition"],
+            float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+        )  # fmt: skip
+    real = prepared.image_set(args.sequence, as_float=False)
     evaluate_and_record(
-        real,
-        fake,
-        config,
-        out,
-        out.parent,
-        fake_sampling=record,
-        extra={"real": str(args.real), "fake": str(args.fake)},
-        progress=not args.quiet,
+        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress
     )
+    for part in ("per_channel", "per_label"):
+        for name, sub in extra.get(part, {}).items():
+            print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
     print(f"wrote {out}")
     return 0

@@ -28,7 +28,12 @@ layouts:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("out", metavar="OUT", help="new (or empty) folder to write the cohort")
+    parser.add_argument(
+        "out",
+        metavar="OUT",
+        help="folder for the cohort: new, empty, or a cohort phantom wrote before (then only "
+        "its own files are replaced)",
+    )
     parser.add_argument(
         "--patients", type=int, required=True, metavar="N", help="number of phantom patients"
     )
@@ -39,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=LAYOUTS[0],
         help="file layout of this BraTS release (default: %(default)s)",
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into OUT even where files phantom did not write are in the way (those are "
+        "replaced; nothing else is deleted)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -46,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.phantom import make_cohort
 
     out = make_cohort(
-        args.out, args.patients, seed=args.seed, layout=args.layout, progress=not args.quiet
+        args.out,
+        args.patients,
+        seed=args.seed,
+        layout=args.layout,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
     )
     print(f"wrote a PHANTOM cohort of {args.patients} patients ({args.layout} layout) to {out}")
     print("note: synthetic data from the MNI152 template, for demos and tests, not patients")

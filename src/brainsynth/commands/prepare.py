@@ -22,7 +22,10 @@ its header, selects slices of one plane, normalises each volume and sequence (cl
 to N x N. Defaults follow Han et al. (ISBI 2018, section 3.1): sagittal slices #80-#149.
 
 Writes OUT/images.npy (uint8, N x 4 x H x W, channels T1, T1c, T2, FLAIR), OUT/slices.csv
-(patient, grade, plane, slice, tumor_pixels), OUT/dataset.json and OUT/config.yaml.
+(patient, grade, plane, slice, tumor_pixels), OUT/dataset.json and OUT/config.yaml, and
+OUT/.brainsynth-owner.json listing them: a second prepare into OUT replaces only those files
+(a notes.txt or a runs/ folder of yours in OUT stays untouched). A folder prepare did not make
+is refused unless --overwrite; OUT is checked for writability before any work.
 
 Slice indices count along the canonical axis (sagittal: 0 is the patient's far left).
 Display: sagittal superior up, anterior left; coronal superior up, patient's right left;
@@ -47,7 +50,12 @@ def slice_range(text: str) -> tuple[int, int]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("src", metavar="SRC", help="folder holding BraTS cases (any depth)")
-    parser.add_argument("out", metavar="OUT", help="output folder (created; replaced if prepared)")
+    parser.add_argument(
+        "out",
+        metavar="OUT",
+        help="output folder: new, empty, or prepared before (then only prepare's own files "
+        "are replaced; anything else in it is left alone)",
+    )
     parser.add_argument(
         "--plane",
         choices=tuple(PLANES),
@@ -68,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=_default("size"),
         metavar="N",
-        help="output side length (default: %(default)s)",
+        help="output side length: a power of two from 16 to 1024 (default: %(default)s)",
     )
     parser.add_argument(
         "--resize",
@@ -102,6 +110,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--strict", action="store_true", help="stop at the first bad case instead of skipping it"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into OUT (and --preview) even where files prepare did not write are in "
+        "the way; those are replaced, nothing else is deleted",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -121,7 +135,14 @@ def run(args: argparse.Namespace) -> int:
         strict=args.strict,
     )
     preview = Path(args.preview) if args.preview else None
-    out = prepare(args.src, args.out, config, preview=preview, progress=not args.quiet)
+    out = prepare(
+        args.src,
+        args.out,
+        config,
+        preview=preview,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
     import json
 
     meta = json.loads((out / "dataset.json").read_text())

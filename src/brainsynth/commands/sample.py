@@ -14,12 +14,23 @@ write DIR/000000.png, ... (8-bit grayscale at the training size), DIR/samples.np
 (N, 1, H, W) float32 in [0, 1] and DIR/sampling.json (checkpoint, iteration, weights, seed,
 background floor, output mapping).
 
+A run trained with --condition generates the class asked for with --label (by name:
+with-tumor / without-tumor, or t1 / t1c / t2 / flair; default every class in turn); the
+label of each image goes to DIR/labels.csv and the counts into sampling.json. A joint run
+(--sequence joint) writes samples.npy (N, 4, H, W) and one 2x2 panel PNG per sample
+(T1 | T1c over T2 | FLAIR).
+
 The paper's generator has no tanh (§3.2.2): its output y is mapped to [0, 1] with
 clip((y + 1) / 2, 0, 1), the inverse of the [-1, 1] scaling of the training images.
 The same checkpoint, seed, --n and --batch give identical images. Runs trained with
 --ema-half-life sample their EMA generator unless --weights raw.
 
+DIR is new, empty, or a folder sample wrote before: then only its own files are replaced (and
+its PNGs beyond --n removed); anything else is left alone. Files of others in the way are
+refused unless --overwrite, before the generator runs.
+
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
+  brainsynth sample runs/dcgan-tumor --label with-tumor --n 500 --out samples/with-tumor
 """
 
 
@@ -31,7 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("source", metavar="RUN|CHECKPOINT", help="run folder or .pt checkpoint")
     add("--n", type=int, required=True, help="number of images to generate")
-    add("--out", required=True, help="output folder")
+    add("--out", required=True, help="output folder (new, or made by sample)")
     add("--seed", type=int, default=field_default(SamplingConfig, "seed"),
         help=f"latent seed {_default('seed')}")  # fmt: skip
     add("--batch", type=int, default=field_default(SamplingConfig, "batch"),
@@ -40,19 +51,47 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--weights", choices=WEIGHTS, default=field_default(SamplingConfig, "weights"),
         help="ema: the generator's moving average; raw: the trained weights; auto: ema when "
         f"the run kept one {_default('weights')}")  # fmt: skip
-    add(
-        "--label",
-        type=int,
-        help="class id for a conditional generator (default: every class in turn)",
-    )
+    add("--label", metavar="NAME|ID",
+        help="class of a conditional generator, by name (with-tumor, without-tumor; t1, t1c, "
+        "t2, flair) or id (default: every class in turn); written to labels.csv and "
+        "sampling.json")  # fmt: skip
     add("--background-floor", type=float,
         help="pixels below this become exactly 0 (default: the run's sampling.yaml value, "
         "0 = off)")  # fmt: skip
     add("--device", choices=DEVICES, default=field_default(SamplingConfig, "device"),
         help=_default("device"))  # fmt: skip
+    add("--overwrite", action="store_true",
+        help="write into --out / --grid even where files sample did not write are in the way "
+        "(those are replaced; nothing else is deleted)")  # fmt: skip
+
+
+def sample_names(n: int) -> list[str]:
+    """The files ``sample`` writes into its folder for ``n`` images."""
+    return [*(f"{i:06d}.png" for i in range(n)), "samples.npy", "sampling.json"]
+
+
+def legacy_samples(folder):
+    """A folder written by brainsynth 0.1's sample (no marker): its PNGs and arrays."""
+    import json
+    import re
+
+    try:
+        record = json.loads((folder / "sampling.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or "output_mapping" not in record:
+        return None
+    png = re.compile(r"^[0-9]{6}\.png$")
+    return {p.name for p in folder.iterdir() if png.match(p.name)} | {
+        "samples.npy",
+        "sampling.json",
+    }
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from brainsynth.outputs import claim_file, claim_folder
     from brainsynth.sampling import sample_images, write_samples
 
     config = SamplingConfig(
@@ -64,7 +103,20 @@ def run(args: argparse.Namespace) -> int:
         background_floor=args.background_floor,
         label=args.label,
     )
+    names = sample_names(args.n)
+    claim = claim_folder(
+        args.out, "sample", "--out", names, overwrite=args.overwrite, legacy=legacy_samples
+    )
+    grid_claim = None
+    if args.grid:
+        grid_claim = claim_file(args.grid, "sample", "--grid", args.overwrite, within=claim)
+        if grid_claim is None:
+            names.append(Path(args.grid).name)
     images, info = sample_images(args.source, config)
+    claim.begin(names)
+    if grid_claim is not None:
+        grid_claim.begin([Path(args.grid).name])
     out = write_samples(images, args.out, grid=args.grid, meta=info)
+    claim.finish(names)
     print(f"brainsynth: wrote {len(images)} images to {out}")
     return 0

@@ -6,10 +6,12 @@ import argparse
 from typing import Any
 
 from brainsynth.config import DEVICES, field_default
-from brainsynth.data.dataset import IMAGE_SETS
+from brainsynth.data.dataset import TRAINING_SETS
+from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD
 from brainsynth.models import arch_names
 from brainsynth.training.config import (
     AUGMENTS,
+    BATCH_NORM_MODES,
     BUDGET_CLOCKS,
     OBJECTIVE_DEFAULTS,
     OBJECTIVES,
@@ -60,21 +62,40 @@ run; every run's config.yaml is one). Per-objective defaults (used when --lr, --
 {_defaults_table()}
 EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the paper.
 
+Beyond the paper (its future work, §5): --condition tumor trains a class-conditional GAN
+(class embedding into the generator, projection discriminator) on with-tumor /
+without-tumor slices (tumor_pixels > --tumor-threshold); --sequence concat --condition
+sequence one model for the four sequences; --sequence joint learns the four co-registered
+sequences of a slice as one 4-channel image. --patients restricts training to some patients
+(recorded in config.yaml, so a test set's patients provably stay out).
+
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
-RUN/done.json exists. Training images are scaled to [-1, 1]; the paper's generator has no
+RUN/done.json exists. --out must be new, empty or made by train (marker file); nothing in a
+run folder changes before every check (data, image size, model, checkpoint) has passed, and
+config.yaml stores absolute paths, so --resume works from any working folder. Training images
+are scaled to [-1, 1]; the paper's generator has no
 tanh and `brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
 
 Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
 On a CPU shared with other busy processes, OMP_NUM_THREADS=1 can be several times faster
 than the default thread count (threads spin-wait when the cores are oversubscribed).
+
+Several GPUs or machines: start it with torchrun (docs/scaling.md), e.g.
+  torchrun --standalone --nproc-per-node 4 -m brainsynth train --data ... --batch 64
+--batch stays the global batch (16 per GPU here) and the data order and latents are those
+of one process; --batch-norm sync (default) keeps batch statistics global. Only rank 0
+writes the run folder. A signal to any process saves once and stops all; --resume works
+with the same or another number of processes.
 """
 
 # flag destination -> (config section, field); "options" are the architecture's own fields
 FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "data": ("data", "prepared"),
     "sequence": ("data", "sequence"),
+    "condition": ("data", "condition"),
+    "tumor_threshold": ("data", "tumor_threshold"),
     "out": ("run", "out"),
     "arch": ("model", "arch"),
     "latent": ("model", "latent"),
@@ -94,7 +115,8 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "ada_kimg": ("augment", "ada_kimg"),
     "budget_clock": ("run", "budget_clock"),
     **{k: ("run", k) for k in ("iters", "batch", "seed", "precision", "device",
-                               "checkpoint_every", "sample_every", "log_every")},
+                               "checkpoint_every", "sample_every", "log_every",
+                               "batch_norm", "compile")},
 }  # fmt: skip
 RESUME_FLAGS = ("iters", "max_minutes", "no_progress", "resume", "command")
 
@@ -112,8 +134,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
     add("--data", help="prepared dataset folder (brainsynth prepare)")
-    add("--sequence", help=f"image set: {' | '.join(IMAGE_SETS)} (concat: all four pooled)")
-    add("--out", help="run folder to create")
+    add("--sequence", help=f"image set: {' | '.join(TRAINING_SETS)} (concat: all four pooled; "
+        "joint: the four sequences of a slice as one 4-channel image)")  # fmt: skip
+    add("--condition", choices=CONDITIONS,
+        help="class labels the generator learns and `sample --label` asks for: tumor "
+        "(with-tumor / without-tumor from slices.csv), sequence (t1 | t1c | t2 | flair, with "
+        "--sequence concat) (default none, the paper's)")  # fmt: skip
+    add("--tumor-threshold", type=float, metavar="PIXELS",
+        help="with-tumor when a slice's tumor_pixels exceed this "
+        f"(default {DEFAULT_TUMOR_THRESHOLD}: any annotated tumour)")  # fmt: skip
+    add("--patients", metavar="ID,ID...|FILE",
+        help="train on these patients only: a comma list, or a file with one id a line "
+        "(default: all)")  # fmt: skip
+    add("--out", help="run folder to create (new or empty; never a prepared folder or yours)")
     add("--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt")
     add("--arch", choices=arch_names(), help=f"architecture {_default(ModelConfig, 'arch')}")
     add("--gan", choices=OBJECTIVES, help="objective (default: the architecture's; dcgan)")
@@ -134,6 +167,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=DEVICES,
         help=f"where to train; auto = cuda if available {_default(RunConfig, 'device')}",
     )
+    add("--batch-norm", choices=BATCH_NORM_MODES,
+        help="with several processes (torchrun): batch statistics over the global batch "
+        f"(sync: as one process) or each process's share (local) "
+        f"{_default(RunConfig, 'batch_norm')}")  # fmt: skip
+    add("--compile", action="store_true", default=None,
+        help="run the networks through torch.compile (GPU option; compiling takes minutes, "
+        "measure before relying on it) (default: off)")  # fmt: skip
     add("--lr", type=float, help="learning rate (default: per objective, see above)")
     add("--betas", type=float, nargs=2, metavar=("B1", "B2"), help="Adam betas (default: ditto)")
     add("--n-critic", type=int, help="discriminator steps per generator step (default: ditto)")
@@ -189,6 +229,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--log-every", type=int, help=f"metrics interval {_default(RunConfig, 'log_every')}")
     add("--no-progress", action="store_true", help="hide the progress bar")
+    add("--overwrite", action="store_true",
+        help="start a run in a folder train did not make, replacing only the files train "
+        "writes there")  # fmt: skip
 
 
 EXIT_CODES = {"done": 0, "time": 0, "SIGINT": 130, "SIGTERM": 143}
@@ -228,11 +271,22 @@ def config_dict(args: argparse.Namespace) -> dict[str, Any]:
         if not sep or not key:
             raise BrainsynthError(f"--arch-option {item!r}: expected KEY=VALUE")
         section("options")[key.strip()] = yaml.safe_load(text)
+    if args.patients:
+        section("data")["patients"] = patient_list(args.patients)
     if args.max_minutes is not None:
         section("run")["max_seconds"] = args.max_minutes * 60
     if args.no_progress:
         section("run")["progress"] = False
     return data
+
+
+def patient_list(text: str) -> list[str]:
+    """``--patients``: a file with one id a line, or a comma list."""
+    from pathlib import Path
+
+    path = Path(text)
+    items = path.read_text().splitlines() if path.is_file() else text.split(",")
+    return [item.strip() for item in items if item.strip()]
 
 
 def check_complete(data: dict[str, Any]) -> None:
@@ -246,13 +300,10 @@ def check_complete(data: dict[str, Any]) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from brainsynth.config import config_from_dict, save_config
     from brainsynth.errors import BrainsynthError
-    from brainsynth.sampling import SamplingConfig
-    from brainsynth.training.config import TrainConfig
-    from brainsynth.training.launch import check_fresh, resume_training, run_training
+    from brainsynth.outputs import shown
+    from brainsynth.training.distributed import launch
 
-    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
     if args.resume:
         given = {k: v for k, v in vars(args).items() if v not in (None, False, [])}
         extra = [f"--{k.replace('_', '-')}" for k in given
@@ -262,20 +313,33 @@ def run(args: argparse.Namespace) -> int:
                 f"--resume continues a run as configured; only --iters, --max-minutes and "
                 f"--no-progress apply (got {', '.join(extra)})"
             )
-        result = resume_training(
+    with launch() as where:  # torchrun's processes, or just this one
+        result = _train_or_resume(args, where)
+    if result.reason == "done" and where.is_main:
+        print(f"brainsynth: {shown(result.run)} finished at iteration {result.iteration}")
+    return EXIT_CODES.get(result.reason, 1)
+
+
+def _train_or_resume(args: argparse.Namespace, where: Any) -> Any:
+    from brainsynth.config import config_from_dict
+    from brainsynth.sampling import SamplingConfig
+    from brainsynth.training.config import TrainConfig
+    from brainsynth.training.launch import resume_training, run_training
+
+    max_seconds = args.max_minutes * 60 if args.max_minutes is not None else None
+    if args.resume:
+        return resume_training(
             args.resume,
             iters=args.iters,
             max_seconds=max_seconds,
             progress=False if args.no_progress else None,
+            launch=where,
         )
-    else:
-        data = config_dict(args)
-        check_complete(data)
-        config = config_from_dict(TrainConfig, data)
-        if args.background_floor is not None:
-            sampling = SamplingConfig(background_floor=args.background_floor)
-            save_config(sampling, check_fresh(config.run.out) / "sampling.yaml")
-        result = run_training(config)
-    if result.reason == "done":
-        print(f"brainsynth: {result.run} finished at iteration {result.iteration}")
-    return EXIT_CODES.get(result.reason, 1)
+    data = config_dict(args)
+    check_complete(data)
+    config = config_from_dict(TrainConfig, data)
+    extra = {}
+    if args.background_floor is not None:
+        extra["sampling.yaml"] = SamplingConfig(background_floor=args.background_floor)
+    runtime = where.runtime(config.run.device)
+    return run_training(config, runtime, overwrite=args.overwrite, extra_configs=extra)

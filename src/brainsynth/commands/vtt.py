@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from brainsynth.data.dataset import JOINT
 from brainsynth.paper import IMAGE_SETS
 
 HELP = "Visual Turing Test: physicians classify real vs synthetic images in a web app"
@@ -19,6 +20,11 @@ is the resulting confusion matrix and accuracy (50 % = indistinguishable).
   brainsynth vtt results --db vtt.db --format table
 
 Everything lives in one SQLite file (WAL); an answer is on disk before the next image shows.
+
+A real image shown in one study is not drawn again by another study of the same database
+(a physician rating several studies would recognise it); 'create' says when too few unused
+real images are left (--allow-repeats draws them anyway). Real images are never upsampled to
+a larger synthetic size without --allow-upsample.
 """
 
 
@@ -35,8 +41,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--sequence",
         required=True,
-        choices=IMAGE_SETS,
-        help="image set; concat draws real images equally from the four",
+        choices=(*IMAGE_SETS, JOINT),
+        help="image set; concat draws real images equally from the four; joint (with "
+        "--panel): four-sequence slices",
+    )
+    create.add_argument(
+        "--panel",
+        action="store_true",
+        help="show every image, real or synthetic, as a 2x2 panel of the four sequences of "
+        "one slice (T1 | T1c over T2 | FLAIR): for joint samples (--sequence joint)",
     )
     create.add_argument(
         "--fake",
@@ -46,6 +59,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--n-real", type=int, default=50, help="number of real images")
     create.add_argument("--n-fake", type=int, default=50, help="number of synthetic images")
     create.add_argument("--seed", type=int, default=0, help="seed of the random draw")
+    create.add_argument(
+        "--allow-repeats",
+        action="store_true",
+        help="draw real images other studies of this database already showed, when too few "
+        "unused ones are left (raters of both studies could recognise them)",
+    )
+    create.add_argument(
+        "--allow-upsample",
+        action="store_true",
+        help="resample real images UP to a larger synthetic size (blurred real images may "
+        "give themselves away)",
+    )
 
     invite = sub.add_parser(
         "invite", help="add a rater; prints the rater's link path", formatter_class=fmt
@@ -87,13 +112,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _create(args: argparse.Namespace) -> int:
-    from brainsynth.data.dataset import load_prepared
-    from brainsynth.pipeline import load_fake_images
-    from brainsynth.vtt.study import create_study
+    import dataclasses
 
-    real = load_prepared(args.real).image_set(args.sequence, as_float=False)
+    import numpy as np
+
+    from brainsynth.config import check_image_size
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.imageio import as_tiles
+    from brainsynth.pipeline import load_fake_images
+    from brainsynth.vtt import db as vttdb
+    from brainsynth.vtt.study import check_name, create_study, real_image_ids
+
+    if args.panel != (args.sequence == JOINT):
+        raise BrainsynthError("--panel goes with --sequence joint (four-sequence samples)")
+    check_name(args.name, "--name")
+    vttdb.check_writable(args.db)
+    dataset = load_prepared(args.real)
+    real = dataset.image_set(args.sequence, as_float=False)
     # A generator is sampled for exactly the images needed; a file source is drawn from whole.
     fake, _ = load_fake_images(args.fake, n=args.n_fake, seed=args.seed)
+    if args.panel:
+        if fake.ndim != 4 or fake.shape[1] != 4:
+            raise BrainsynthError(f"--panel: expected joint samples (N, 4, H, W), got {fake.shape}")
+        check_image_size(int(fake.shape[-1]), "--fake: image side")
+        fake = as_tiles(fake).astype(np.float32) / 255.0
+        real = dataclasses.replace(real, images=as_tiles(real.images))
     study_id = create_study(
         args.db,
         args.name,
@@ -103,6 +147,9 @@ def _create(args: argparse.Namespace) -> int:
         n_fake=args.n_fake,
         seed=args.seed,
         sequence=args.sequence,
+        real_ids=real_image_ids(dataset, real),
+        allow_repeats=args.allow_repeats,
+        allow_upsample=args.allow_upsample,
     )
     print(f"created study {args.name!r}: {args.n_real} real + {args.n_fake} synthetic images")
     print(study_id)
@@ -118,6 +165,33 @@ def _invite(args: argparse.Namespace) -> int:
     return 0
 
 
+def bind(host: str, port: int):
+    """A listening socket on ``host:port``, or a one-line error when it is taken."""
+    import socket
+
+    from brainsynth.errors import BrainsynthError
+
+    if not 0 < port < 65536:
+        raise BrainsynthError(f"--port {port}: choose a port from 1 to 65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise BrainsynthError(f"--host {host}: unknown address ({exc.strerror})") from None
+    family, _, _, _, address = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise BrainsynthError(
+            f"--port {port}: cannot listen on {host} ({exc.strerror}); is another server "
+            "running? choose another --port"
+        ) from None
+    return sock
+
+
 def _serve(args: argparse.Namespace) -> int:
     import secrets
 
@@ -127,13 +201,17 @@ def _serve(args: argparse.Namespace) -> int:
     from brainsynth.vtt import db as vttdb
     from brainsynth.vtt.app import create_app
 
+    if args.admin_token is not None and len(args.admin_token) < 16:
+        raise BrainsynthError("--admin-token: use at least 16 characters")
+    vttdb.check_writable(args.db)
     with vttdb.opened(args.db) as conn:
-        token = args.admin_token or vttdb.get_meta(conn, "admin_token")
-        if token is None:
-            token = secrets.token_urlsafe(32)
-        if len(token) < 16:
-            raise BrainsynthError("--admin-token: use at least 16 characters")
-        vttdb.set_meta(conn, "admin_token", token)
+        stored = vttdb.get_meta(conn, "admin_token")
+    # The port first: nothing is stored or printed for a server that cannot start.
+    sock = bind(args.host, args.port)
+    token = args.admin_token or stored or secrets.token_urlsafe(32)
+    if token != stored:
+        with vttdb.opened(args.db) as conn:
+            vttdb.set_meta(conn, "admin_token", token)
     app = create_app(args.db, token)
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"admin results: http://{host}:{args.port}/admin?token={token}", flush=True)
@@ -144,7 +222,11 @@ def _serve(args: argparse.Namespace) -> int:
             "sending links outside this machine",
             flush=True,
         )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
     return 0
 
 

@@ -6,8 +6,9 @@
   intensities in [0, 1] stored as round(255 * x); memory-mappable.
 - ``slices.csv``: one row per image with at least ``patient, grade, plane, slice,
   tumor_pixels`` (``tumor_pixels`` empty when the case has no segmentation).
-- ``dataset.json``: provenance (source, layouts, plane, slice range, size, normalisation,
-  counts, skipped cases, brainsynth version).
+- ``dataset.json``: provenance (source, layouts, each case's folder and what it resolves to
+  through symbolic links, plane, slice range, size, normalisation, counts, skipped cases,
+  brainsynth version).
 
 An *image set* (paper §3.2.2) is one sequence's channel, or ``concat``: all four channels
 pooled as single-channel images (4N images from N slices, as the paper's 61,600 from 15,400).
@@ -27,16 +28,21 @@ import numpy as np
 from brainsynth.errors import BrainsynthError
 from brainsynth.paper import IMAGE_SETS, SEQUENCES
 
+JOINT: str = "joint"
+"""Not one of the paper's sets: the four sequences of a slice as one (4, H, W) image."""
+TRAINING_SETS: tuple[str, ...] = (*IMAGE_SETS, JOINT)
 SLICE_COLUMNS: tuple[str, ...] = ("patient", "grade", "plane", "slice", "tumor_pixels")
 
 
 @dataclass
 class ImageSet:
-    """Single-channel images of one image set, with where each came from.
+    """Single-channel images of one image set (four-channel for ``joint``), with where each
+    came from.
 
-    ``images`` is (M, 1, H, W): uint8 (0..255) when loaded with ``as_float=False``, else
-    float32 in [0, 1]. ``patients[i]``, ``channels[i]`` (index into :data:`SEQUENCES`) and
-    ``rows[i]`` (row of ``slices.csv``) describe image ``i``.
+    ``images`` is (M, 1, H, W), or (M, 4, H, W) for ``joint``: uint8 (0..255) when loaded
+    with ``as_float=False``, else float32 in [0, 1]. ``patients[i]``, ``channels[i]`` (index
+    into :data:`SEQUENCES`, -1 for ``joint``) and ``rows[i]`` (row of ``slices.csv``)
+    describe image ``i``.
     """
 
     name: str
@@ -47,6 +53,16 @@ class ImageSet:
 
     def __len__(self) -> int:
         return len(self.images)
+
+    def subset(self, index: np.ndarray) -> ImageSet:
+        """The images at ``index`` (a boolean mask or indices), with their provenance."""
+        return ImageSet(
+            name=self.name,
+            images=self.images[index],
+            patients=self.patients[index],
+            channels=self.channels[index],
+            rows=self.rows[index],
+        )
 
     def float_images(self, index: np.ndarray | None = None) -> np.ndarray:
         """The images (or only those at ``index``) as float32 in [0, 1], whatever they were
@@ -76,17 +92,27 @@ class PreparedDataset:
         return np.array([row["patient"] for row in self.slices])
 
     def image_set(self, name: str, as_float: bool = True) -> ImageSet:
-        """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair`` or ``concat``.
+        """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair``, ``concat`` or ``joint``.
 
-        ``concat`` is ordered sequence by sequence (all T1, then all T1c, ...).
+        ``concat`` is ordered sequence by sequence (all T1, then all T1c, ...); ``joint`` keeps
+        the four co-registered sequences of each slice together, (N, 4, H, W).
         """
         name = name.lower()
-        if name not in IMAGE_SETS:
+        if name not in TRAINING_SETS:
             raise BrainsynthError(
-                f"unknown sequence {name!r}: choose one of {', '.join(IMAGE_SETS)}"
+                f"unknown sequence {name!r}: choose one of {', '.join(TRAINING_SETS)}"
             )
         n = len(self.slices)
         patients = self.patients
+        if name == JOINT:
+            images = np.array(self.images)  # in memory, writable (the file is memory-mapped)
+            return ImageSet(
+                name=name,
+                images=images.astype(np.float32) / 255.0 if as_float else images,
+                patients=patients,
+                channels=np.full(n, -1, dtype=np.int64),
+                rows=np.arange(n, dtype=np.int64),
+            )
         channels = list(range(len(SEQUENCES))) if name == "concat" else [SEQUENCES.index(name)]
         images = np.concatenate([self.images[:, c : c + 1] for c in channels], axis=0)
         if as_float:
@@ -117,14 +143,40 @@ def load_prepared(root: str | os.PathLike[str]) -> PreparedDataset:
         raise BrainsynthError(
             f"{paths['images.npy']}: expected uint8 (N, 4, H, W), got {images.dtype} {images.shape}"
         )
-    with paths["slices.csv"].open(newline="") as handle:
-        slices = list(csv.DictReader(handle))
+    if images.shape[2] != images.shape[3]:
+        raise BrainsynthError(
+            f"{paths['images.npy']}: images are {images.shape[2]}x{images.shape[3]}, not square; "
+            "prepare them again with brainsynth prepare"
+        )
+    slices = read_slices_csv(paths["slices.csv"])
     if len(slices) != len(images):
         raise BrainsynthError(
             f"{root}: slices.csv has {len(slices)} rows but images.npy has {len(images)} images"
         )
-    meta = json.loads(paths["dataset.json"].read_text())
+    try:
+        meta = json.loads(paths["dataset.json"].read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BrainsynthError(f"{paths['dataset.json']}: not valid JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise BrainsynthError(f"{paths['dataset.json']}: expected a JSON object")
     return PreparedDataset(root=root, images=images, slices=slices, meta=meta)
+
+
+def read_slices_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of ``slices.csv``, refusing a file without the columns every step reads."""
+    try:
+        with path.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            slices = list(reader)
+            columns = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BrainsynthError(f"{path}: unreadable ({exc})") from exc
+    missing = [c for c in SLICE_COLUMNS if c not in columns]
+    if missing:
+        raise BrainsynthError(
+            f"{path}: missing column(s) {', '.join(missing)} (expected {', '.join(SLICE_COLUMNS)})"
+        )
+    return slices
 
 
 def write_prepared(

@@ -83,6 +83,17 @@ def case_name(layout: str, index: int) -> str:
     }[layout]
 
 
+def top_level_entries(layout: str, patients: int) -> list[str]:
+    """The names a phantom cohort of ``patients`` cases has directly under its folder."""
+    if layout in ("brats2018", "brats2015"):
+        cases = ["HGG", "LGG"]
+    elif layout == "msd":
+        cases = ["imagesTr", "labelsTr", "dataset.json"]
+    else:
+        cases = [case_name(layout, i) for i in range(patients)]
+    return [*cases, MANIFEST, "README-PHANTOM.txt"]
+
+
 def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray) -> None:
     """Write a NIfTI-1 file labelled as a phantom in its ``descrip`` field."""
     import nibabel as nib

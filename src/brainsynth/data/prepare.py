@@ -4,8 +4,9 @@ Defaults follow the paper (§3.1, §3.2.1): sagittal slices #80-#149, all four s
 stretched from 240x155 to a square. Each case is handled by one worker process (memory stays
 bounded: one volume per worker at a time) and written to its own temporary array; the parent
 then concatenates them into ``images.npy`` through a memory map. Everything is written into a
-hidden temporary folder beside ``OUT`` that is renamed at the end, so an interrupted run never
-leaves an ``OUT`` that looks complete.
+hidden temporary folder that is moved into place at the end, so an interrupted run never
+leaves an ``OUT`` that looks complete. ``OUT`` follows :mod:`brainsynth.outputs`: a new or
+empty folder, or one ``prepare`` made, where only the files it wrote are replaced.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from brainsynth.config import check_image_size
 from brainsynth.data.dataset import write_slices_csv
-from brainsynth.data.discovery import Case, discover_cases
+from brainsynth.data.discovery import Case, Problem, discover_cases
 from brainsynth.data.loading import load_volume
 from brainsynth.data.preprocessing import (
     PLANES,
@@ -36,6 +38,7 @@ from brainsynth.data.preprocessing import (
     resize,
 )
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import claim_file, claim_folder
 from brainsynth.paper import SEQUENCE_LABELS, SEQUENCES, SLICES
 
 GRADES = ("HGG", "LGG", "all")
@@ -69,8 +72,7 @@ class PrepareConfig:
             raise BrainsynthError(f"--grade {self.grade!r}: choose one of {', '.join(GRADES)}")
         if self.tumor not in TUMOR_FILTERS:
             raise BrainsynthError(f"--tumor {self.tumor!r}: choose one of any, with, without")
-        if not 4 <= self.size <= 1024:
-            raise BrainsynthError(f"--size {self.size}: must be between 4 and 1024")
+        check_image_size(self.size, "--size")
         if self.workers < 1:
             raise BrainsynthError(f"--workers {self.workers}: must be at least 1")
         start, stop = self.slices
@@ -113,6 +115,8 @@ def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | 
 
 def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
     """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
+    if case.broken:
+        raise BrainsynthError(f"{case.folder}: case {case.patient}: {'; '.join(case.broken)}")
     if case.missing:
         names = ", ".join(SEQUENCE_LABELS[s] for s in case.missing)
         raise BrainsynthError(f"{case.folder}: case {case.patient} is missing {names}")
@@ -191,8 +195,10 @@ def assemble(folder: Path, parts: list[Path], count: int, size: int) -> None:
     del images
 
 
-def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
-    cases = discover_cases(src)
+def select_cases(
+    src: Path, config: PrepareConfig, problems: list[Problem] | None = None
+) -> tuple[list[Case], int]:
+    cases = discover_cases(src, problems)
     found = len(cases)
     if config.grade != "all":
         cases = [c for c in cases if c.grade == config.grade]
@@ -201,23 +207,43 @@ def select_cases(src: Path, config: PrepareConfig) -> tuple[list[Case], int]:
     return cases, found
 
 
+PREPARED_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
+"""What ``prepare`` writes into ``OUT`` (``dataset.json`` last: it marks a complete folder)."""
+
+
 def prepare(
     src: str | os.PathLike[str],
     out: str | os.PathLike[str],
     config: PrepareConfig,
     preview: Path | None = None,
     progress: bool = True,
+    overwrite: bool = False,
 ) -> Path:
-    """Prepare the cases under ``src`` into the folder ``out``; return ``out``."""
+    """Prepare the cases under ``src`` into the folder ``out``; return ``out``.
+
+    ``out`` (and ``preview``) are checked before any work (see :mod:`brainsynth.outputs`);
+    ``overwrite`` lets them replace files prepare did not write (never anything else).
+    """
     config.validate()
     src, out = Path(src), Path(out)
-    cases, found = select_cases(src, config)
-    check_out(out)
-    tmp = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "cases").mkdir(parents=True)
+    claim = claim_folder(
+        out, "prepare", "OUT", PREPARED_FILES, overwrite=overwrite, legacy=legacy_prepared
+    )
+    preview_claim = None
+    if preview is not None:
+        preview = Path(preview)
+        preview_claim = claim_file(preview, "prepare", "--preview", overwrite, within=claim)
+    problems: list[Problem] = []
+    cases, found = select_cases(src, config, problems)
+    if problems and config.strict:
+        raise BrainsynthError(f"{problems[0].path}: {problems[0].reason}")
+    tmp = claim.scratch()
+    (tmp / "cases").mkdir()
     try:
-        rows, parts, skipped, layouts = [], [], [], {}
+        rows, parts, skipped, layouts, sources = [], [], [], {}, {}
+        for problem in problems:  # links under SRC that lead nowhere or loop
+            problem.warn()
+            skipped.append(problem.as_skipped())
         # closing() stops the worker pool (on errors too) before the temporary folder goes
         with closing(run_cases(cases, config, tmp / "cases", progress)) as results:
             for case, target, result in results:
@@ -229,20 +255,33 @@ def prepare(
                 rows.extend(result)
                 parts.append(target)
                 layouts[case.patient] = case.layout
+                sources[case.patient] = case.source()
         if not layouts:
             raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
         if not rows:
             raise BrainsynthError(f"{src}: no slice left after --tumor {config.tumor}")
         assemble(tmp, parts, len(rows), config.size)
         shutil.rmtree(tmp / "cases")
-        write_outputs(tmp, src, config, rows, layouts, skipped, found)
-        if preview is not None:
-            write_preview(preview, tmp)
-        replace_folder(tmp, out)
+        write_outputs(tmp, src, config, rows, layouts, skipped, found, sources)
+        claim.install(tmp, last=("dataset.json",))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if preview is not None:
+        (preview_claim or claim).begin([preview.name])
+        write_preview(preview, out)
     return out
+
+
+def legacy_prepared(folder: Path) -> set[str] | None:
+    """A folder prepared by brainsynth 0.1 (no marker): its four files are prepare's."""
+    try:
+        meta = json.loads((folder / "dataset.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(meta, dict) or "brainsynth_version" not in meta:
+        return None
+    return {name for name in PREPARED_FILES if (folder / name).exists()}
 
 
 def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]]) -> None:
@@ -251,30 +290,12 @@ def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]])
     skipped.append({"case": case.patient, "folder": str(case.folder), "reason": str(error)})
 
 
-def check_out(out: Path) -> None:
-    """Refuse to overwrite a folder that is neither empty nor a prepared dataset."""
-    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not is_prepared(out))):
-        raise BrainsynthError(f"{out}: exists and is not a prepared dataset; choose another OUT")
+def write_outputs(folder, src, config, rows, layouts, skipped, found, sources=None) -> None:
+    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder.
 
-
-def is_prepared(folder: Path) -> bool:
-    try:
-        return "brainsynth_version" in json.loads((folder / "dataset.json").read_text())
-    except (OSError, ValueError):
-        return False
-
-
-def replace_folder(tmp: Path, out: Path) -> None:
-    """Rename ``tmp`` to ``out``, replacing an earlier prepared ``out`` only at the end."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
-    """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder."""
+    ``sources`` (patient -> :meth:`Case.source`) records where each case was found and the
+    folder (and linked files) it resolves to, so a cohort of symbolic links stays traceable.
+    """
     from brainsynth import __version__
     from brainsynth.config import save_config
 
@@ -285,6 +306,7 @@ def write_outputs(folder, src, config, rows, layouts, skipped, found) -> None:
         "source": str(src.resolve()),
         "phantom": (src / "PHANTOM.json").is_file(),
         "layouts": layouts,
+        "case_sources": sources or {},
         "grades": grades,
         "plane": config.plane,
         "slice_range": list(config.slices),

@@ -26,7 +26,7 @@ from typing import Any
 from brainsynth import training
 from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
-from brainsynth.data.prepare import PrepareConfig, prepare
+from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
 from brainsynth.demo.config import DemoConfig, DemoGan, training_budgets
 from brainsynth.errors import BrainsynthError
 from brainsynth.phantom import make_cohort
@@ -90,12 +90,9 @@ def run_demo(config: DemoConfig) -> Path:
         if reuse and (prepared_dir / "dataset.json").is_file():
             print(f"reusing the prepared slices in {prepared_dir}")
         else:
-            prepare(
-                phantom,
-                prepared_dir,
-                PrepareConfig(size=config.size),
-                preview=out / "prepared-preview.png",
-            )
+            prepare(phantom, prepared_dir, PrepareConfig(size=config.size))
+            # the demo's own file in its own folder, rewritten on every re-run
+            write_preview(out / "prepared-preview.png", prepared_dir)
     real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
     results = [
         train_and_evaluate(config, gan, prepared_dir, real, train_s, clock) for gan in config.gans

@@ -43,6 +43,7 @@ class C2STSettings:
     width: int = 16  # channels of the first conv layer (doubled per layer)
     val_fraction: float = 0.15  # share of images (whole patients) used for early stopping
     test_fraction: float = 0.25  # share of images (whole patients) held out for the accuracy
+    device: str = "cpu"  # where the CNN trains and predicts: cpu | cuda | cuda:N
 
 
 def group_split(
@@ -76,10 +77,9 @@ def group_split(
 class SmallCNN(nn.Module):
     """Four strided 3x3 conv blocks, global average pooling, one logit ("synthetic")."""
 
-    def __init__(self, width: int = 16):
+    def __init__(self, width: int = 16, channels: int = 1):
         super().__init__()
         layers: list[nn.Module] = []
-        channels = 1
         for i in range(4):
             out = width * 2**i
             layers += [
@@ -119,8 +119,12 @@ def _tensors(x0: np.ndarray, x1: np.ndarray, idx: tuple[np.ndarray, np.ndarray])
 
 @torch.no_grad()
 def predict_logits(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+    """Logits of ``x`` in batches, computed (and returned) on the model's device."""
     model.eval()
-    return torch.cat([model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+    device = next(model.parameters()).device
+    return torch.cat(
+        [model(x[i : i + batch_size].to(device)) for i in range(0, len(x), batch_size)]
+    )
 
 
 def epoch_batches(n: int, settings: C2STSettings, generator: torch.Generator) -> list:
@@ -149,17 +153,20 @@ def train_classifier(
     images would otherwise give the optimiser only a handful of steps between checks).
     """
     torch.manual_seed(seed)
-    model = SmallCNN(settings.width)
+    device = torch.device(settings.device)
+    model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
-    x, y = train
-    generator = torch.Generator().manual_seed(seed)
+    x, y = (t.to(device) for t in train)
+    val = (val[0].to(device), val[1].to(device))
+    generator = torch.Generator().manual_seed(seed)  # on the CPU: same batches on any device
     best_loss, best_state, best_epoch, since_best = float("inf"), None, 0, 0
     epoch = 0
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
         for batch in epoch_batches(len(x), settings, generator):
             optim.zero_grad()
+            batch = batch.to(device)
             loss_fn(model(x[batch]), y[batch]).backward()
             optim.step()
         val_loss = float(loss_fn(predict_logits(model, val[0]), val[1]))
@@ -208,7 +215,7 @@ def cnn_c2st(
     if min(len(train[1]), len(val[1]), len(test[1])) == 0:
         raise ValueError("a C2ST split is empty: too few images or groups")
     model, info = train_classifier(train, val, settings, seed)
-    logits = predict_logits(model, test[0])
+    logits = predict_logits(model, test[0]).cpu()
     correct = ((logits > 0).float() == test[1]).numpy().astype(np.float64)
     k, n = int(correct.sum()), len(correct)
     return {
@@ -235,6 +242,7 @@ def knn_c2st(
     k: int = 5,
     seed: int = 0,
     test_fraction: float = 0.5,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """k-nearest-neighbour two-sample test on flattened features, split by group.
 
@@ -256,7 +264,7 @@ def knn_c2st(
 
     def stack(pair: tuple[np.ndarray, np.ndarray]) -> torch.Tensor:
         rows = np.concatenate([f0[pair[0]], f1[pair[1]]])
-        return torch.from_numpy(rows.reshape(len(rows), -1).astype(np.float32))
+        return torch.from_numpy(rows.reshape(len(rows), -1).astype(np.float32)).to(device)
 
     ref, test = stack(idx["ref"]), stack(idx["test"])
     ref_labels = np.repeat([0, 1], len(idx["ref"][0]))
@@ -264,7 +272,9 @@ def knn_c2st(
     k = min(k, len(ref))
     votes = np.concatenate(
         [
-            ref_labels[torch.topk(torch.cdist(test[i : i + 512], ref), k, largest=False).indices]
+            ref_labels[
+                torch.topk(torch.cdist(test[i : i + 512], ref), k, largest=False).indices.cpu()
+            ]
             .mean(axis=1)
             .reshape(-1)
             for i in range(0, len(test), 512)
@@ -285,11 +295,12 @@ def knn_c2st(
 def input_saliency(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     """|d logit / d pixel| for every image: where the classifier's decision is sensitive."""
     model.eval()
+    device = next(model.parameters()).device
     maps = []
     for i in range(0, len(x), batch_size):
-        xb = x[i : i + batch_size].clone().requires_grad_(True)
+        xb = x[i : i + batch_size].to(device).clone().requires_grad_(True)
         model(xb).sum().backward()
-        maps.append(xb.grad.abs().numpy())
+        maps.append(xb.grad.abs().cpu().numpy())
     return np.concatenate(maps)
 
 

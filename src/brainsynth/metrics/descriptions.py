@@ -19,6 +19,10 @@ REQUIRED_KEYS: tuple[str, ...] = (
     "memorized_fraction",
     "n_real",
     "n_fake",
+    "n_real_available",
+    "n_fake_available",
+    "real_subset",
+    "fake_subset",
 )
 
 _CI = "95% interval of "
@@ -27,10 +31,12 @@ METRIC_DESCRIPTIONS: dict[str, str] = {
     # sizes and provenance
     "sequence": "The real image set compared against (t1, t1c, t2, flair, or concat = all four pooled).",
     "image_size": "Side length in pixels of the real and synthetic images.",
-    "n_real": "Number of real images evaluated (a random subset when more were available).",
-    "n_fake": "Number of synthetic images evaluated (a random subset when more were available).",
+    "n_real": "Number of real images evaluated (a seeded random subset when more than max_real were available).",
+    "n_fake": "Number of synthetic images evaluated (a seeded random subset when more than max_fake were supplied).",
     "n_real_available": "Number of real images in the prepared set before subsampling.",
-    "n_fake_available": "Number of synthetic images supplied before subsampling.",
+    "n_fake_available": "Number of synthetic images supplied before subsampling (every file of a PNG folder or .npy, or the images sampled from a run).",
+    "real_subset": "How the evaluated real images were chosen: all, or random(SEED) = numpy default_rng(SEED).choice(n_real_available, n_real, replace=False).",
+    "fake_subset": "How the evaluated synthetic images were chosen: all, or random(SEED) = numpy default_rng(SEED).choice(n_fake_available, n_fake, replace=False).",
     "n_real_patients": "Number of distinct real patients among the evaluated real images.",
     "seed": "Seed of every random split, subsample, bootstrap and classifier initialisation.",
     "eval_config": "The full evaluation settings used (EvalConfig).",

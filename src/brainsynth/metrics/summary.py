@@ -36,13 +36,24 @@ def verdict(metrics: dict[str, Any]) -> str:
     return "synthetic images are no more separable than other real patients"
 
 
+def _chosen(metrics: dict[str, Any], side: str) -> str:
+    """How many of the available images of one side were used: "all 1120" or
+    "random(0) subset of 1120"."""
+    available, subset = metrics.get(f"n_{side}_available"), metrics.get(f"{side}_subset")
+    if available is None or subset is None:
+        return ""
+    return f"all {available}" if subset == "all" else f"{subset} subset of {available}"
+
+
 def format_summary(metrics: dict[str, Any]) -> str:
     """A few lines: sizes, C2ST with control and gap, distances, diversity, memorisation."""
     m = metrics
+    real_chosen, fake_chosen = _chosen(m, "real"), _chosen(m, "fake")
     lines = [
         f"brainsynth evaluation: {m.get('sequence', '?')} {m.get('image_size', '?')}px, "
-        f"{m.get('n_real')} real images ({m.get('n_real_patients', '?')} patients) vs "
-        f"{m.get('n_fake')} synthetic"
+        f"{m.get('n_real')} real images ({m.get('n_real_patients', '?')} patients"
+        f"{'; ' + real_chosen if real_chosen else ''}) vs {m.get('n_fake')} synthetic"
+        f"{' (' + fake_chosen + ')' if fake_chosen else ''}"
     ]
     if m.get("c2st_accuracy") is not None:
         conv = "converged" if m.get("c2st_converged") else "NOT converged (epoch cap)"

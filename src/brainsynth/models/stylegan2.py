@@ -21,7 +21,8 @@ Generator (StyleGAN2 Fig. 2d and 7):
   ("non-fused" modulation of the official code) and runs as ordinary convolutions.
 - Noise inputs (StyleGAN §2): per-pixel Gaussian noise with a learned per-layer strength
   (initially 0) after every 3x3 convolution. In training mode the noise comes from the
-  generator's own random stream, kept in its state dict (so resumed runs are exact); in
+  generator's own random stream, kept in its state dict (so resumed runs are exact; a
+  trainer may supply it through ``Generator.noise_source``, e.g. for several ranks); in
   eval mode (sampling, EMA copy) fixed noise buffers drawn at construction are used, the
   official code's ``noise_mode='const'``, so the same latents give the same images.
 - Skip-connection output (StyleGAN2 §4.1, Fig. 7b): every resolution has a ToRGB layer (a
@@ -60,6 +61,7 @@ Departures, each named:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +75,7 @@ SUPPORTS_LABELS = True
 DEFAULT_OBJECTIVE = "nonsaturating"
 OUTPUTS: tuple[str, ...] = ("clamp", "linear")
 LRELU_GAIN = math.sqrt(2.0)
+NoiseSource = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> noise inputs of that shape
 
 
 @dataclass
@@ -262,14 +265,13 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros(()))
             self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution))
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, noise_rng: torch.Generator) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, draw_noise: NoiseSource) -> torch.Tensor:
         x, scale = self.conv(x, w)
         bias = (self.bias * LRELU_GAIN).to(x.dtype)[None, :, None, None]
         x = torch.addcmul(bias, x, (scale * LRELU_GAIN).to(x.dtype)[:, :, None, None])
         if self.use_noise:
             if self.training:
-                shape = (x.shape[0], 1, x.shape[2], x.shape[3])
-                noise = torch.randn(shape, generator=noise_rng).to(x.device, x.dtype)
+                noise = draw_noise((x.shape[0], 1, x.shape[2], x.shape[3])).to(x.device, x.dtype)
             else:
                 noise = self.noise_const.to(x.dtype)
             x = x.add_(noise * (self.noise_strength * LRELU_GAIN).to(x.dtype))
@@ -373,8 +375,11 @@ class Generator(nn.Module):
             )
             self.image_layers.append(ToImage(out, shape.channels, config.w_dim))
             channels = out
-        # Training-mode noise: the generator's own stream, kept in its state dict.
+        # Training-mode noise: the generator's own stream, kept in its state dict. A trainer
+        # may set ``noise_source`` (shape -> noise on the device) to draw it its own way,
+        # e.g. for the global batch of several ranks; None draws (shape) from ``noise_rng``.
         self.noise_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
+        self.noise_source: NoiseSource | None = None
         self.output_mapping = (
             "clip((y + 1) / 2, 0, 1) of y = clamp(G(z), -1, 1): exact black where y = -1"
             if config.output == "clamp"
@@ -383,17 +388,21 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         w = self.mapping(z, labels)
+        noise = self.noise_source or self._own_noise
         x = self.const.to(w.dtype)[None].expand(len(z), -1, -1, -1)
-        x = self.layers[0](x, w, self.noise_rng)
+        x = self.layers[0](x, w, noise)
         image = self.image_layers[0](x, w)
         for i, to_image in enumerate(self.image_layers[1:]):
-            x = self.layers[1 + 2 * i](x, w, self.noise_rng)
-            x = self.layers[2 + 2 * i](x, w, self.noise_rng)
+            x = self.layers[1 + 2 * i](x, w, noise)
+            x = self.layers[2 + 2 * i](x, w, noise)
             image = F.interpolate(image, scale_factor=2, mode="bilinear", align_corners=False)
             image = image + to_image(x, w)
         if self.config.output == "clamp":
             return _ReturningClamp.apply(image)
         return image
+
+    def _own_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randn(shape, generator=self.noise_rng)
 
     @staticmethod
     def to_images(raw: torch.Tensor) -> torch.Tensor:
@@ -410,15 +419,16 @@ class Generator(nn.Module):
 def minibatch_stddev(x: torch.Tensor, group: int, features: int) -> torch.Tensor:
     """ProGAN §3: append the standard deviation over groups of samples as extra channels.
 
-    Samples i, i + N/G, i + 2N/G, ... form a group (the official layout); the group size is
-    the largest divisor of N that is at most ``group``.
+    Consecutive samples form a group (the official code groups samples i, i + N/G, ...;
+    a departure so that a batch split among ranks, each a multiple of G, forms the same
+    groups as on one process); the group size is the largest divisor of N at most ``group``.
     """
     n, c, h, w = x.shape
     g = max(d for d in range(1, min(group, n) + 1) if n % d == 0)
-    y = x.float().reshape(g, -1, features, c // features, h, w)
-    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt()  # std over each group
-    y = y.mean(dim=(2, 3, 4)).reshape(-1, features, 1, 1).repeat(g, 1, h, w)
-    return torch.cat([x, y.to(x.dtype)], dim=1)
+    y = x.float().reshape(-1, g, features, c // features, h, w)
+    y = (y - y.mean(dim=1, keepdim=True)).square().mean(dim=1).add(1e-8).sqrt()  # per group
+    y = y.mean(dim=(2, 3, 4)).reshape(-1, features, 1, 1).repeat_interleave(g, dim=0)
+    return torch.cat([x, y.expand(-1, -1, h, w).to(x.dtype)], dim=1)
 
 
 class DiscriminatorBlock(nn.Module):

@@ -30,7 +30,7 @@ class SamplingConfig:
     device: str = "auto"  # auto | cpu | cuda
     weights: str = "auto"  # auto | ema | raw
     background_floor: float | None = None  # pixels below become 0; None = the run's default
-    label: int | None = None  # class id for conditional generators; None = all classes in turn
+    label: int | str | None = None  # class id or name (conditional runs); None = all in turn
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.batch < 1:
@@ -41,5 +41,7 @@ class SamplingConfig:
             raise BrainsynthError(f"unknown --device {self.device!r}: {', '.join(DEVICES)}")
         if self.background_floor is not None and not 0.0 <= self.background_floor < 1.0:
             raise BrainsynthError(f"background floor {self.background_floor} is not in [0, 1)")
-        if self.label is not None and self.label < 0:
-            raise BrainsynthError("--label must be a class id >= 0")
+        if isinstance(self.label, str) and self.label.strip().isdigit():
+            self.label = int(self.label)
+        if isinstance(self.label, int) and self.label < 0:
+            raise BrainsynthError("--label must be a class name or an id >= 0")

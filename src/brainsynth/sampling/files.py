@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from brainsynth.config import write_text_atomic
-from brainsynth.imageio import save_grid, save_png
+from brainsynth.imageio import joint_panel, save_grid, save_png
 
 
 def write_samples(
@@ -21,22 +22,50 @@ def write_samples(
 ) -> Path:
     """Write ``DIR/000000.png``..., ``DIR/samples.npy`` and ``DIR/sampling.json``.
 
-    ``images`` is (N, 1, H, W) in [0, 1]; ``grid`` optionally saves a montage of up to 64;
-    ``meta`` (e.g. :func:`~brainsynth.sampling.generate_with_info`'s info) goes into
-    ``sampling.json``.
+    ``images`` is (N, 1, H, W) in [0, 1], or (N, 4, H, W) for joint four-sequence samples
+    (each PNG is then a 2x2 panel: T1 | T1c over T2 | FLAIR); ``grid`` optionally saves a
+    montage of up to 64; ``meta`` (e.g. :func:`~brainsynth.sampling.generate_with_info`'s
+    info) goes into ``sampling.json``, except a per-image ``labels`` list, which becomes
+    ``DIR/labels.csv`` (file, label id, label name) with the counts per class in the JSON.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
-    if images.ndim != 4 or images.shape[1] != 1:
-        raise ValueError(f"expected (N, 1, H, W) images, got shape {images.shape}")
+    if images.ndim != 4 or images.shape[1] not in (1, 4):
+        raise ValueError(f"expected (N, 1, H, W) or (N, 4, H, W) images, got {images.shape}")
     for i, image in enumerate(images):
-        save_png(out / f"{i:06d}.png", image)
+        save_png(out / f"{i:06d}.png", joint_panel(image) if len(image) == 4 else image)
     tmp = out / ".samples.npy.tmp.npy"
     np.save(tmp, images)
     os.replace(tmp, out / "samples.npy")
     if grid is not None:
         save_grid(grid, images[:64])
     record = {**(meta or {}), "count": len(images), "grid": str(grid) if grid else None}
+    labels = record.pop("labels", None)
+    if labels is not None:
+        names = list(record.get("label_names") or [])
+        name = [names[k] if k < len(names) else str(k) for k in labels]
+        rows = [f"{i:06d}.png,{k},{n}" for i, (k, n) in enumerate(zip(labels, name, strict=True))]
+        write_text_atomic(out / "labels.csv", "\n".join(["file,label_id,label", *rows]) + "\n")
+        record["labels_file"] = "labels.csv"
+        record["label_counts"] = {n: name.count(n) for n in dict.fromkeys(name)}
     write_text_atomic(out / "sampling.json", json.dumps(record, indent=2) + "\n")
     return out
+
+
+def read_sample_labels(
+    source: str | os.PathLike[str], record: dict[str, Any] | None, n: int
+) -> list[str] | None:
+    """The class names of the first ``n`` samples: from freshly sampled ``record["labels"]``
+    (ids, with ``label_names``), else from ``labels.csv`` beside saved samples; None when
+    the samples carry no labels."""
+    if record is not None and record.get("labels") is not None:
+        names = list(record.get("label_names") or [])
+        return [names[k] for k in record["labels"][:n]]
+    source = Path(source)
+    path = (source if source.is_dir() else source.parent) / "labels.csv"
+    if not path.is_file():
+        return None
+    with path.open(newline="") as handle:
+        labels = [row["label"] for row in csv.DictReader(handle)]
+    return labels[:n] if len(labels) >= n else None

@@ -78,17 +78,53 @@ def run_default_floor(path: Path, info: dict[str, Any]) -> float:
     return float(recorded.get("background_floor") or 0.0)
 
 
+def label_names_of(train: dict[str, Any]) -> tuple[str, ...]:
+    """The class names a (nested) training config recorded; () for unconditional runs."""
+    data = train.get("data") if "run" in train else None
+    if not isinstance(data, dict) or data.get("condition", "none") == "none":
+        return ()
+    return tuple(data.get("label_names") or ())
+
+
+def resolve_label(label: int | str | None, names: tuple[str, ...], num_classes: int) -> int | None:
+    """A class id from an id or a name (``with-tumor``, ``t2``); None stays None."""
+    if label is None:
+        return None
+    if not num_classes:
+        raise BrainsynthError("--label: this generator is unconditional")
+    if isinstance(label, str):
+        if label not in names:
+            raise BrainsynthError(
+                f"--label {label!r}: this generator's classes are {', '.join(names)}"
+            )
+        return names.index(label)
+    if label >= num_classes:
+        raise BrainsynthError(f"--label {label}: the generator has classes 0..{num_classes - 1}")
+    return label
+
+
 def _labels(n: int, label: int | None, num_classes: int) -> torch.Tensor | None:
     """Class ids for conditional generators: ``label`` for all, or 0, 1, ..., K-1 in turn."""
     if not num_classes:
-        if label is not None:
-            raise BrainsynthError("--label: this generator is unconditional")
         return None
-    if label is not None and label >= num_classes:
-        raise BrainsynthError(f"--label {label}: the generator has classes 0..{num_classes - 1}")
     if label is not None:
         return torch.full((n,), label, dtype=torch.long)
     return torch.arange(n) % num_classes
+
+
+@torch.no_grad()
+def run_generator(
+    generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, batch: int
+) -> np.ndarray:
+    """``generator.to_images`` of ``z`` (and class ids), in chunks of ``batch``: float32."""
+    device = next(generator.parameters()).device
+    chunks = []
+    for start in range(0, len(z), batch):
+        part = slice(start, start + batch)
+        batch_labels = labels[part].to(device) if labels is not None else None
+        out = generator(z[part].to(device), batch_labels)
+        chunks.append(generator.to_images(out).cpu())
+    return torch.cat(chunks).numpy().astype(np.float32)
 
 
 def _train_summary(train: dict[str, Any]) -> dict[str, Any]:
@@ -108,16 +144,10 @@ def sample_images(
         floor = run_default_floor(Path(info["checkpoint"]), info)
     shape = info["shape"]
     z = torch.randn(config.n, shape["latent"], generator=torch.Generator().manual_seed(config.seed))
-    labels = _labels(config.n, config.label, shape["num_classes"])
-    device = next(generator.parameters()).device
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, config.n, config.batch):
-            part = slice(start, start + config.batch)
-            batch_labels = labels[part].to(device) if labels is not None else None
-            out = generator(z[part].to(device), batch_labels)
-            chunks.append(generator.to_images(out).cpu())
-    images = torch.cat(chunks).numpy().astype(np.float32)
+    names = label_names_of(info["train"])
+    label = resolve_label(config.label, names, shape["num_classes"])
+    labels = _labels(config.n, label, shape["num_classes"])
+    images = run_generator(generator, z, labels, config.batch)
     if floor > 0:
         images[images < floor] = 0.0
     record = {
@@ -130,11 +160,17 @@ def sample_images(
         "seed": config.seed,
         "n": config.n,
         "batch": config.batch,
-        "label": config.label,
+        "label": names[label] if label is not None and names else label,
         "background_floor": floor,
         "output_mapping": generator.output_mapping,
         "generator_mode": "eval (batch-norm running statistics), fp32",
     }
+    if labels is not None:
+        data = info["train"]["data"]
+        record["condition"] = data.get("condition")
+        record["tumor_threshold"] = data.get("tumor_threshold")
+        record["label_names"] = list(names)
+        record["labels"] = labels.tolist()  # written as labels.csv by write_samples
     return images, record
 
 

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.training.runtime import Runtime, to_device
 
 Augmentation = Callable[[torch.Tensor], torch.Tensor]
 
@@ -44,6 +45,7 @@ class AdaptiveAugment:
         interval: int = 4,  # discriminator steps between adjustments
         seed: int = 0,  # seeds the per-image gates
         p: float = 0.0,  # initial probability
+        runtime: Runtime | None = None,  # with several ranks: draws for the global batch
     ) -> None:
         if not 0.0 <= target <= 1.0:
             raise BrainsynthError(f"ADA target must be in [0, 1], got {target}")
@@ -53,7 +55,9 @@ class AdaptiveAugment:
         self.target, self.adjust_kimg, self.interval = target, adjust_kimg, interval
         self.p = float(p)
         self.rng = torch.Generator().manual_seed(seed)
-        self.sign_sum, self.count, self.steps = 0.0, 0, 0
+        self.runtime = runtime or Runtime(torch.device("cpu"))
+        self.sums: torch.Tensor | None = None  # (sign sum, count) since the last adjustment
+        self.steps = 0
         self.last_heuristic: float | None = None
 
     def transforms(self) -> list[Augmentation]:
@@ -64,12 +68,17 @@ class AdaptiveAugment:
         return [self.augment]
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """Each transform applied to each image of ``x`` with probability p."""
+        """Each transform applied to each image of ``x`` with probability p.
+
+        With several ranks, the gates of the whole global batch are drawn (the same on every
+        rank) and each rank keeps its rows, so which images are augmented, and how many
+        random numbers each transform draws, do not depend on the number of ranks.
+        """
         for transform in self.transforms():
-            gate = torch.rand(len(x), generator=self.rng) < self.p
-            if gate.any():
-                mask = gate.to(x.device)[:, None, None, None]
-                x = torch.where(mask, transform(x), x)
+            everyone = torch.rand(len(x) * self.runtime.world_size, generator=self.rng) < self.p
+            if everyone.any():  # the same decision on every rank
+                gate = to_device(self.runtime.shard(everyone), x.device)
+                x = torch.where(gate[:, None, None, None], transform(x), x)
         return x
 
     def update(
@@ -78,21 +87,30 @@ class AdaptiveAugment:
         all_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         """Record one discriminator step's logits on real images; adjust p every
-        ``interval`` steps. ``all_reduce`` sums the statistics over processes (DDP)."""
-        stats = torch.stack(
-            [torch.sign(real_logits.detach().float()).sum(), torch.tensor(float(len(real_logits)))]
-        )
+        ``interval`` steps. ``all_reduce`` sums the statistics over processes (DDP), so
+        every rank holds the global sums and moves p alike. The sums stay on the logits'
+        device; only an adjustment reads them back."""
+        logits = real_logits.detach().float()
+        stats = torch.stack([torch.sign(logits).sum(), torch.full_like(logits[0], len(logits))])
         if all_reduce is not None:
             stats = all_reduce(stats)
-        self.sign_sum += float(stats[0])
-        self.count += int(stats[1])
+        self.sums = stats if self.sums is None else self.sums.to(stats.device) + stats
         self.steps += 1
-        if self.steps % self.interval == 0 and self.count > 0:
-            self.last_heuristic = self.sign_sum / self.count
-            direction = 1.0 if self.last_heuristic > self.target else -1.0
-            step = direction * self.count / (self.adjust_kimg * 1000.0)
-            self.p = min(1.0, max(0.0, self.p + step))
-            self.sign_sum, self.count = 0.0, 0
+        if self.steps % self.interval == 0:
+            sign_sum, count = self._read_sums()
+            self.sums = None
+            if count > 0:
+                self.last_heuristic = sign_sum / count
+                direction = 1.0 if self.last_heuristic > self.target else -1.0
+                step = direction * count / (self.adjust_kimg * 1000.0)
+                self.p = min(1.0, max(0.0, self.p + step))
+
+    def _read_sums(self) -> tuple[float, int]:
+        """The running (sign sum, image count) since the last adjustment, as numbers."""
+        if self.sums is None:
+            return 0.0, 0
+        sign_sum, count = self.sums.cpu().tolist()
+        return float(sign_sum), int(round(count))
 
     def stats(self) -> dict[str, float]:
         """What to log: the probability and the last heuristic r_t."""
@@ -102,10 +120,11 @@ class AdaptiveAugment:
         return out
 
     def state_dict(self) -> dict[str, Any]:
+        sign_sum, count = self._read_sums()
         return {
             "p": self.p,
-            "sign_sum": self.sign_sum,
-            "count": self.count,
+            "sign_sum": sign_sum,
+            "count": count,
             "steps": self.steps,
             "last_heuristic": self.last_heuristic,
             "rng": self.rng.get_state(),
@@ -113,6 +132,6 @@ class AdaptiveAugment:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.p = float(state["p"])
-        self.sign_sum, self.count = float(state["sign_sum"]), int(state["count"])
+        self.sums = torch.tensor([float(state["sign_sum"]), float(state["count"])])
         self.steps, self.last_heuristic = int(state["steps"]), state["last_heuristic"]
         self.rng.set_state(state["rng"])

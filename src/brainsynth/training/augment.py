@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from brainsynth.training.runtime import Runtime, to_device
+
 BLACK = -1.0
 BRAIN_LEVEL = 0.02  # in [0, 1]: pixels above this are brain for the intensity policy
 
@@ -29,9 +31,11 @@ BRAIN_LEVEL = 0.02  # in [0, 1]: pixels above this are brain for the intensity p
 class DiffAugment:
     """Applies ``policy`` to a batch; an empty policy returns the batch itself."""
 
-    def __init__(self, policy: tuple[str, ...], seed: int) -> None:
+    def __init__(self, policy: tuple[str, ...], seed: int, runtime: Runtime | None = None) -> None:
         self.policy = tuple(policy)
         self.rng = torch.Generator().manual_seed(seed)
+        # With several ranks, each draws the parameters of the global batch and keeps its rows.
+        self.runtime = runtime or Runtime(torch.device("cpu"))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         for name in self.policy:
@@ -39,11 +43,14 @@ class DiffAugment:
         return x
 
     def _uniform(self, n: int, low: float, high: float, like: torch.Tensor) -> torch.Tensor:
-        u = torch.rand(n, generator=self.rng)
-        return (low + (high - low) * u).to(like.device, torch.float32)
+        u = self.runtime.draw(n, lambda m: torch.rand(m, generator=self.rng))
+        return to_device(low + (high - low) * u, like.device)
 
     def _integers(self, n: int, low: int, high: int, device: torch.device) -> torch.Tensor:
-        return torch.randint(low, high + 1, (n,), generator=self.rng).to(device)
+        draw = self.runtime.draw(
+            n, lambda m: torch.randint(low, high + 1, (m,), generator=self.rng)
+        )
+        return to_device(draw, device)
 
     def translation(self, x: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
         n, _, h, w = x.shape

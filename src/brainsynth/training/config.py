@@ -25,19 +25,22 @@ objective, computed every ``r1_every`` discriminator steps and scaled up by that
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from brainsynth.config import DEVICES
+from brainsynth.data.dataset import TRAINING_SETS
+from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD, condition_label_names
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import check_arch
-from brainsynth.paper import BATCH, GAN_DEFAULTS, IMAGE_SETS, LATENT
+from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
 OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
-CONDITIONS: tuple[str, ...] = ("none",)  # class labels: none (the paper's, unconditional)
+BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
 
@@ -59,25 +62,57 @@ def _choose(what: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _at_least(value: float | None, low: float, what: str) -> None:
-    if value is not None and value < low:
-        raise BrainsynthError(f"{what} must be at least {low:g}")
+    """Refuse a value below ``low``, and NaN or infinity (which compare False to anything)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrainsynthError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value < low:
+        raise BrainsynthError(f"{what} must be at least {low:g}, got {value}")
+
+
+def _positive(value: float | None, what: str) -> None:
+    """Refuse zero, negative, NaN and infinite values (None = the default)."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BrainsynthError(f"{what} must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise BrainsynthError(f"{what} must be a positive number, got {value}")
 
 
 @dataclass
 class DataConfig:
-    """What is learned: one image set of a prepared folder (paper §3.2.1-3.2.2)."""
+    """What is learned: one image set of a prepared folder (paper §3.2.1-3.2.2).
+
+    ``joint`` (not the paper's) learns the four sequences of a slice as one (4, H, W) image.
+    ``condition`` (see :mod:`brainsynth.data.labels`): ``tumor`` labels a slice with-tumor
+    when its ``tumor_pixels`` exceed ``tumor_threshold``; ``sequence`` labels Concat's images
+    by sequence. ``patients`` restricts training to those patients (empty = all), e.g. to
+    keep a test set's patients out of a generator (``brainsynth augment-eval``).
+    """
 
     prepared: str  # prepared dataset folder (brainsynth prepare), stored absolute
-    sequence: str  # image set: t1 | t1c | t2 | flair | concat
+    sequence: str  # image set: t1 | t1c | t2 | flair | concat | joint
     condition: str = "none"  # class labels the generator is conditioned on
     label_names: tuple[str, ...] = ()  # names of the class ids 0..K-1 (conditional runs)
+    tumor_threshold: float = DEFAULT_TUMOR_THRESHOLD  # with-tumor: tumor_pixels > this
+    patients: tuple[str, ...] = ()  # train on these patients only (empty = all)
 
     def __post_init__(self) -> None:
         self.prepared = str(Path(self.prepared).expanduser().absolute())
         self.sequence = str(self.sequence).lower()
-        _choose("--sequence", self.sequence, IMAGE_SETS)
+        _choose("--sequence", self.sequence, TRAINING_SETS)
         _choose("--condition", self.condition, CONDITIONS)
-        self.label_names = tuple(self.label_names)
+        names = condition_label_names(self.condition, self.sequence)
+        self.label_names = tuple(self.label_names) or names
+        if len(self.label_names) != len(names):
+            raise BrainsynthError(
+                f"--condition {self.condition} has {len(names)} classes, but label_names "
+                f"lists {len(self.label_names)}: {', '.join(self.label_names)}"
+            )
+        _at_least(self.tumor_threshold, 0, "--tumor-threshold")
+        self.patients = tuple(str(p) for p in self.patients)
 
 
 @dataclass
@@ -109,9 +144,10 @@ class ObjectiveConfig:
         if self.name is not None:
             _choose("--gan", self.name, OBJECTIVES)
         _at_least(self.n_critic, 1, "--n-critic")
-        for name in ("clip", "gp_lambda", "r1_gamma"):
-            _at_least(getattr(self, name), 0, name)
-        _at_least(self.r1_every, 1, "r1_every")
+        _positive(self.clip, "--clip")  # clipping every weight to 0 would learn nothing
+        _at_least(self.gp_lambda, 0, "--gp-lambda")
+        _at_least(self.r1_gamma, 0, "--r1")
+        _at_least(self.r1_every, 1, "--r1-every")
 
 
 @dataclass
@@ -125,9 +161,14 @@ class OptimizerConfig:
     def __post_init__(self) -> None:
         if self.kind is not None:
             _choose("optimizer", self.kind, OPTIMIZERS)
-        if self.lr is not None and self.lr <= 0:
-            raise BrainsynthError("--lr must be positive")
+        _positive(self.lr, "--lr")
         if self.betas is not None:
+            if len(self.betas) != 2:
+                raise BrainsynthError(f"--betas: expected two numbers, got {self.betas!r}")
+            for beta in self.betas:
+                _at_least(beta, 0, "--betas")
+                if beta >= 1:
+                    raise BrainsynthError(f"--betas must be in [0, 1), got {beta}")
             self.betas = (float(self.betas[0]), float(self.betas[1]))
 
 
@@ -198,17 +239,21 @@ class RunConfig:
     sample_every: int = 500  # samples/grid-<iter>.png and TensorBoard images
     log_every: int = 50  # metrics.jsonl and TensorBoard scalars
     progress: bool = True  # tqdm progress bar
+    batch_norm: str = "sync"  # several processes: sync (global-batch statistics) | local
+    compile: bool = False  # torch.compile the networks (GPU option; off: unmeasured here)
     world_size: int = 1  # processes the run was trained with (recorded)
+    per_rank_batch: int | None = None  # batch / world_size (recorded)
 
     def __post_init__(self) -> None:
         self.out = str(Path(self.out).expanduser().absolute())
         _choose("--precision", self.precision, PRECISIONS)
         _choose("--device", self.device, DEVICES)
         _choose("--budget-clock", self.budget_clock, BUDGET_CLOCKS)
+        _choose("--batch-norm", self.batch_norm, BATCH_NORM_MODES)
         for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
                      "world_size"):  # fmt: skip
             _at_least(getattr(self, name), 1, f"--{name.replace('_', '-')}")
-        _at_least(self.max_seconds, 0, "max_seconds")
+        _at_least(self.max_seconds, 0, "--max-minutes (run.max_seconds)")
 
 
 @dataclass

@@ -4,26 +4,91 @@ No per-image decoding and no DataLoader workers: a batch is an ``index_select`` 
 uint8 tensor, converted to float in [-1, 1] on the fly (4x less memory than float32). The
 [-1, 1] range is Radford et al.'s; the generator has no tanh (paper §3.2.2) and maps its
 output back itself (``Generator.to_images``: ``clip((y + 1) / 2, 0, 1)`` for the DCGAN).
+
+On a GPU the uint8 images live on the GPU when they take at most a quarter of its memory
+(a 128x128 BraTS 2021 Concat set is about 5.7 GB), so drawing a batch copies nothing from
+the host but its indices; otherwise they stay in pinned host memory and each batch is
+copied asynchronously. With several ranks every rank draws the same global batch of
+indices and keeps its own slice (:meth:`Runtime.shard`), so the data order does not depend
+on the number of ranks.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
+from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import shown
+from brainsynth.training.runtime import Runtime, to_device
 
 
-def load_training_images(data: str | Path, sequence: str) -> torch.Tensor:
-    """The image set ``sequence`` of a prepared folder as a uint8 (N, 1, H, W) tensor."""
-    image_set = load_prepared(data).image_set(sequence, as_float=False)
+def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """A run's images (uint8 (N, C, H, W)) and class ids (None when unconditional).
+
+    ``config`` is the run's :class:`~brainsynth.training.config.DataConfig`: its image set,
+    restricted to ``config.patients`` when given, labelled by ``config.condition``. The
+    images must follow the shared image-size rule (:func:`check_image_size`).
+    """
+    data = config.prepared
+    if not Path(data).is_dir():
+        raise BrainsynthError(
+            f"--data {shown(data)}: no such prepared dataset folder (a run's config.yaml "
+            "stores it absolute: was it moved?)"
+        )
+    prepared = load_prepared(data)
+    image_set = prepared.image_set(config.sequence, as_float=False)
+    labels = image_set_labels(image_set, prepared.slices, config.condition, config.tumor_threshold)
+    if config.patients:
+        unknown = sorted(set(config.patients) - set(image_set.patients))
+        if unknown:
+            raise BrainsynthError(
+                f"{shown(data)}: no patient(s) {', '.join(unknown[:5])} in this dataset"
+            )
+        keep = np.isin(image_set.patients, config.patients)
+        image_set = image_set.subset(keep)
+        labels = labels[keep] if labels is not None else None
     if len(image_set) == 0:
-        raise BrainsynthError(f"{data}: the prepared dataset has no images")
-    return torch.from_numpy(np.ascontiguousarray(image_set.images))
+        raise BrainsynthError(f"{shown(data)}: the prepared dataset has no images")
+    check_image_size(int(image_set.images.shape[-1]), f"--data {shown(data)}: image side")
+    images = torch.from_numpy(np.ascontiguousarray(image_set.images))
+    if labels is None:
+        return images, None
+    missing = [name for k, name in enumerate(config.label_names) if not (labels == k).any()]
+    if missing:
+        raise BrainsynthError(
+            f"{shown(data)}: no training image of class {', '.join(missing)} "
+            f"(--condition {config.condition})"
+        )
+    return images, torch.from_numpy(labels)
+
+
+def resident(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``images`` where batches are drawn fastest: on the GPU when they fit in a quarter of
+    its memory, else in pinned host memory (asynchronous copies); unchanged on the CPU."""
+    if device.type != "cuda":
+        return images
+    total = torch.cuda.get_device_properties(device).total_memory
+    if images.numel() * images.element_size() <= total // 4:
+        return images.to(device)
+    return images.pin_memory()
+
+
+def warn_large_batch(batch: int, count: int) -> None:
+    """Warn when a batch is larger than the training set: every batch repeats images."""
+    if batch > count:
+        print(
+            f"brainsynth: warning: --batch {batch} is larger than the {count} training images; "
+            "every batch repeats images (each epoch is shorter than one batch)",
+            file=sys.stderr,
+        )
 
 
 def to_model_range(batch_uint8: torch.Tensor) -> torch.Tensor:
@@ -38,10 +103,21 @@ class EpochSampler:
     resumed run sees exactly the batches an uninterrupted run would.
     """
 
-    def __init__(self, images: torch.Tensor, batch: int, seed: int, device: torch.device) -> None:
-        self.images = images
-        self.batch = batch
-        self.device = device
+    def __init__(
+        self,
+        images: torch.Tensor,
+        batch: int,
+        seed: int,
+        where: torch.device | Runtime,
+        labels: torch.Tensor | None = None,
+    ) -> None:
+        self.runtime = where if isinstance(where, Runtime) else Runtime(torch.device(where))
+        self.device = self.runtime.device
+        self.batch = batch  # global: all ranks together
+        self.local_batch = self.runtime.per_rank_batch(batch)  # this rank's share
+        self.images = resident(images, self.device)
+        self.labels = None if labels is None else resident(labels, self.device)
+        self.last_labels: torch.Tensor | None = None  # class ids of the last batch (this rank's)
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(images), generator=self.generator)
         self.position = 0
@@ -60,9 +136,15 @@ class EpochSampler:
         return torch.cat(parts)
 
     def next_batch(self) -> torch.Tensor:
-        """The next batch as float in [-1, 1] on the device, channels_last."""
-        batch = self.images.index_select(0, self.indices())
-        batch = to_model_range(batch.to(self.device, non_blocking=True))
+        """This rank's share of the next global batch: float in [-1, 1] on the device,
+        channels_last; its class ids (conditional runs) are then in ``last_labels``."""
+        rows = self.runtime.shard(self.indices())
+        if self.labels is not None:
+            self.last_labels = to_device(
+                self.labels.index_select(0, to_device(rows, self.labels.device)), self.device
+            )
+        batch = self.images.index_select(0, to_device(rows, self.images.device))
+        batch = to_model_range(to_device(batch, self.device))
         return batch.contiguous(memory_format=torch.channels_last)
 
     def state_dict(self) -> dict[str, Any]:

@@ -13,27 +13,28 @@ from __future__ import annotations
 
 import random
 import shutil
-import signal
-import threading
 import time
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+import torch.distributed as dist
 
 from brainsynth.config import config_to_dict
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
 from brainsynth.models.shape import ModelShape
+from brainsynth.outputs import shown
 from brainsynth.training import rng
-from brainsynth.training.config import TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_images
+from brainsynth.training.config import RunConfig, TrainConfig
+from brainsynth.training.data import EpochSampler, load_training_data, warn_large_batch
+from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import RankQuietError, Runtime
 from brainsynth.training.step import GanTrainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
@@ -49,25 +50,6 @@ class RunResult:
     run: Path
     iteration: int
     reason: str
-
-
-@contextmanager
-def _stop_on_signals(stop: dict[str, str | None]):
-    """While active, SIGINT/SIGTERM set ``stop['signal']`` instead of killing the process."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, _frame: Any) -> None:
-        stop["signal"] = signal.Signals(signum).name
-        print(f"\nbrainsynth: {stop['signal']} received, saving a checkpoint after this iteration")
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _seed_everything(seed: int) -> None:
@@ -116,6 +98,14 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
     saved = model_record(state, path)
     saved_options = architecture(saved.arch).Config(**saved.arch_config)
     saved = ModelRecord(saved.arch, config_to_dict(saved_options), saved.shape)
+    now = trainer.record.shape
+    if (saved.shape.size, saved.shape.channels) != (now.size, now.channels):
+        raise BrainsynthError(
+            f"{shown(path)}: the checkpoint was trained on {saved.shape.channels}-channel "
+            f"{saved.shape.size} px images, but the data now gives {now.channels}-channel "
+            f"{now.size} px images (prepared again at another size?), so it does not match "
+            "this run's model"
+        )
     if saved != trainer.record:
         raise BrainsynthError(
             f"{path}: checkpoint model {saved.as_dict()} does not match this run's model "
@@ -127,51 +117,70 @@ def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: Ep
     return int(state["iteration"])
 
 
-def _check_finite(logs: dict[str, torch.Tensor], iteration: int, last_good: Path | None):
-    values = torch.stack([v.float() for v in logs.values()]).cpu()
-    if not torch.isfinite(values).all():
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in zip(logs, values.tolist(), strict=True))
-        kept = f"last good checkpoint: {last_good}" if last_good else "none saved"
-        raise BrainsynthError(
-            f"non-finite loss at iteration {iteration} ({shown}); training stopped, "
-            f"{kept}. Try a lower --lr or --precision fp32."
-        )
-    return dict(zip(logs, values.tolist(), strict=True))
+class _FiniteWatch:
+    """Remembers, on the device, the first iteration whose losses were NaN or infinite.
 
-
-def training_loop(
-    config: TrainConfig,
-    runtime: Runtime,
-    resume_state: dict[str, Any] | None = None,
-    resume_path: Path | None = None,
-) -> RunResult:
-    """Train until ``config.run.iters`` generator updates, a signal or the time budget.
-
-    ``config`` is resolved and already written to the run folder; ``resume_state`` is a
-    loaded checkpoint (from ``resume_path``) to continue from, or None for a fresh start.
+    Reading it back waits for the device, so the loop checks it after every iteration on a
+    CPU (where that costs nothing) but on a GPU only at steps that log, draw a sample grid or
+    write a checkpoint (they wait for the GPU anyway), always before writing: a broken state
+    never overwrites the last good checkpoint.
     """
+
+    def __init__(self, runtime: Runtime, every: int) -> None:
+        self.runtime, self.every = runtime, every
+        self.first_bad = torch.zeros((), dtype=torch.int64, device=runtime.device)  # 0: none
+
+    def add(self, logs: dict[str, torch.Tensor], iteration: int) -> None:
+        finite = torch.stack([v.detach().float() for v in logs.values()]).isfinite().all()
+        first = (self.first_bad == 0) & ~finite
+        self.first_bad = torch.where(first, torch.full_like(self.first_bad, iteration),
+                                     self.first_bad)  # fmt: skip
+
+    def check(self, last_good: Path | None) -> None:
+        """Raise on every rank, alike, if any rank has seen a non-finite loss."""
+        bad = self.first_bad.clone()
+        if self.runtime.distributed:
+            bad = torch.where(bad == 0, torch.full_like(bad, 2**62), bad)
+            dist.all_reduce(bad, op=dist.ReduceOp.MIN)
+            bad = torch.where(bad == 2**62, torch.zeros_like(bad), bad)
+        at = int(bad.item())
+        if at:
+            kept = f"last good checkpoint: {last_good}" if last_good else "none saved"
+            error = BrainsynthError if self.runtime.is_main else RankQuietError
+            raise error(
+                f"non-finite loss at iteration {at}; training stopped, {kept}. Try a lower "
+                "--lr or --precision fp32."
+            )
+
+
+def finite_check_interval(runtime: Runtime, run: RunConfig) -> int:
+    """Iterations between NaN checks: 1 on a CPU, ``log_every`` where checks wait for a GPU."""
+    return 1 if runtime.device.type == "cpu" else run.log_every
+
+
+def stop_vote_interval(runtime: Runtime) -> int:
+    """Iterations between the ranks' stop votes: every one on CPUs, every 10 on GPUs, whose
+    iterations take milliseconds (a vote costs tens of microseconds on one machine, more
+    across machines). A signal then stops the run at most 9 iterations later."""
+    return 1 if runtime.device.type == "cpu" else 10
+
+
+def _log_values(logs: dict[str, torch.Tensor], runtime: Runtime) -> dict[str, float]:
+    """The logged scalars as floats, averaged over the ranks (= over the global batch)."""
+    values = mean_over_ranks(runtime, torch.stack([v.detach().float() for v in logs.values()]))
+    return dict(zip(logs, values.cpu().tolist(), strict=True))
+
+
+def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
+    """The tqdm bar (rank 0's only). A run capped by a time budget far short of ``iters``
+    would show a meaningless ETA, so its bar counts iterations and names the budget."""
     from tqdm.auto import tqdm
 
-    run, run_dir = config.run, Path(config.run.out)
-    images = load_training_images(config.data.prepared, config.data.sequence)
-    record = run_model_record(config, images)
-    _seed_everything(run.seed)
-    trainer = GanTrainer(config, record, runtime)
-    sampler = EpochSampler(images, run.batch // run.world_size, run.seed, runtime.device)
-    start = 0
-    if resume_state is not None:
-        start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
-    grid_z = torch.randn(GRID_SIZE, record.shape.latent,
-                         generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
-    checkpointer = _Checkpointer(run_dir, config, record)
-    logger = RunLogger(run_dir, start) if runtime.is_main else None
-    images_per_iter = run.batch * trainer.objective.n_critic
-    # A run capped by a time budget far short of ``iters`` would show a meaningless ETA, so
-    # its bar counts iterations and names the budget instead.
+    run = config.run
     name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
     budgeted = run.max_seconds is not None
     unit = "CPU s" if run.budget_clock == "cpu" else "s"
-    bar = tqdm(
+    return tqdm(
         total=None if budgeted else run.iters,
         initial=start,
         disable=not (run.progress and runtime.is_main),
@@ -179,50 +188,98 @@ def training_loop(
         dynamic_ncols=True,
         desc=f"{name} (stops after {run.max_seconds:.0f} {unit})" if budgeted else name,
     )
-    stop: dict[str, str | None] = {"signal": None}
-    clock = BUDGET_CLOCKS[run.budget_clock]
+
+
+def training_loop(
+    config: TrainConfig,
+    runtime: Runtime,
+    resume_state: dict[str, Any] | None = None,
+    resume_path: Path | None = None,
+    begin: Callable[[], None] | None = None,
+) -> RunResult:
+    """Train until ``config.run.iters`` generator updates, a signal or the time budget.
+
+    ``config`` is resolved; ``resume_state`` is a loaded checkpoint (from ``resume_path``)
+    to continue from, or None for a fresh start. Nothing is written before every check has
+    passed (data, image size, model, checkpoint keys); then ``begin`` (main process) writes
+    ``config.yaml`` and clears a stale ``done.json``, and training starts. Every rank runs
+    this; only the main one writes files and shows the progress bar.
+    """
+    run, run_dir = config.run, Path(config.run.out)
+    if runtime.device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
+    images, labels = load_training_data(config.data)
+    record = run_model_record(config, images)
+    if runtime.is_main:
+        warn_large_batch(run.batch, len(images))
+    _seed_everything(run.seed)
+    trainer = GanTrainer(config, record, runtime)
+    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels)
+    start = 0
+    if resume_state is not None:
+        start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
+    if begin is not None:
+        on_main(runtime, begin)  # every rank waits for it, and for its error if any
+    grid_z = torch.randn(GRID_SIZE, record.shape.latent,
+                         generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
+    checkpointer = _Checkpointer(run_dir, config, record)
+    logger = RunLogger(run_dir, start) if runtime.is_main else None
+    images_per_iter = run.batch * trainer.objective.n_critic
+    bar = _progress_bar(config, runtime, start)
+    vote = StopVote(runtime, stop_vote_interval(runtime))
+    watch = _FiniteWatch(runtime, finite_check_interval(runtime, run))
+    clock = BUDGET_CLOCKS[run.budget_clock]  # each rank's own; any rank's time up stops all
     budget_began, cpu_began = clock(), time.process_time()
     began = interval_start = time.perf_counter()
     step_seconds = overhead_seconds = 0.0
     iteration, reason, last_good, saved_at, logged_at = start, "done", resume_path, start, start
+    ever_saved = resume_path is not None  # the same on every rank (unlike last_good)
 
     def save(periodic: bool) -> Path | None:
+        nonlocal ever_saved
+        watch.check(last_good)  # every rank: a broken state is never saved
+        ever_saved = True
         if not runtime.is_main:
             return None
         return checkpointer.save(iteration, trainer, sampler, periodic)
 
     try:
-        with _stop_on_signals(stop):
+        with vote.catching_signals():
             while iteration < run.iters:
                 t0 = time.perf_counter()
                 logs = trainer.step(sampler, iteration)
-                values = _check_finite(logs, iteration + 1, last_good)
+                watch.add(logs, iteration + 1)
                 t1 = time.perf_counter()
                 step_seconds += t1 - t0
                 iteration += 1
                 bar.update(1)
-                if logger and (iteration % run.log_every == 0 or iteration == run.iters):
+                log_now = iteration % run.log_every == 0 or iteration == run.iters
+                grid_now = iteration % run.sample_every == 0 or iteration == run.iters
+                if log_now or grid_now or iteration % watch.every == 0:
+                    watch.check(last_good)  # nothing is logged or drawn from a broken state
+                if log_now:
+                    values = _log_values(logs, runtime)  # every rank: averaged over ranks
                     now = time.perf_counter()
-                    record_ = {"iter": iteration, **values}
-                    done_iters = iteration - logged_at
-                    record_["images_per_s"] = done_iters * images_per_iter / (now - interval_start)
-                    record_["seconds"] = now - began
-                    logger.log(record_)
+                    if logger:
+                        rate = (iteration - logged_at) * images_per_iter / (now - interval_start)
+                        logger.log({"iter": iteration, **values, "images_per_s": rate,
+                                    "seconds": now - began})  # fmt: skip
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if "loss" in k})
                     interval_start, logged_at = now, iteration
-                if logger and (iteration % run.sample_every == 0 or iteration == run.iters):
+                if logger and grid_now:
                     grid = trainer.sampling_generator().to_images(trainer.sample(grid_z))
                     logger.grid(iteration, grid.cpu().numpy())
                 if iteration % run.checkpoint_every == 0:
                     last_good, saved_at = save(periodic=True) or last_good, iteration
                 overhead_seconds += time.perf_counter() - t1
-                if stop["signal"]:
-                    reason = stop["signal"]
+                budget_spent = (
+                    run.max_seconds is not None and clock() - budget_began >= run.max_seconds
+                )
+                stop = vote.decide(iteration, time_up=budget_spent)
+                if stop:
+                    reason = stop
                     break
-                if run.max_seconds is not None and clock() - budget_began >= run.max_seconds:
-                    reason = "time"
-                    break
-            if last_good is None or iteration != saved_at:
+            if not ever_saved or iteration != saved_at:
                 last_good = save(periodic=False) or last_good
     finally:
         bar.close()
@@ -236,6 +293,8 @@ def training_loop(
         "cpu_seconds": time.process_time() - cpu_began,
         "step_seconds": step_seconds,
         "overhead_seconds": overhead_seconds,
+        "world_size": runtime.world_size,
+        "per_rank_batch": runtime.per_rank_batch(run.batch),
     }
     if iteration >= run.iters and runtime.is_main:
         write_done(run_dir, summary)

@@ -51,13 +51,17 @@ def gradient_penalty(
     real: torch.Tensor,
     fake: torch.Tensor,
     generator: torch.Generator | None = None,
+    alpha: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """WGAN-GP's penalty E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat.
 
     Gulrajani et al. 2017, Algorithm 1; multiply by lambda (10) in the caller. ``generator``
-    draws the interpolation weights, so training stays reproducible and resumable.
+    draws the interpolation weights, so training stays reproducible and resumable; or they
+    are given as ``alpha`` (N, 1, 1, 1), e.g. one rank's share of the global batch's.
     """
-    alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator).to(real.device, real.dtype)
+    if alpha is None:
+        alpha = torch.rand(real.shape[0], 1, 1, 1, generator=generator)
+    alpha = alpha.to(real.device, real.dtype)
     mixed = (alpha * real + (1 - alpha) * fake).requires_grad_(True)
     scores = critic(mixed)
     (grads,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)

@@ -26,6 +26,7 @@ from torch import nn
 from brainsynth.training import losses
 from brainsynth.training.config import ObjectiveConfig
 from brainsynth.training.losses import Critic
+from brainsynth.training.runtime import Runtime, to_device
 
 Logs = dict[str, torch.Tensor]
 
@@ -36,10 +37,13 @@ class Objective:
     NAME = ""
     reuse_fakes = False  # the generator update reuses the last discriminator step's fakes
 
-    def __init__(self, config: ObjectiveConfig, noise: torch.Generator) -> None:
+    def __init__(
+        self, config: ObjectiveConfig, noise: torch.Generator, runtime: Runtime | None = None
+    ) -> None:
         self.config = config
         self.n_critic = int(config.n_critic or 1)
         self.noise = noise  # draws the GP interpolation weights (saved by the trainer)
+        self.runtime = runtime or Runtime(torch.device("cpu"))  # whose rows of the draws
         self.d_steps = 0  # discriminator updates so far: schedules lazy R1
         self.last_real_logits: torch.Tensor | None = None  # of the last discriminator step
 
@@ -58,7 +62,11 @@ class Objective:
         loss, logs = self.terms(real_logits, critic(fake).float())
         self.last_real_logits = real_logits.detach()  # ADA's overfitting heuristic reads it
         if self.config.gp_lambda:
-            penalty = losses.gradient_penalty(critic, real, fake, self.noise)
+            alpha = self.runtime.draw(  # the global batch's weights, this rank's rows
+                real.shape[0], lambda n: torch.rand(n, 1, 1, 1, generator=self.noise)
+            )
+            alpha = to_device(alpha, real.device)
+            penalty = losses.gradient_penalty(critic, real, fake, alpha=alpha)
             loss = loss + self.config.gp_lambda * penalty
             logs["gp"] = penalty.detach()
         self.d_steps += 1
@@ -143,6 +151,8 @@ OBJECTIVES: dict[str, type[Objective]] = {
 }
 
 
-def make_objective(config: ObjectiveConfig, noise: torch.Generator) -> Objective:
+def make_objective(
+    config: ObjectiveConfig, noise: torch.Generator, runtime: Runtime | None = None
+) -> Objective:
     """The objective ``config.name`` (per-objective defaults already resolved)."""
-    return OBJECTIVES[config.name](config, noise)
+    return OBJECTIVES[config.name](config, noise, runtime)

@@ -28,7 +28,9 @@ def capture_rng_state() -> dict[str, Any]:
         "python": {"version": py_version, "state": list(py_state), "gauss": py_gauss},
     }
     if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state_all()
+        # The current GPU's only: touching every GPU would start a CUDA context on each from
+        # every rank, and a run may resume on another number of GPUs.
+        state["cuda"] = [torch.cuda.get_rng_state()]
     return state
 
 
@@ -40,5 +42,5 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state((n["kind"], keys, n["pos"], n["has_gauss"], n["cached"]))
     p = state["python"]
     random.setstate((p["version"], tuple(p["state"]), p["gauss"]))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    if state.get("cuda") and torch.cuda.is_available():
+        torch.cuda.set_rng_state(state["cuda"][0])

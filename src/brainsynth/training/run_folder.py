@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from brainsynth.config import write_text_atomic
-from brainsynth.imageio import save_grid
+from brainsynth.imageio import as_tiles, save_grid
 
 DONE_FILE = "done.json"
 
@@ -83,7 +83,9 @@ class RunLogger:
 
     def grid(self, iteration: int, images01: np.ndarray) -> Path:
         path = save_grid(self.run / "samples" / f"grid-{iteration:06d}.png", images01)
-        self.writer.add_images("samples", images01, iteration, dataformats="NCHW")
+        tiles = as_tiles(images01)  # joint (4-channel) samples as 2x2 panels
+        tiles = tiles.astype(np.float32) / 255.0 if tiles.dtype == np.uint8 else tiles
+        self.writer.add_images("samples", tiles, iteration, dataformats="NCHW")
         return path
 
     def close(self) -> None:

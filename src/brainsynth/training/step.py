@@ -5,10 +5,20 @@ passes under bf16 autocast (CPU and CUDA), losses are computed in fp32; the disc
 parameters are frozen during the generator update so no unused weight gradients are computed.
 All randomness (latents, GP interpolation weights, augmentation) comes from this object's
 own ``torch.Generator``\\ s, saved in checkpoints so resume is exact.
+
+With several ranks (torchrun), each draws the random numbers of the global batch and keeps
+its rows (:meth:`Runtime.draw`); the networks' batch norms follow ``run.batch_norm``, and
+DDP averages their gradients (:mod:`brainsynth.training.distributed`). The discriminator
+update goes through DDP; the generator update calls the plain, frozen discriminator (no
+gradients of its own to average), and gradients flow to the generator through it, DDP
+averaging the generator's. ``run.compile`` runs the networks through ``torch.compile``
+(the discriminator only without gradient penalties: compiled graphs have no double
+backward).
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import torch
@@ -19,11 +29,13 @@ from brainsynth.models.checkpoint import ModelRecord, load_state_checked
 from brainsynth.models.shape import ModelShape
 from brainsynth.training.ada import AdaptiveAugment
 from brainsynth.training.augment import DiffAugment
+from brainsynth.training.batch_norm import prepare_batch_norm
 from brainsynth.training.config import OptimizerConfig, TrainConfig
 from brainsynth.training.data import EpochSampler
+from brainsynth.training.distributed import data_parallel, sum_over_ranks
 from brainsynth.training.ema import GeneratorEma
 from brainsynth.training.objectives import make_objective
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 
 
 def make_optimizer(params: Any, config: OptimizerConfig) -> torch.optim.Optimizer:
@@ -42,67 +54,106 @@ class GanTrainer:
         self.shape: ModelShape = record.shape
         self.device = runtime.device
         generator, discriminator = record.build()
-        self.generator = generator.to(self.device, memory_format=torch.channels_last)
-        self.discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
+        generator = generator.to(self.device, memory_format=torch.channels_last)
+        discriminator = discriminator.to(self.device, memory_format=torch.channels_last)
+        if runtime.distributed:
+            generator = prepare_batch_norm(generator, config.run.batch_norm)
+            discriminator = prepare_batch_norm(discriminator, config.run.batch_norm)
+        # The plain modules: what is saved, sampled, averaged by the EMA and clipped.
+        self.generator, self.discriminator = generator, discriminator
         self.opt_g = make_optimizer(self.generator.parameters(), config.optimizer)
         self.opt_d = make_optimizer(self.discriminator.parameters(), config.optimizer)
         seed = config.run.seed
         self.noise = torch.Generator().manual_seed(seed + 1)
-        self.objective = make_objective(config.objective, self.noise)
-        self.augment = DiffAugment(config.augment.policy, seed + 3)
+        self.objective = make_objective(config.objective, self.noise, runtime)
+        self.augment = DiffAugment(config.augment.policy, seed + 3, runtime)
         augment = config.augment
         self.ada = (
-            AdaptiveAugment(self.augment, augment.ada_target, augment.ada_kimg, seed=seed + 4)
+            AdaptiveAugment(
+                self.augment, augment.ada_target, augment.ada_kimg, seed=seed + 4, runtime=runtime
+            )
             if augment.ada_target is not None
             else None
         )
+        # What every discriminator call's images go through: ADA's gates, or DiffAugment.
+        self._augment = self.ada or self.augment
         self.ema = (
             GeneratorEma(self.generator, config.ema, config.run.batch)
             if config.ema.enabled
             else None
         )
+        if hasattr(generator, "noise_source"):  # after the EMA's copy: it keeps its own
+            generator.noise_source = self._generator_noise
         self.bf16 = config.run.precision == "bf16"
+        # What the steps call: under DDP when distributed, compiled when asked.
+        self._g = data_parallel(generator, runtime)
+        self._d = data_parallel(discriminator, runtime)
+        if config.run.compile:
+            penalties = config.objective.gp_lambda or config.objective.r1_gamma
+            self._g = torch.compile(self._g)
+            self._d = self._d if penalties else torch.compile(self._d)
+
+    def _sum_over_ranks(self, values: torch.Tensor) -> torch.Tensor:
+        return sum_over_ranks(self.runtime, values)
+
+    def _generator_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Per-image noise inputs (StyleGAN2's) of this rank's rows: the global batch's draw
+        from the generator's own stream, sliced, so they do not depend on the ranks."""
+        rng = self.generator.noise_rng
+        noise = self.runtime.draw(shape[0], lambda m: torch.randn(m, *shape[1:], generator=rng))
+        return to_device(noise, self.device)
 
     def latent(self, n: int) -> torch.Tensor:
-        """``n`` standard normal latent vectors, drawn on the CPU generator, on the device."""
-        z = torch.randn(n, self.shape.latent, generator=self.noise)
-        return z.to(self.device, non_blocking=True)
+        """This rank's ``n`` latent vectors of the global batch's draw, on the device."""
+        z = self.runtime.draw(n, lambda m: torch.randn(m, self.shape.latent, generator=self.noise))
+        return to_device(z, self.device)
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def _critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """What every discriminator call sees: the augmented images (same policy for all)."""
-        return self.discriminator((self.ada or self.augment)(x), labels)
+        return self._d(self._augment(x), labels)
+
+    def _frozen_critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """The same, in the generator update: the plain module, outside DDP."""
+        return self.discriminator(self._augment(x), labels)
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.
 
+        Conditional runs: fakes are generated for the class ids of the real batch, and the
+        discriminator judges real and fake images each with those ids (projection
+        discriminator, Miyato & Koyama 2018); the generator update uses the last batch's.
         Returns the detached scalars the objective reports.
         """
         objective, logs = self.objective, {}
-        fake = None
+        fake, labels = None, None
         for k in range(objective.n_critic):
             real = sampler.next_batch()
+            labels = sampler.last_labels
+            critic = functools.partial(self._critic, labels=labels)
             z = self.latent(real.shape[0])
             keep_graph = objective.reuse_fakes and k == objective.n_critic - 1
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    fake = self.generator(z)
-                loss_d, logs = objective.discriminator_loss(self._critic, real, fake.detach())
+                    fake = self._g(z, labels)
+                loss_d, logs = objective.discriminator_loss(critic, real, fake.detach())
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             objective.after_discriminator_step(self.discriminator)
-            if self.ada is not None:
-                self.ada.update(objective.last_real_logits)
-                logs.update({k: torch.tensor(v) for k, v in self.ada.stats().items()})
+            if self.ada is not None:  # r_t over the global batch: sums over the ranks
+                self.ada.update(objective.last_real_logits, self._sum_over_ranks)
+                ada_logs = self.ada.stats().items()
+                logs.update({k: torch.full((), v, device=self.device) for k, v in ada_logs})
         if not objective.reuse_fakes or fake is None:
             with self._autocast():
-                fake = self.generator(self.latent(sampler.batch))
+                fake = self._g(self.latent(sampler.local_batch), labels)
         self.discriminator.requires_grad_(False)
         with self._autocast():
-            loss_g, g_logs = objective.generator_loss(self._critic, fake)
+            critic = functools.partial(self._frozen_critic, labels=labels)
+            loss_g, g_logs = objective.generator_loss(critic, fake)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -117,13 +168,17 @@ class GanTrainer:
 
     @torch.no_grad()
     def sample(self, z: torch.Tensor) -> torch.Tensor:
-        """Generator output for ``z`` in eval mode (BN running statistics), as float32."""
+        """Generator output for ``z`` in eval mode (BN running statistics), as float32;
+        a conditional generator gets the classes 0, 1, ..., K-1 in turn."""
         generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
+        labels = None
+        if self.shape.num_classes:
+            labels = (torch.arange(len(z)) % self.shape.num_classes).to(self.device)
         try:
             with self._autocast():
-                return generator(z.to(self.device)).float()
+                return generator(z.to(self.device), labels).float()
         finally:
             generator.train(was_training)
 

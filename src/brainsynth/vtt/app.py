@@ -9,6 +9,11 @@ time its image page was served to the answer's arrival (both server clocks). No 
 ever reaches a rater: images are served at per-rater random keys, re-encoded identically, with
 no label in any page, header or URL. Admin pages (``/admin``) need the admin token as cookie,
 ``X-Admin-Token`` header or a one-time ``?token=`` login that sets the cookie.
+
+Every form field is validated (a 4xx page, never a 500), request bodies over a few kilobytes
+are refused before they are read, every response carries the security headers (see
+:mod:`brainsynth.vtt.guards`), and a database that disappears while serving gives a
+"temporarily unavailable" page (503) with the reason on the server's stderr.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sqlite3
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +33,11 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from brainsynth.errors import BrainsynthError
 from brainsynth.paper import IMAGE_SET_LABELS
 from brainsynth.vtt import db as vttdb
 from brainsynth.vtt import export
+from brainsynth.vtt.guards import SECURITY_HEADERS, BodyLimit, SecurityHeaders
 from brainsynth.vtt.scoring import LABELS, list_studies, study_results
 from brainsynth.vtt.study import TOKEN_PATTERN
 
@@ -39,16 +48,29 @@ STUDY_ID = re.compile(r"^[0-9a-f]{16}$")
 DISPLAY_PX = 512
 """Fixed on-screen size of every image (CSS pixels), whatever its stored size."""
 
-SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": (
-        "default-src 'none'; img-src 'self'; style-src 'self'; script-src 'self'; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+POSITION = re.compile(r"^[0-9]{1,6}$")
+"""An image number as the answer form sends it (ASCII digits only: int() accepts '²')."""
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    400: ("Request refused", "The form was incomplete. Reload your link to go on."),
+    404: ("Not found", "There is nothing at this address. Check the link you were sent."),
+    401: ("Admin token required", "Open the admin link printed by 'vtt serve'."),
+    405: ("Not allowed", "This address does not accept that kind of request."),
+    409: ("Already answered", "Answers cannot be changed. Reload your link to go on."),
+    413: ("Request too large", "This server accepts only its own small forms."),
+    503: (
+        "Temporarily unavailable",
+        "The study cannot be reached right now. Your answers so far are saved; please try "
+        "again later.",
     ),
 }
+__all__ = ["SECURITY_HEADERS", "create_app"]
+
+
+class VttApp(FastAPI):
+    """FastAPI with the guards of :mod:`brainsynth.vtt.guards` outside every other layer."""
+
+    def build_middleware_stack(self):  # type: ignore[no-untyped-def]
+        return SecurityHeaders(BodyLimit(super().build_middleware_stack()))
 
 
 class NotFound(StarletteHTTPException):
@@ -62,7 +84,7 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
         raise ValueError("the admin token must have at least 16 characters")
     db = Path(db)
     vttdb.connect(db).close()  # fail early on a missing or foreign database
-    app = FastAPI(
+    app = VttApp(
         title="brainsynth Visual Turing Test", docs_url=None, redoc_url=None, openapi_url=None
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -71,22 +93,27 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
     def page(request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         return templates.TemplateResponse(request, name, context, status_code=status)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        for key, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(key, value)
-        return response
-
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        fixed = {
-            404: ("Not found", "There is nothing at this address. Check the link you were sent."),
-            401: ("Admin token required", "Open the admin link printed by 'vtt serve'."),
-            409: ("Already answered", "Answers cannot be changed. Reload your link to go on."),
-        }
-        title, text = fixed.get(exc.status_code, ("Request refused", str(exc.detail)))
+        title, text = ERROR_PAGES.get(exc.status_code, ("Request refused", str(exc.detail)))
+        if exc.status_code in (400, 403, 413) and exc.detail:
+            text = str(exc.detail)
         return page(request, "message.html", exc.status_code, title=title, text=text)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        title = "Something went wrong"
+        text = "The server could not answer. Your answers so far are saved; reload to go on."
+        return page(request, "message.html", 500, title=title, text=text)
+
+    @app.exception_handler(BrainsynthError)
+    @app.exception_handler(sqlite3.Error)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # The database was moved, deleted or broken while serving: the reason goes to the
+        # admin's terminal, the rater gets a page that reveals nothing.
+        print(f"brainsynth: error: serving {request.url.path}: {exc}", file=sys.stderr)
+        title, text = ERROR_PAGES[503]
+        return page(request, "message.html", 503, title=title, text=text)
 
     def rater_row(conn: Any, token: str) -> Any:
         if not TOKEN_PATTERN.match(token):
@@ -109,7 +136,9 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
 
     def check_csrf(form: dict[str, Any], rater: Any) -> None:
         csrf = form.get("csrf")
-        if not isinstance(csrf, str) or not secrets.compare_digest(csrf, rater["csrf"]):
+        if not isinstance(csrf, str) or not secrets.compare_digest(
+            csrf.encode("utf-8", "replace"), str(rater["csrf"]).encode()
+        ):
             raise StarletteHTTPException(403, "The form expired or did not come from this page.")
 
     @app.get("/r/{token}", response_class=HTMLResponse)
@@ -155,7 +184,7 @@ def create_app(db: Path | str, admin_token: str) -> FastAPI:
             label, position = form.get("answer"), form.get("position")
             if label not in LABELS:
                 raise StarletteHTTPException(400, "Choose Real or Synthetic.")
-            if not isinstance(position, str) or not position.isdigit() or len(position) > 6:
+            if not isinstance(position, str) or not POSITION.match(position):
                 raise StarletteHTTPException(400, "The form is missing the image number.")
             record_answer(conn, rater, int(position), str(label))
 

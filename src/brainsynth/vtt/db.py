@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import check_path_text
+from brainsynth.outputs import check_writable as check_folder_writable
 
 SCHEMA_VERSION = 1
 """Bumped whenever :data:`SCHEMA` changes; a database of another version is refused."""
@@ -84,30 +86,49 @@ def connect(db: str | os.PathLike[str], create: bool = False) -> sqlite3.Connect
     A database written by another schema version is refused with a clear message.
     """
     path = Path(db)
+    check_path_text(path, "--db")
+    if path.is_dir():
+        raise BrainsynthError(f"--db {path}: is a folder; give a file name such as {path}/vtt.db")
     if not create and not path.is_file():
         raise BrainsynthError(f"{path}: no such study database (create one with 'vtt create')")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
     try:
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise BrainsynthError(f"{path}: cannot open the study database ({exc})") from exc
+    try:
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
+        fresh = _is_fresh(conn, path, create)  # before any PRAGMA that writes the file
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
-        _ensure_schema(conn, path, create)
+        _ensure_schema(conn, path, fresh)
     except sqlite3.DatabaseError as exc:
+        conn.close()
         raise BrainsynthError(f"{path}: not a brainsynth study database ({exc})") from exc
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
-def _ensure_schema(conn: sqlite3.Connection, path: Path, create: bool) -> None:
-    has_meta = conn.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'"
-    ).fetchone()
-    if not has_meta:
-        if not create:
-            raise BrainsynthError(f"{path}: not a brainsynth study database (no schema)")
+def _is_fresh(conn: sqlite3.Connection, path: Path, create: bool) -> bool:
+    """True for an empty database to create the schema in; refuse someone else's file.
+
+    Another program's SQLite file is left exactly as it was (not even switched to WAL).
+    """
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "meta" in tables:
+        return False
+    if not create or tables:
+        raise BrainsynthError(f"{path}: not a brainsynth study database (no schema)")
+    return True
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path, fresh: bool) -> None:
+    if fresh:
         conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         with transaction(conn):
             conn.execute(
@@ -119,6 +140,21 @@ def _ensure_schema(conn: sqlite3.Connection, path: Path, create: bool) -> None:
         raise BrainsynthError(
             f"{path}: schema version {version} but this brainsynth reads {SCHEMA_VERSION}"
         )
+
+
+def check_writable(db: str | os.PathLike[str]) -> None:
+    """Refuse a database (or the folder it is to be created in) that cannot be written.
+
+    SQLite in WAL mode also writes ``<db>-wal`` and ``<db>-shm`` beside the file, so the
+    folder must be writable too. Checked before any work, so nothing is half-done.
+    """
+    path = Path(db)
+    check_path_text(path, "--db")
+    if path.is_dir():
+        raise BrainsynthError(f"--db {path}: is a folder; give a file name such as {path}/vtt.db")
+    check_folder_writable(path.parent, "--db", shown_as=str(path))
+    if path.exists() and not os.access(path, os.W_OK):
+        raise BrainsynthError(f"--db {path}: the database file is read-only")
 
 
 @contextmanager

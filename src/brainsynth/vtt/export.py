@@ -60,6 +60,14 @@ def format_cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def printable(text: str) -> str:
+    """``text`` with any non-printable character escaped (``\\n``, ``\\x1b``): names in
+    databases written before names had to be printable cannot move the terminal's cursor."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+
+
 def format_table(results: Sequence[dict[str, Any]]) -> str:
     """Table 1 as aligned text: one pooled row per study, then one row per rater."""
     header = ["Study", "Rater", *(title for title, _ in TABLE_COLUMNS), "Kappa"]
@@ -70,7 +78,7 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
             kappa = f"{format_cell('kappa', study['kappa'])} ({study['kappa_method']})"
         rows.append(
             [
-                study["name"],
+                printable(study["name"]),
                 "all raters",
                 *(format_cell(key, study[key]) for _, key in TABLE_COLUMNS),
                 kappa,
@@ -78,7 +86,12 @@ def format_table(results: Sequence[dict[str, Any]]) -> str:
         )
         for rater in study["raters"]:
             rows.append(
-                ["", rater["name"], *(format_cell(key, rater[key]) for _, key in TABLE_COLUMNS), ""]
+                [
+                    "",
+                    printable(rater["name"]),
+                    *(format_cell(key, rater[key]) for _, key in TABLE_COLUMNS),
+                    "",
+                ]
             )
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     lines = [
