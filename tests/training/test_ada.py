@@ -9,6 +9,7 @@ import torch
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.training.ada import AdaptiveAugment
+from brainsynth.training.runtime import Runtime
 
 
 def negate(x: torch.Tensor) -> torch.Tensor:
@@ -98,6 +99,17 @@ def test_statistics_are_summed_over_processes() -> None:
     ada = AdaptiveAugment(negate, adjust_kimg=1.0, interval=1)
     ada.update(torch.ones(10), all_reduce=lambda t: t * 2)  # two identical ranks
     assert ada.p == pytest.approx(0.02)
+
+
+def test_each_rank_gates_its_rows_of_the_global_batch() -> None:
+    """A rank of 2 augments exactly the images that one process would among its rows."""
+    x = torch.arange(1.0, 9.0).reshape(8, 1, 1, 1)
+    whole = AdaptiveAugment(negate, seed=2, p=0.5)(x)
+    for rank in (0, 1):
+        runtime = Runtime(torch.device("cpu"), rank=rank, world_size=2)
+        part = AdaptiveAugment(negate, seed=2, p=0.5, runtime=runtime)(x[rank * 4 : rank * 4 + 4])
+        assert torch.equal(part, whole[rank * 4 : rank * 4 + 4])
+    assert (whole < 0).any() and (whole > 0).any()  # seed 2 gates some images, not all
 
 
 def test_bad_settings_are_one_line_errors() -> None:
