@@ -10,8 +10,16 @@ import pytest
 
 from blobs import tiny_eval_config
 from brainsynth.cli import main
-from brainsynth.demo import DemoConfig, run_demo
+from brainsynth.demo import DemoConfig, DemoGan, run_demo
+from brainsynth.demo.config import training_budgets
 from brainsynth.vtt.scoring import list_studies
+
+TINY_GANS = [  # the demo's two models at test size
+    DemoGan("stylegan2", "recommended", {"model": {"options": {"channel_base": 64,
+            "channel_max": 8, "w_dim": 8}}, "run": {"batch": 16}}, "recommended, tiny"),
+    DemoGan("dcgan", "paper-dcgan", {"model": {"options": {"width": 4}}, "run": {"batch": 16}},
+            "paper DCGAN, tiny"),
+]  # fmt: skip
 
 
 def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
@@ -23,11 +31,10 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         out=str(out),
         minutes=0.1,
         patients=6,
-        width=4,
-        batch=16,
         n_samples=48,
-        eval_reserve_s=0,
+        setup_s=0,
         min_train_s=2,
+        gans=TINY_GANS,
         log_every=1,
         evaluation=tiny_eval_config(),
         vtt_n=6,
@@ -40,8 +47,9 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     html = report.read_text()
     assert "Phantom data." in html and "not from\npatients" in html
     for section in (
-        "DCGAN: Concat 64x64",
-        "WGAN: Concat 64x64",
+        "stylegan2 (--preset recommended): Concat 64x64",
+        "dcgan (--preset paper-dcgan): Concat 64x64",
+        "Budget fixed before the demo started",
         "Realism, diversity",
         "What each number means",
         "Visual Turing Test",
@@ -51,12 +59,21 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     assert html.count("<polyline") >= 4  # two loss curves per GAN
     row = re.search(r"<td class=\"name\">c2st_accuracy</td>(.*?)</tr>", html, re.S)
     assert row and len(re.findall(r"\d+\.\d \[", row.group(1))) == 2  # value [95% CI] per GAN
-    assert (out / "config.yaml").is_file() and (out / "wgan" / "metrics.json").is_file()
+    assert (out / "config.yaml").is_file() and (out / "dcgan" / "metrics.json").is_file()
 
     studies = list_studies(out / "vtt.sqlite")
     assert len(studies) == 1 and studies[0]["raters"] == 1 and studies[0]["n_items"] == 12
     assert f"brainsynth vtt serve --db {out / 'vtt.sqlite'}" in printed
     assert re.search(r"http://127\.0\.0\.1:8000/r/[\w-]{40,}", printed)
+
+
+def test_budgets_are_fixed_up_front_with_a_capped_evaluation_share() -> None:
+    train, evaluation = training_budgets(DemoConfig(minutes=9, setup_s=60))
+    # 480 s after setup: evaluation 0.25 * 480 / 2 = 60 s per model (the cap), training
+    # (480 - 120) / 2 = 180 s per model.
+    assert (train, evaluation) == (180.0, 60.0)
+    train, evaluation = training_budgets(DemoConfig(minutes=30, setup_s=60))
+    assert evaluation == 60.0 and train == (1740 - 120) / 2  # capped: training gets the rest
 
 
 def test_demo_refuses_a_non_positive_budget(capsys: pytest.CaptureFixture[str]) -> None:

@@ -51,7 +51,8 @@ def cli_args(data: Path, out: Path, gan: str, extra: tuple[str, ...] = (), **cha
     args = ["brainsynth", "train", "--data", data, "--out", out, "--gan", gan, "--device", "cpu",
             "--no-progress"]  # fmt: skip
     for key, value in settings.items():
-        args += [f"--{key.replace('_', '-')}", value]
+        if value is not None:  # None: leave the setting out
+            args += [f"--{key.replace('_', '-')}", value]
     return args + list(extra)
 
 
@@ -104,7 +105,7 @@ def network_tensors(checkpoint: Path) -> dict[str, torch.Tensor]:
     found = {}
     for part in ("generator", "discriminator", "generator_ema"):
         for key, value in trainer.get(part, {}).items():
-            if value.is_floating_point():
+            if isinstance(value, torch.Tensor) and value.is_floating_point():
                 found[f"{part}.{key}"] = value
     return found
 
@@ -162,6 +163,45 @@ def test_two_processes_reach_the_weights_of_one(gan, augment, ema, blob_prepared
     assert [r["iter"] for r in logged] == [r["iter"] for r in reference]
     for mine, theirs in zip(logged, reference, strict=True):
         assert mine["loss_d"] == pytest.approx(theirs["loss_d"], abs=1e-4)
+
+
+ADA = ("--augment", "translation,cutout,intensity", "--ada-target", "0", "--ada-kimg", "0.1")
+SG2_TINY = {"channel_base": 64, "channel_max": 8, "w_dim": 8, "mapping_layers": 2}
+STYLEGAN2 = ("--arch", "stylegan2", "--latent", "16", "--r1", "1", "--ema-half-life", "0.05",
+             *(f"--arch-option={k}={v}" for k, v in SG2_TINY.items()))  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("gan", "extra", "width"),
+    [("dcgan", ADA, 4), ("nonsaturating", STYLEGAN2 + ADA, None)],
+    ids=["dcgan-ada", "stylegan2-ada"],
+)
+def test_adaptive_augmentation_and_stylegan2_two_processes_equal_one(
+    gan, extra, width, blob_prepared, tmp_path
+):
+    """ADA's r_t is summed over the ranks and its gates drawn for the global batch;
+    StyleGAN2's noise inputs are the global batch's draw (and its minibatch-stddev groups
+    the same on a per-rank batch of 4), so 2 processes reach the weights of 1."""
+    from brainsynth.cli import main
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        args = cli_args(blob_prepared, tmp_path / "one", gan, extra, width=width)
+        assert main([str(a) for a in args[1:]]) == 0
+    finally:
+        torch.set_num_threads(before)
+    args = cli_args(blob_prepared, tmp_path / "two", gan, extra, width=width)
+    result = run_torchrun(args, nproc=2, module=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    largest, relative = differences(tmp_path / "one", tmp_path / "two")
+    print(f"{gan} {extra[:2]}: largest {largest:.2e}, relative {relative:.2e}")
+    assert largest < TOLERANCE and relative < TOLERANCE
+    ada = [load_checkpoint(tmp_path / run / "checkpoints" / "last.pt")["trainer"]["ada"]
+           for run in ("one", "two")]  # fmt: skip
+    assert ada[0]["p"] > 0.0  # ADA did augment (target 0: p rises while D is confident)
+    assert ada[1]["p"] == pytest.approx(ada[0]["p"], abs=1e-12)
+    assert ada[1]["last_heuristic"] == pytest.approx(ada[0]["last_heuristic"], abs=1e-12)
 
 
 def test_resume_on_the_same_processes_is_exact(blob_prepared, tmp_path):

@@ -7,13 +7,19 @@ import argparse
 from brainsynth.config import field_default
 from brainsynth.demo.config import DemoConfig
 
-HELP = "run the whole story on a phantom: data, DCGAN + WGAN, samples, metrics, report, VTT"
+HELP = "run the whole story on a phantom: data, two GANs, samples, metrics, report, VTT"
 DESCRIPTION = """\
 Builds a small BraTS-like PHANTOM cohort (from nilearn's MNI152 template; not patients),
-prepares sagittal slices #80-#149 at 64x64, trains DCGAN and WGAN within the time budget,
+prepares sagittal slices #80-#149 at 64x64, trains the recommended preset (StyleGAN2, the
+most realistic per CPU minute in benchmarks/realism.py) and the paper's DCGAN side by side,
 samples both, evaluates them (C2ST with a real-vs-real control, distances, diversity,
-memorisation) and writes DIR/report.html. It also creates a ready Visual Turing Test study
-in DIR/vtt.sqlite with one invited rater and prints the command that serves it.
+memorisation) and writes DIR/report.html comparing them, with the iterations each reached.
+It also creates a ready Visual Turing Test study of the recommended model in DIR/vtt.sqlite
+with one invited rater and prints the command that serves it.
+
+Budgets are fixed before anything starts: setup and report get a reserve, sampling and
+evaluation a capped share per model, and each model an equal share of the training time.
+The paper's WGAN is in `brainsynth reproduce`, and here with --with-wgan.
 """
 
 
@@ -44,10 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="phantom patients (default: %(default)s)",
     )
     parser.add_argument(
-        "--width",
-        type=int,
-        default=field_default(DemoConfig, "width"),
-        help="GAN base channel width (default: %(default)s, the paper's)",
+        "--with-wgan",
+        action="store_true",
+        help="also train the paper's WGAN (the three models share the same budget)",
     )
     parser.add_argument(
         "--n-samples",
@@ -64,14 +69,17 @@ def run(args: argparse.Namespace) -> int:
         from brainsynth.errors import BrainsynthError
 
         raise BrainsynthError("--minutes must be positive")
+    from brainsynth.demo.config import DEMO_GANS, DEMO_WGAN
+
+    gans = [*DEMO_GANS, DEMO_WGAN] if args.with_wgan else list(DEMO_GANS)
     run_demo(
         DemoConfig(
             out=args.out,
             minutes=args.minutes,
             seed=args.seed,
             patients=args.patients,
-            width=args.width,
             n_samples=args.n_samples,
+            gans=gans,
         )
     )
     return 0

@@ -12,14 +12,17 @@ from brainsynth.models import arch_names
 from brainsynth.training.config import (
     AUGMENTS,
     BATCH_NORM_MODES,
+    BUDGET_CLOCKS,
     OBJECTIVE_DEFAULTS,
     OBJECTIVES,
     PRECISIONS,
+    AugmentConfig,
     EmaConfig,
     ModelConfig,
     ObjectiveConfig,
     RunConfig,
 )
+from brainsynth.training.presets import PRESET_SUMMARIES, preset_names
 
 HELP = "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) on a prepared dataset, or resume"
 
@@ -37,6 +40,10 @@ def _defaults_table() -> str:
     return "\n".join(rows)
 
 
+def _presets_table() -> str:
+    return "\n".join(f"  {name:<14} {text}" for name, text in PRESET_SUMMARIES.items())
+
+
 DESCRIPTION = f"""\
 Train the paper's DCGAN or WGAN (Han et al. 2018, §3.2.2), or a named departure, on one image
 set of a prepared folder. --iters counts generator updates.
@@ -44,6 +51,10 @@ set of a prepared folder. --iters counts generator updates.
   brainsynth train --data PREPARED --gan dcgan --sequence concat --out runs/dcgan-concat
   brainsynth train --config run.yaml --out runs/other --lr 1e-4     (flags override the file)
   brainsynth train --resume runs/dcgan-concat --iters 20000
+  brainsynth train --preset recommended --data PREPARED --sequence concat --out runs/sg2
+
+Presets (--preset; a --config file and the flags override them field by field):
+{_presets_table()}
 
 --config takes a YAML TrainConfig (sections data, model, objective, optimizer, ema, augment,
 run; every run's config.yaml is one). Per-objective defaults (used when --lr, --n-critic,
@@ -100,6 +111,9 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "betas": ("optimizer", "betas"),
     "ema_half_life": ("ema", "half_life_kimg"),
     "augment": ("augment", "policy"),
+    "ada_target": ("augment", "ada_target"),
+    "ada_kimg": ("augment", "ada_kimg"),
+    "budget_clock": ("run", "budget_clock"),
     **{k: ("run", k) for k in ("iters", "batch", "seed", "precision", "device",
                                "checkpoint_every", "sample_every", "log_every",
                                "batch_norm", "compile")},
@@ -113,6 +127,11 @@ def _default(cls: type, name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
+    add(
+        "--preset",
+        choices=preset_names(),
+        help="start from a named configuration (see above); --config and flags override it",
+    )
     add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
     add("--data", help="prepared dataset folder (brainsynth prepare)")
     add("--sequence", help=f"image set: {' | '.join(TRAINING_SETS)} (concat: all four pooled; "
@@ -180,11 +199,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--augment", metavar="POLICY",
         help=f"DiffAugment of every discriminator input: a comma list of {','.join(AUGMENTS)} "
         "(default: none)")  # fmt: skip
+    add("--ada-target", type=float, metavar="R",
+        help="adaptive augmentation (ADA, Karras et al. 2020b): apply --augment with a "
+        "probability tuned so that E[sign(D(real))] stays at R (paper: 0.6) (default: off, "
+        "always apply)")  # fmt: skip
+    add("--ada-kimg", type=float, metavar="KIMG",
+        help="ADA speed: thousands of images for the probability to go from 0 to 1 "
+        f"{_default(AugmentConfig, 'ada_kimg')}")  # fmt: skip
     add(
         "--max-minutes",
         type=float,
         help="stop cleanly with a checkpoint after this many minutes (default: no limit)",
     )
+    add("--budget-clock", choices=BUDGET_CLOCKS,
+        help="what --max-minutes counts: wall-clock time, or this process's CPU time (fair "
+        f"on a machine shared with other jobs) {_default(RunConfig, 'budget_clock')}")  # fmt: skip
     add("--background-floor", type=float,
         help="sampling default of this run, written to RUN/sampling.yaml: pixels below this "
         "become exactly 0 (default 0 = off)")  # fmt: skip
@@ -209,22 +238,24 @@ EXIT_CODES = {"done": 0, "time": 0, "SIGINT": 130, "SIGTERM": 143}
 
 
 def config_dict(args: argparse.Namespace) -> dict[str, Any]:
-    """The nested TrainConfig dict: ``--config``'s YAML, then the flags given on top."""
+    """The nested TrainConfig dict: ``--preset``, then ``--config``'s YAML, then the flags."""
     import yaml
 
     from brainsynth.errors import BrainsynthError
+    from brainsynth.training.presets import merge, preset
 
-    data: dict[str, Any] = {}
+    data: dict[str, Any] = preset(args.preset) if args.preset else {}
     if args.config:
         try:
             with open(args.config) as handle:
-                data = yaml.safe_load(handle) or {}
+                loaded = yaml.safe_load(handle) or {}
         except OSError as exc:
             raise BrainsynthError(f"{args.config}: cannot read the config ({exc})") from exc
         except yaml.YAMLError as exc:
             raise BrainsynthError(f"{args.config}: not valid YAML") from exc
-        if not isinstance(data, dict):
+        if not isinstance(loaded, dict):
             raise BrainsynthError(f"{args.config}: expected a mapping of config sections")
+        data = merge(data, loaded)
 
     def section(name: str) -> dict[str, Any]:
         if name == "options":

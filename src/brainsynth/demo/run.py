@@ -1,11 +1,13 @@
 """``brainsynth demo``: the whole story on the phantom, inside a time budget.
 
-phantom cohort -> prepare (64x64, sagittal #80-#149) -> train DCGAN and WGAN (time-boxed) ->
-sample -> evaluate (C2ST and friends) -> ``report.html`` -> a ready Visual Turing Test study.
+phantom cohort -> prepare (64x64, sagittal #80-#149) -> train the recommended preset and the
+paper's DCGAN side by side (time-boxed) -> sample -> evaluate (C2ST and friends) ->
+``report.html`` -> a ready Visual Turing Test study of the recommended model.
 
-The budget is split at run time: data preparation is timed, a fixed reserve is kept for
-sampling, evaluation and the report, and the rest is shared between the two GANs, each
-stopped by its ``max_seconds`` budget with a checkpoint.
+Budgets are fixed before anything starts (:func:`~brainsynth.demo.config.training_budgets`):
+a reserve for setup and report, a capped share per model for sampling and evaluation, and
+an equal training share per model, each stopped by its ``max_seconds`` with a checkpoint.
+A slow evaluation of one model cannot eat into the next model's training.
 """
 
 from __future__ import annotations
@@ -22,23 +24,17 @@ from pathlib import Path
 from typing import Any
 
 from brainsynth import training
-from brainsynth.config import save_config
+from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
-from brainsynth.demo.config import DemoConfig, DemoGan
+from brainsynth.demo.config import DemoConfig, DemoGan, training_budgets
 from brainsynth.errors import BrainsynthError
 from brainsynth.phantom import make_cohort
 from brainsynth.pipeline import Experiment, evaluate_and_record, sample_experiment
 from brainsynth.report.demo import write_demo_report
 from brainsynth.sampling import SamplingConfig
-from brainsynth.training import (
-    DataConfig,
-    ModelConfig,
-    ObjectiveConfig,
-    OptimizerConfig,
-    RunConfig,
-    TrainConfig,
-)
+from brainsynth.training import TrainConfig
+from brainsynth.training.presets import merge, preset
 from brainsynth.vtt.study import create_study, invite
 
 
@@ -76,7 +72,11 @@ def run_demo(config: DemoConfig) -> Path:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
+    train_s, eval_s = training_budgets(config)
     clock = StepClock()
+    print(f"Budget plan for {config.minutes:g} min: {config.setup_s:.0f} s setup and report; "
+          f"per model {train_s:.0f} s training and about {eval_s:.0f} s sampling and "
+          f"evaluation ({', '.join(g.name for g in config.gans)})", flush=True)  # fmt: skip
     phantom = out / "phantom"
     reuse = matching_phantom(phantom, config)
     with clock.step("phantom", f"{config.patients} BraTS-like PHANTOM cases (not patients)"):
@@ -94,14 +94,13 @@ def run_demo(config: DemoConfig) -> Path:
             # the demo's own file in its own folder, rewritten on every re-run
             write_preview(out / "prepared-preview.png", prepared_dir)
     real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
-    results = []
-    for index, gan in enumerate(config.gans):
-        remaining = config.minutes * 60 - clock.elapsed
-        gans_left = len(config.gans) - index
-        budget = max(config.min_train_s, remaining / gans_left - config.eval_reserve_s)
-        results.append(train_and_evaluate(config, gan, prepared_dir, real, budget, clock))
+    results = [
+        train_and_evaluate(config, gan, prepared_dir, real, train_s, clock) for gan in config.gans
+    ]
+    for result in results:
+        result["eval_budget_s"] = eval_s
     with clock.step("vtt", "a Visual Turing Test study with one invited rater"):
-        vtt = make_vtt_study(config, real, results[-1])
+        vtt = make_vtt_study(config, real, results[0])
     report = write_demo_report(config, clock, real, results, vtt, prepared_dir)
     print(f"\nPhantom cohort: {phantom}")
     print(f"Prepared slices: {prepared_dir} (preview: {out / 'prepared-preview.png'})")
@@ -129,37 +128,30 @@ def train_and_evaluate(
     budget_s: float,
     clock: StepClock,
 ) -> dict[str, Any]:
-    """Train one GAN for ``budget_s`` seconds, sample it and evaluate the samples."""
-    experiment = Experiment(Path(config.out) / gan.gan)
-    train_config = TrainConfig(
-        data=DataConfig(str(prepared), config.sequence),
-        model=ModelConfig(options={"width": config.width}),
-        objective=ObjectiveConfig(name=gan.gan, n_critic=gan.n_critic),
-        optimizer=OptimizerConfig(lr=gan.lr),
-        run=RunConfig(
-            out=str(experiment.run),
-            iters=1_000_000,
-            batch=config.batch,
-            seed=config.seed,
-            precision=config.precision,
-            max_seconds=budget_s,
-            log_every=config.log_every,
-            sample_every=100,
-        ),
-    )
+    """Train one model for ``budget_s`` seconds, sample it and evaluate the samples."""
+    experiment = Experiment(Path(config.out) / gan.name)
+    settings = merge(preset(gan.preset), gan.overrides)
+    settings = merge(settings, {
+        "data": {"prepared": str(prepared), "sequence": config.sequence},
+        "run": {"out": str(experiment.run), "iters": 1_000_000, "seed": config.seed,
+                "precision": config.precision, "max_seconds": budget_s,
+                "log_every": config.log_every, "sample_every": 100},
+    })  # fmt: skip
+    train_config = config_from_dict(TrainConfig, settings)
     shutil.rmtree(experiment.folder, ignore_errors=True)  # a re-run of the demo trains afresh
-    with clock.step(f"train {gan.gan}", f"{budget_s:.0f} s budget; {gan.note}"):
+    with clock.step(f"train {gan.name}", f"{budget_s:.0f} s budget; {gan.note}"):
         training.train(train_config)
-    with clock.step(f"sample {gan.gan}", f"{config.n_samples} images"):
+    with clock.step(f"sample {gan.name}", f"{config.n_samples} images"):
         sampling = SamplingConfig(n=config.n_samples, seed=config.seed)
         fake, info = sample_experiment(experiment, sampling)
-    with clock.step(f"evaluate {gan.gan}", "C2ST, distances, diversity, memorisation"):
+    with clock.step(f"evaluate {gan.name}", "C2ST, distances, diversity, memorisation"):
         evaluation = dataclasses.replace(config.evaluation, seed=config.seed)
         metrics = evaluate_and_record(
             real, fake, evaluation, experiment.metrics, experiment.evaluation, info
         )
     return {
         "iteration": info["iteration"],
+        "train_budget_s": budget_s,
         "gan": gan,
         "run": experiment.run,
         "fake": fake,
@@ -181,7 +173,7 @@ def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dic
     db = Path(config.out) / "vtt.sqlite"
     for stale in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
         stale.unlink(missing_ok=True)
-    name = f"{config.sequence} ({result['gan'].gan.upper()}, {config.size}x{config.size}) demo"
+    name = f"{config.sequence} ({result['gan'].name}, {config.size}x{config.size}) demo"
     n = min(config.vtt_n, len(result["fake"]), len(real))
     study = create_study(
         db,
@@ -199,7 +191,7 @@ def make_vtt_study(config: DemoConfig, real: Any, result: dict[str, Any]) -> dic
         "study": study,
         "n_real": n,
         "n_fake": n,
-        "gan": result["gan"].gan,
+        "gan": result["gan"].name,
         "serve_command": f"{brainsynth_command()} vtt serve --db {db}",
         "rater_url": f"http://127.0.0.1:8000/r/{token}",
         "results_command": f"{brainsynth_command()} vtt results --db {db} --study {study}",

@@ -25,6 +25,7 @@ from brainsynth.models.shape import ModelShape
 
 ARCHITECTURES: dict[str, str] = {
     "dcgan": "brainsynth.models.dcgan",  # the paper's (Han et al. 2018, §3.2.2)
+    "stylegan2": "brainsynth.models.stylegan2",  # Karras et al. 2020, small-data settings
 }
 
 

@@ -63,11 +63,18 @@ def write_demo_report(
     gans = []
     for result in results:
         metrics, gan = result["metrics"], result["gan"]
+        budget = (
+            f" Budget fixed before the demo started: {result['train_budget_s']:.0f} s of "
+            f"training (reached iteration {result['iteration']}), about "
+            f"{result['eval_budget_s']:.0f} s for sampling and evaluation."
+            if "train_budget_s" in result
+            else ""
+        )
         gans.append(
             {
-                "name": gan.gan.upper(),
-                "title": f"{gan.gan.upper()}: {label} {config.size}x{config.size}",
-                "description": f"Settings: {gan.note}.",
+                "name": gan.name,
+                "title": f"{gan.name} (--preset {gan.preset}): {label} {config.size}x{config.size}",
+                "description": f"Settings: {gan.note}.{budget}",
                 "sequence": config.sequence,
                 "sequence_label": label,
                 "size": config.size,
@@ -76,7 +83,7 @@ def write_demo_report(
                     result["fake"][pick(len(result["fake"]), 64, config.seed)]
                 ),
                 "curves": training_curves_svg(
-                    Path(result["run"]) / "metrics.jsonl", f"{gan.gan.upper()} losses"
+                    Path(result["run"]) / "metrics.jsonl", f"{gan.name} losses"
                 ),
                 "iterations": result["iteration"],
                 "n_real": metrics.get("n_real"),

@@ -42,6 +42,7 @@ OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
+BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
 
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
     **GAN_DEFAULTS,  # the paper's dcgan and wgan
@@ -194,11 +195,23 @@ class EmaConfig:
 
 @dataclass
 class AugmentConfig:
-    """Differentiable augmentation of every discriminator input (Zhao et al. 2020); off = ()."""
+    """Differentiable augmentation of every discriminator input (Zhao et al. 2020); off = ().
+
+    ``ada_target``: apply the policy with an adaptive probability p instead of always, p
+    moved towards this value of the overfitting heuristic r_t = E[sign(D(real))] (ADA,
+    Karras et al. 2020b §3; their target 0.6); None = off. ``ada_kimg``: thousands of images
+    for p to go from 0 to 1 (theirs: 500).
+    """
 
     policy: tuple[str, ...] = ()  # any of translation, cutout, intensity
+    ada_target: float | None = None  # ADA's target r_t (0.6 in the paper); None = always on
+    ada_kimg: float = 500.0  # ADA adjustment speed
 
     def __post_init__(self) -> None:
+        if self.ada_target is not None and not 0.0 <= self.ada_target <= 1.0:
+            raise BrainsynthError(f"--ada-target must be in [0, 1], got {self.ada_target}")
+        if self.ada_kimg <= 0:
+            raise BrainsynthError(f"ada_kimg must be positive, got {self.ada_kimg}")
         if isinstance(self.policy, str):
             self.policy = tuple(p for p in self.policy.split(",") if p)
         self.policy = tuple(self.policy)
@@ -206,6 +219,8 @@ class AugmentConfig:
             _choose("--augment policy", name, AUGMENTS)
         if len(set(self.policy)) != len(self.policy):
             raise BrainsynthError(f"--augment names a policy twice: {','.join(self.policy)}")
+        if self.ada_target is not None and not self.policy:
+            raise BrainsynthError("--ada-target needs augmentations to adapt: give --augment")
 
 
 @dataclass
@@ -218,7 +233,8 @@ class RunConfig:
     seed: int = 0  # seeds weights, data order, latents, augmentation
     precision: str = "fp32"  # fp32 | bf16 (autocast)
     device: str = "auto"  # auto | cpu | cuda
-    max_seconds: float | None = None  # wall-clock budget; stops cleanly with a checkpoint
+    max_seconds: float | None = None  # time budget; stops cleanly with a checkpoint
+    budget_clock: str = "wall"  # max_seconds counts wall-clock time, or this process's "cpu"
     checkpoint_every: int = 1000  # periodic checkpoints/iter-NNNNNN.pt
     sample_every: int = 500  # samples/grid-<iter>.png and TensorBoard images
     log_every: int = 50  # metrics.jsonl and TensorBoard scalars
@@ -232,6 +248,7 @@ class RunConfig:
         self.out = str(Path(self.out).expanduser().absolute())
         _choose("--precision", self.precision, PRECISIONS)
         _choose("--device", self.device, DEVICES)
+        _choose("--budget-clock", self.budget_clock, BUDGET_CLOCKS)
         _choose("--batch-norm", self.batch_norm, BATCH_NORM_MODES)
         for name in ("iters", "batch", "checkpoint_every", "sample_every", "log_every",
                      "world_size"):  # fmt: skip

@@ -206,6 +206,15 @@ def mean_over_ranks(runtime: Runtime, values: torch.Tensor) -> torch.Tensor:
     return total / runtime.world_size
 
 
+def sum_over_ranks(runtime: Runtime, values: torch.Tensor) -> torch.Tensor:
+    """The element-wise sum of ``values`` over the ranks (on the device; nothing waits)."""
+    if not runtime.distributed:
+        return values
+    total = values.detach().float().clone()
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total
+
+
 class StopVote:
     """SIGINT/SIGTERM or the time budget on any rank stops every rank at the same iteration.
 

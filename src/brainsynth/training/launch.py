@@ -47,6 +47,13 @@ def complete(config: TrainConfig) -> TrainConfig:
             f"{config.data.condition})"
         )
     config = config.resolved(getattr(arch, "DEFAULT_OBJECTIVE", "dcgan"))
+    known = {f.name for f in dataclasses.fields(arch.Config)}
+    unknown = sorted(set(config.model.options) - known)
+    if unknown:
+        raise BrainsynthError(
+            f"architecture {config.model.arch!r} has no setting {', '.join(unknown)}; its "
+            f"settings (--arch-option KEY=VALUE): {', '.join(sorted(known))}"
+        )
     options = arch.Config(**config.model.options)
     model = dataclasses.replace(config.model, options=config_to_dict(options))
     return dataclasses.replace(config, model=model)

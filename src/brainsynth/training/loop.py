@@ -38,6 +38,9 @@ from brainsynth.training.runtime import RankQuietError, Runtime
 from brainsynth.training.step import GanTrainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
+# What ``max_seconds`` counts: wall-clock time, or this process's CPU time (all its threads),
+# which on a machine shared with other jobs measures the run, not its neighbours.
+BUDGET_CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 @dataclass
@@ -176,13 +179,14 @@ def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
     run = config.run
     name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
     budgeted = run.max_seconds is not None
+    unit = "CPU s" if run.budget_clock == "cpu" else "s"
     return tqdm(
         total=None if budgeted else run.iters,
         initial=start,
         disable=not (run.progress and runtime.is_main),
         unit="it",
         dynamic_ncols=True,
-        desc=f"{name} (stops after {run.max_seconds:.0f} s)" if budgeted else name,
+        desc=f"{name} (stops after {run.max_seconds:.0f} {unit})" if budgeted else name,
     )
 
 
@@ -224,6 +228,8 @@ def training_loop(
     bar = _progress_bar(config, runtime, start)
     vote = StopVote(runtime, stop_vote_interval(runtime))
     watch = _FiniteWatch(runtime, finite_check_interval(runtime, run))
+    clock = BUDGET_CLOCKS[run.budget_clock]  # each rank's own; any rank's time up stops all
+    budget_began, cpu_began = clock(), time.process_time()
     began = interval_start = time.perf_counter()
     step_seconds = overhead_seconds = 0.0
     iteration, reason, last_good, saved_at, logged_at = start, "done", resume_path, start, start
@@ -267,7 +273,7 @@ def training_loop(
                     last_good, saved_at = save(periodic=True) or last_good, iteration
                 overhead_seconds += time.perf_counter() - t1
                 budget_spent = (
-                    run.max_seconds is not None and time.perf_counter() - began >= run.max_seconds
+                    run.max_seconds is not None and clock() - budget_began >= run.max_seconds
                 )
                 stop = vote.decide(iteration, time_up=budget_spent)
                 if stop:
@@ -284,6 +290,7 @@ def training_loop(
         "iters": run.iters,
         "reason": reason,
         "seconds": time.perf_counter() - began,
+        "cpu_seconds": time.process_time() - cpu_began,
         "step_seconds": step_seconds,
         "overhead_seconds": overhead_seconds,
         "world_size": runtime.world_size,

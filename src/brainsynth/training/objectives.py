@@ -45,6 +45,7 @@ class Objective:
         self.noise = noise  # draws the GP interpolation weights (saved by the trainer)
         self.runtime = runtime or Runtime(torch.device("cpu"))  # whose rows of the draws
         self.d_steps = 0  # discriminator updates so far: schedules lazy R1
+        self.last_real_logits: torch.Tensor | None = None  # of the last discriminator step
 
     def terms(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[Any, Logs]:
         """The discriminator's loss on the logits, and what to log besides ``loss_d``."""
@@ -57,7 +58,9 @@ class Objective:
         self, critic: Critic, real: torch.Tensor, fake: torch.Tensor
     ) -> tuple[torch.Tensor, Logs]:
         """One discriminator update's loss on ``real`` and (detached) ``fake`` images."""
-        loss, logs = self.terms(critic(real).float(), critic(fake).float())
+        real_logits = critic(real).float()
+        loss, logs = self.terms(real_logits, critic(fake).float())
+        self.last_real_logits = real_logits.detach()  # ADA's overfitting heuristic reads it
         if self.config.gp_lambda:
             alpha = self.runtime.draw(  # the global batch's weights, this rank's rows
                 real.shape[0], lambda n: torch.rand(n, 1, 1, 1, generator=self.noise)

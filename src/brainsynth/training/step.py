@@ -27,11 +27,12 @@ from torch import nn
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import ModelRecord, load_state_checked
 from brainsynth.models.shape import ModelShape
+from brainsynth.training.ada import AdaptiveAugment
 from brainsynth.training.augment import DiffAugment
 from brainsynth.training.batch_norm import prepare_batch_norm
 from brainsynth.training.config import OptimizerConfig, TrainConfig
 from brainsynth.training.data import EpochSampler
-from brainsynth.training.distributed import data_parallel
+from brainsynth.training.distributed import data_parallel, sum_over_ranks
 from brainsynth.training.ema import GeneratorEma
 from brainsynth.training.objectives import make_objective
 from brainsynth.training.runtime import Runtime, to_device
@@ -66,11 +67,23 @@ class GanTrainer:
         self.noise = torch.Generator().manual_seed(seed + 1)
         self.objective = make_objective(config.objective, self.noise, runtime)
         self.augment = DiffAugment(config.augment.policy, seed + 3, runtime)
+        augment = config.augment
+        self.ada = (
+            AdaptiveAugment(
+                self.augment, augment.ada_target, augment.ada_kimg, seed=seed + 4, runtime=runtime
+            )
+            if augment.ada_target is not None
+            else None
+        )
+        # What every discriminator call's images go through: ADA's gates, or DiffAugment.
+        self._augment = self.ada or self.augment
         self.ema = (
             GeneratorEma(self.generator, config.ema, config.run.batch)
             if config.ema.enabled
             else None
         )
+        if hasattr(generator, "noise_source"):  # after the EMA's copy: it keeps its own
+            generator.noise_source = self._generator_noise
         self.bf16 = config.run.precision == "bf16"
         # What the steps call: under DDP when distributed, compiled when asked.
         self._g = data_parallel(generator, runtime)
@@ -79,6 +92,16 @@ class GanTrainer:
             penalties = config.objective.gp_lambda or config.objective.r1_gamma
             self._g = torch.compile(self._g)
             self._d = self._d if penalties else torch.compile(self._d)
+
+    def _sum_over_ranks(self, values: torch.Tensor) -> torch.Tensor:
+        return sum_over_ranks(self.runtime, values)
+
+    def _generator_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """Per-image noise inputs (StyleGAN2's) of this rank's rows: the global batch's draw
+        from the generator's own stream, sliced, so they do not depend on the ranks."""
+        rng = self.generator.noise_rng
+        noise = self.runtime.draw(shape[0], lambda m: torch.randn(m, *shape[1:], generator=rng))
+        return to_device(noise, self.device)
 
     def latent(self, n: int) -> torch.Tensor:
         """This rank's ``n`` latent vectors of the global batch's draw, on the device."""
@@ -90,11 +113,11 @@ class GanTrainer:
 
     def _critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """What every discriminator call sees: the augmented images (same policy for all)."""
-        return self._d(self.augment(x), labels)
+        return self._d(self._augment(x), labels)
 
     def _frozen_critic(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """The same, in the generator update: the plain module, outside DDP."""
-        return self.discriminator(self.augment(x), labels)
+        return self.discriminator(self._augment(x), labels)
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.
@@ -120,6 +143,10 @@ class GanTrainer:
             loss_d.backward()
             self.opt_d.step()
             objective.after_discriminator_step(self.discriminator)
+            if self.ada is not None:  # r_t over the global batch: sums over the ranks
+                self.ada.update(objective.last_real_logits, self._sum_over_ranks)
+                ada_logs = self.ada.stats().items()
+                logs.update({k: torch.full((), v, device=self.device) for k, v in ada_logs})
         if not objective.reuse_fakes or fake is None:
             with self._autocast():
                 fake = self._g(self.latent(sampler.local_batch), labels)
@@ -165,6 +192,8 @@ class GanTrainer:
             "objective": self.objective.state_dict(),
             "augment": self.augment.state_dict(),
         }
+        if self.ada is not None:
+            state["ada"] = self.ada.state_dict()
         if self.ema is not None:
             state["generator_ema"] = self.ema.state_dict()
         return state
@@ -183,6 +212,11 @@ class GanTrainer:
             self.objective.load_state_dict(state["objective"])
         if "augment" in state:
             self.augment.load_state_dict(state["augment"])
+        if self.ada is not None:
+            if "ada" not in state:
+                raise BrainsynthError(f"{path}: this run adapts its augmentation (ADA), the "
+                                      "checkpoint has no ADA state")  # fmt: skip
+            self.ada.load_state_dict(state["ada"])
         if self.ema is not None:
             ema_state = state.get("generator_ema")
             if ema_state is None:

@@ -1,0 +1,349 @@
+"""Realism per compute: train candidate GANs for equal budgets, sample, evaluate, compare.
+
+Issue 12. On a phantom cohort (default 16 patients, 64x64, Concat) every candidate trains for
+the same budget (default 4, 12 and 36 minutes), samples 1,000 images (its EMA generator when
+it keeps one) and is measured by ``brainsynth evaluate`` twice: on the raw samples and with
+the background floor (pixels below ``--floor`` set to 0), so a model that wins only through
+its background shows it. Writes OUT/realism.md, OUT/realism.json and one side-by-side figure
+of sample grids per budget (OUT/grids-<budget>min.png, real images first).
+
+    .venv/bin/python benchmarks/realism.py --out bench-realism --budgets 4,12 --jobs 3
+    .venv/bin/python benchmarks/realism.py --candidates paper-dcgan,stylegan2 --budgets 120 \\
+        --size 128 --clock wall --device cuda          # a GPU user, hours and 128 px
+
+A longer budget continues the candidate's run of the next shorter budget (exact resume) once
+that one has trained, so budgets 4, 12 and 36 cost 36 minutes per candidate, not 52.
+Budgets count CPU time of each training process by default (``--clock cpu``, one torch
+thread each): on a machine shared with other jobs, wall-clock budgets measure the neighbours
+rather than the model, and CPU time lets ``--jobs`` candidates train side by side fairly.
+``--clock wall`` gives each candidate wall-clock minutes instead. The machine's load average
+is recorded before and after every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from brainsynth.training.presets import merge, preset  # noqa: E402
+
+# Candidates: a preset with overrides (nested TrainConfig sections), and why it is here.
+CANDIDATES: dict[str, tuple[str, dict[str, Any], str]] = {
+    "paper-dcgan": ("paper-dcgan", {}, "the paper's DCGAN (§3.2.2)"),
+    "paper-wgan": ("paper-wgan", {}, "the paper's WGAN (§3.2.2)"),
+    "dcgan-ema-diffaug": (
+        "paper-dcgan",
+        {
+            "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
+            "augment": {"policy": ["translation", "cutout"]},
+        },
+        "the paper's DCGAN + EMA (ramp-up) + DiffAugment translation,cutout",
+    ),  # fmt: skip
+    "stylegan2": (
+        "recommended",
+        {},
+        "the recommended preset: StyleGAN2 (channel_base 512) + R1 + EMA + ADA DiffAugment",
+    ),
+    "stylegan2-wide": (
+        "recommended",
+        {"model": {"options": {"channel_base": 1024}}},
+        "twice the channels from 32x32 up (fewer iterations per minute)",
+    ),
+    "stylegan2-diffaug": (
+        "recommended",
+        {"augment": {"ada_target": None}},
+        "DiffAugment translation,cutout always on instead of adaptive",
+    ),
+    "stylegan2-noaug": (
+        "recommended",
+        {"augment": {"policy": [], "ada_target": None}},
+        "no augmentation",
+    ),
+    "stylegan2-hinge": ("recommended", {"objective": {"name": "hinge"}}, "hinge loss + R1"),
+}
+DEFAULT_CANDIDATES = "paper-dcgan,paper-wgan,dcgan-ema-diffaug,stylegan2,stylegan2-wide"
+
+METRICS = [  # (key, column title, digits)
+    ("fid", "FD", 1), ("kid", "KID", 2), ("precision", "prec", 2), ("recall", "recall", 2),
+    ("density", "dens", 2), ("coverage", "cover", 2), ("c2st_knn_accuracy", "kNN-C2ST", 2),
+    ("c2st_accuracy", "C2ST", 2), ("c2st_control_accuracy", "control", 2),
+    ("c2st_gap", "gap", 2), ("ms_ssim_real", "MS-SSIM real", 2),
+    ("ms_ssim_fake", "MS-SSIM syn", 2), ("collapse_suspected", "collapse", 0),
+    ("memorized_fraction", "memorised", 3), ("black_share", "black px", 2),
+]  # fmt: skip
+
+
+def train_config(name: str, data: Path, run: Path, args: argparse.Namespace, budget: float):
+    """The candidate's TrainConfig dict for one budget."""
+    base, overrides, _ = CANDIDATES[name]
+    config = merge(preset(base), copy.deepcopy(overrides))
+    return merge(config, {
+        "data": {"prepared": str(data), "sequence": args.sequence},
+        "run": {"out": str(run), "iters": 10**9, "seed": args.seed, "max_seconds": budget * 60,
+                "budget_clock": args.clock, "device": args.device, "progress": False,
+                "precision": args.precision,
+                "checkpoint_every": 10**9, "sample_every": 500, "log_every": 50},
+    })  # fmt: skip
+
+
+def train_candidate(
+    name: str, budget: float, args: argparse.Namespace, wait: bool
+) -> dict[str, Any]:
+    """Train one candidate for ``budget`` minutes; continue its run of the longest shorter
+    budget when one has finished training (exact resume), so 4, 12 and 36 minutes cost 36.
+    ``wait``: the next shorter budget of this candidate is being trained by another worker.
+    Writes and returns ``trained.json`` (iterations, CPU and wall seconds in total)."""
+    import shutil
+
+    from brainsynth.config import config_from_dict, write_text_atomic
+    from brainsynth.training import TrainConfig
+    from brainsynth.training.launch import resume_training, run_training
+
+    out = Path(args.out) / f"{budget:g}min" / name
+    data = Path(args.out) / f"prepared{args.size}"
+    shorter = [b for b in parse_budgets(args.budgets) if b < budget]
+    waited = Path(args.out) / f"{max(shorter):g}min" / name / "trained.json" if wait else None
+    while waited is not None and not waited.is_file():  # the shorter run trains elsewhere
+        time.sleep(5)
+    previous = next(
+        (
+            Path(args.out) / f"{b:g}min" / name
+            for b in sorted(shorter, reverse=True)
+            if (Path(args.out) / f"{b:g}min" / name / "trained.json").is_file()
+        ),
+        None,
+    )
+    shutil.rmtree(out / "run", ignore_errors=True)  # an interrupted attempt starts over
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    if previous is None:
+        config = config_from_dict(TrainConfig, train_config(name, data, out / "run", args, budget))
+        result, before = run_training(config), {"train_cpu_s": 0.0, "train_wall_s": 0.0}
+    else:
+        before = json.loads((previous / "trained.json").read_text())
+        shutil.copytree(previous / "run", out / "run")
+        rest = (budget - before["budget_min"]) * 60
+        result = resume_training(out / "run", max_seconds=rest, progress=False)
+    trained = {
+        "budget_min": budget, "iterations": result.iteration,
+        "continued_from": str(previous) if previous else None,
+        "train_cpu_s": round(before["train_cpu_s"] + time.process_time() - cpu0, 1),
+        "train_wall_s": round(before["train_wall_s"] + time.perf_counter() - wall0, 1),
+    }  # fmt: skip
+    write_text_atomic(out / "trained.json", json.dumps(trained, indent=2))
+    return trained
+
+
+def parse_budgets(text: str) -> list[float]:
+    return [float(b) for b in text.split(",") if b]
+
+
+def run_candidate(
+    name: str, budget: float, args: argparse.Namespace, wait: bool = False
+) -> dict[str, Any]:
+    """Train, sample and evaluate one candidate at one budget (in its own process)."""
+    import numpy as np
+    import torch
+
+    from brainsynth.config import load_config, write_text_atomic
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.metrics.evaluate import EvalConfig
+    from brainsynth.pipeline import evaluate_and_record
+    from brainsynth.sampling import generate_with_info, write_samples
+    from brainsynth.training import TrainConfig
+
+    torch.set_num_threads(args.threads)
+    out = Path(args.out) / f"{budget:g}min" / name
+    data = Path(args.out) / f"prepared{args.size}"
+    load_before = os.getloadavg()
+    trained = train_candidate(name, budget, args, wait)
+    config = load_config(TrainConfig, out / "run" / "config.yaml")
+    real = load_prepared(data).image_set(args.sequence)
+    row: dict[str, Any] = {
+        "candidate": name, "budget_min": budget, "clock": args.clock,
+        "iterations": trained["iterations"],
+        "images_seen": trained["iterations"] * config.run.batch,
+        "train_cpu_s": trained["train_cpu_s"], "train_wall_s": trained["train_wall_s"],
+        "continued_from": trained["continued_from"],
+        "load_before": [round(x, 2) for x in load_before], "note": CANDIDATES[name][2],
+    }  # fmt: skip
+    for variant, floor in (("raw", 0.0), ("floor", args.floor)):
+        fake, info = generate_with_info(out / "run", n=args.n, seed=args.seed,
+                                        background_floor=floor, device=args.device)  # fmt: skip
+        write_samples(fake, out / f"samples-{variant}", grid=out / f"grid-{variant}.png",
+                      meta=info)  # fmt: skip
+        evaluation = EvalConfig(seed=args.seed, max_real=args.max_real, threads=args.threads,
+                                n_bootstrap=args.bootstrap,
+                                c2st_control_repeats=args.control_repeats)  # fmt: skip
+        metrics = evaluate_and_record(
+            real, fake, evaluation, out / f"eval-{variant}" / "metrics.json",
+            out / f"eval-{variant}", fake_sampling=info,
+            extra={"black_share": float((fake == 0).mean())}, progress=False,
+        )  # fmt: skip
+        row[variant] = {key: metrics.get(key) for key, _, _ in METRICS}
+        row["weights"] = info.get("weights")
+    row["real_black_share"] = float(
+        (real.float_images(np.arange(min(len(real), 1000))) == 0).mean()
+    )
+    row["load_after"] = [round(x, 2) for x in os.getloadavg()]
+    write_text_atomic(out / "row.json", json.dumps(row, indent=2))
+    return row
+
+
+def prepare_phantom(args: argparse.Namespace) -> Path:
+    """The phantom cohort prepared like the paper (sagittal #80-#149), reused when present."""
+    from brainsynth.data.prepare import PrepareConfig, prepare
+    from brainsynth.phantom import make_cohort
+
+    out = Path(args.out)
+    data = out / f"prepared{args.size}"
+    if (data / "dataset.json").is_file():
+        return data
+    cohort = out / "phantom"
+    if not (cohort / "PHANTOM.json").is_file():
+        make_cohort(cohort, args.patients, seed=args.seed)
+    return prepare(cohort, data, PrepareConfig(size=args.size))
+
+
+def fmt(value: Any, digits: int) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{value:.{digits}f}"
+
+
+def markdown(rows: list[dict[str, Any]], header: str) -> str:
+    """One row per candidate and budget; each metric as raw / with the background floor."""
+    titles = ["budget", "candidate", "iters", "CPU s", "wall s"] + [t for _, t, _ in METRICS]
+    lines = [header, "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
+    for row in sorted(rows, key=lambda r: (r["budget_min"], r["candidate"])):
+        cells = [f"{row['budget_min']:g} min", row["candidate"], str(row["iterations"]),
+                 f"{row['train_cpu_s']:.0f}", f"{row['train_wall_s']:.0f}"]  # fmt: skip
+        for key, _, digits in METRICS:
+            raw, floor = fmt(row["raw"][key], digits), fmt(row["floor"][key], digits)
+            cells.append(raw if raw == floor else f"{raw} / {floor}")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def figure(rows: list[dict[str, Any]], budget: float, args: argparse.Namespace) -> Path:
+    """Real images, then each candidate's raw samples, as labelled grids side by side."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.imageio import load_npy_images, make_grid
+
+    real = load_prepared(Path(args.out) / f"prepared{args.size}").image_set(args.sequence)
+    pick = np.random.default_rng(args.seed).choice(len(real), 16, replace=False)
+    panels = [("real", make_grid(real.float_images(np.sort(pick)), ncols=4))]
+    for row in sorted(rows, key=lambda r: r["candidate"]):
+        if row["budget_min"] == budget:
+            samples = Path(args.out) / f"{budget:g}min" / row["candidate"] / "samples-raw"
+            images = load_npy_images(samples / "samples.npy")[:16]
+            panels.append((f"{row['candidate']} ({row['iterations']} it)", make_grid(images, 4)))
+    h, w = panels[0][1].shape
+    canvas = Image.new("L", (len(panels) * (w + 8) + 8, h + 24), 255)
+    draw = ImageDraw.Draw(canvas)
+    for i, (label, grid) in enumerate(panels):
+        x = 8 + i * (w + 8)
+        canvas.paste(Image.fromarray(grid), (x, 20))
+        draw.text((x, 4), label, fill=0)
+    path = Path(args.out) / f"grids-{budget:g}min.png"
+    canvas.save(path)
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default="bench-realism", help="output folder (reused: resumes)")
+    parser.add_argument("--budgets", default="4,12,36", help="minutes per candidate (4,12,36)")
+    parser.add_argument("--candidates", default=DEFAULT_CANDIDATES,
+                        help=f"comma list of {', '.join(CANDIDATES)}")  # fmt: skip
+    parser.add_argument("--only", default="", help="budget:candidate pairs to run (default all)")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu",
+                        help="what a budget counts (default: CPU time of each run)")  # fmt: skip
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
+    parser.add_argument("--patients", type=int, default=16, help="phantom patients (16)")
+    parser.add_argument("--size", type=int, default=64, help="image size (64)")
+    parser.add_argument("--sequence", default="concat", help="image set (concat)")
+    parser.add_argument("--n", type=int, default=1000, help="samples per candidate (1000)")
+    parser.add_argument("--max-real", type=int, default=1000, help="real images evaluated")
+    parser.add_argument("--floor", type=float, default=0.05, help="background floor (0.05)")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=200,
+        help="bootstrap resamples per 95%% interval (evaluate's 200)",
+    )
+    parser.add_argument("--control-repeats", type=int, default=3,
+                        help="real-vs-real C2ST controls per evaluation (evaluate's 3); the "
+                        "control does not depend on the candidate")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
+    parser.add_argument(
+        "--precision",
+        default="bf16",
+        help="every candidate's precision (bf16: ~2x faster on recent CPUs)",
+    )
+    args = parser.parse_args()
+    names = [c for c in args.candidates.split(",") if c]
+    unknown = [c for c in names if c not in CANDIDATES]
+    if unknown:
+        parser.error(f"unknown candidates {unknown}: choose from {', '.join(CANDIDATES)}")
+    budgets = parse_budgets(args.budgets)
+    jobs = [(b, c) for b in budgets for c in names]
+    if args.only:
+        wanted = {(float(p.split(":")[0]), p.split(":")[1]) for p in args.only.split(",")}
+        jobs = [j for j in jobs if j in wanted]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    prepare_phantom(args)
+    rows, todo = [], []
+    for budget, name in jobs:
+        done = out / f"{budget:g}min" / name / "row.json"
+        if done.is_file():
+            rows.append(json.loads(done.read_text()))
+        else:
+            todo.append((budget, name))
+    todo.sort(key=lambda job: job[0])  # shortest first: longer budgets continue them
+    print(f"{len(todo)} runs to do, {len(rows)} done; load {os.getloadavg()}", flush=True)
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
+        futures = {
+            pool.submit(run_candidate, name, b, args, any(c == name and s < b for s, c in todo)):
+            (b, name) for b, name in todo
+        }  # fmt: skip
+        for future in as_completed(futures):
+            row = future.result()
+            rows.append(row)
+            print(f"{row['budget_min']:g} min {row['candidate']}: {row['iterations']} it, "
+                  f"FD {row['raw']['fid']:.1f}, recall {row['raw']['recall']:.2f}, "
+                  f"load {row['load_after']}", flush=True)  # fmt: skip
+    header = (f"Realism per compute: phantom {args.patients} patients, {args.size}x{args.size} "
+              f"{args.sequence}, budget clock {args.clock}, {args.n} samples, background floor "
+              f"{args.floor}; {os.cpu_count()} CPUs, {args.jobs} runs at once, "
+              f"{args.threads} thread(s) each; load average at the end {os.getloadavg()}. "
+              "Cells: raw / with the floor (one value when equal).")  # fmt: skip
+    text = markdown(rows, header)
+    (out / "realism.md").write_text(text)
+    (out / "realism.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
+    for budget in sorted({r["budget_min"] for r in rows}):
+        figure(rows, budget, args)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""Named training configurations: ``brainsynth train --preset NAME``.
+
+A preset is a partial, nested :class:`~brainsynth.training.config.TrainConfig` dict (the
+sections of ``config.yaml``). It is applied first; a ``--config`` file and then the flags
+override it, field by field. Imports without torch.
+
+- ``paper-dcgan`` / ``paper-wgan``: the paper's two models (Han et al. 2018, §3.2.2): the
+  half-width DCGAN without tanh, batch 64, and the DCGAN or WGAN objective with its
+  optimiser; no EMA, no augmentation.
+- ``recommended``: what ``benchmarks/realism.py`` measured as the most realistic per unit
+  of compute on the phantom at 64x64 on two CPU cores (README, "Realism per compute"):
+  StyleGAN2 (Karras et al. 2020) at CPU widths (channels 64 at 4-16 px, 32 at 32 px, 16 at
+  64 px, 8 at 128 px), the non-saturating loss with lazy R1 (gamma 0.1), an EMA generator
+  with ramp-up, and DiffAugment translation + cutout applied with ADA's adaptive
+  probability (target 0.6; Karras et al. 2020b), so it augments only once the discriminator
+  starts to overfit.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from brainsynth.errors import BrainsynthError
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "paper-dcgan": {
+        "model": {"arch": "dcgan", "latent": 100, "options": {"width": 32}},
+        "objective": {"name": "dcgan"},
+        "ema": {"half_life_kimg": 0.0},
+        "augment": {"policy": [], "ada_target": None},
+        "run": {"batch": 64},
+    },
+    "paper-wgan": {
+        "model": {"arch": "dcgan", "latent": 100, "options": {"width": 32}},
+        "objective": {"name": "wgan"},
+        "ema": {"half_life_kimg": 0.0},
+        "augment": {"policy": [], "ada_target": None},
+        "run": {"batch": 64},
+    },
+    "recommended": {
+        "model": {
+            "arch": "stylegan2",
+            "latent": 100,
+            "options": {
+                "channel_base": 512,
+                "channel_max": 64,
+                "w_dim": 128,
+                "mapping_layers": 2,
+                "output": "clamp",
+            },
+        },  # fmt: skip
+        "objective": {"name": "nonsaturating", "r1_gamma": 0.1, "r1_every": 16},
+        "optimizer": {"lr": 0.0025, "betas": [0.0, 0.99]},
+        "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
+        "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 100.0},
+        "run": {"batch": 32, "precision": "bf16"},
+    },
+}
+
+PRESET_SUMMARIES: dict[str, str] = {
+    "paper-dcgan": "the paper's DCGAN (half width, no tanh, Adam 2e-4, batch 64)",
+    "paper-wgan": "the paper's WGAN (RMSprop 5e-5, 5 critic steps, clipping 0.01, batch 64)",
+    "recommended": "StyleGAN2 at CPU widths + R1 + EMA + adaptive DiffAugment (measured best "
+    "per compute, see README)",
+}
+
+
+def preset_names() -> tuple[str, ...]:
+    return tuple(PRESETS)
+
+
+def preset(name: str) -> dict[str, Any]:
+    """A fresh copy of preset ``name``'s nested config dict."""
+    if name not in PRESETS:
+        raise BrainsynthError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return copy.deepcopy(PRESETS[name])
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, section by section (nested dicts merge)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
