@@ -39,7 +39,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         evaluation=tiny_eval_config(),
         vtt_n=6,
     )
-    report = run_demo(config)
+    report = run_demo(config, overwrite=True)  # the seeded phantom/ is not the demo's own
     printed = capsys.readouterr().out
     assert "reusing the phantom cohort" in printed
     assert f"Prepared slices: {out / 'prepared64'}" in printed
@@ -79,3 +79,16 @@ def test_budgets_are_fixed_up_front_with_a_capped_evaluation_share() -> None:
 def test_demo_refuses_a_non_positive_budget(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["demo", "--minutes", "0"]) == 2
     assert "--minutes must be positive" in capsys.readouterr().err
+
+
+def test_the_demo_refuses_a_folder_of_the_users_before_any_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 11: the demo writes only into a new, empty or earlier demo folder.
+    folder = tmp_path / "mine"
+    (folder / "phantom").mkdir(parents=True)
+    (folder / "phantom" / "my-scan.nii.gz").write_bytes(b"not the demo's")
+    assert main(["demo", "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "holds files 'brainsynth demo' did not write (phantom)" in err and "--overwrite" in err
+    assert [p.name for p in folder.rglob("*")] == ["phantom", "my-scan.nii.gz"]

@@ -28,7 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--out",
         default=field_default(DemoConfig, "out"),
         metavar="DIR",
-        help="output folder (default: %(default)s)",
+        help="output folder: new, empty or an earlier demo's (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into a folder the demo did not make (replacing only the demo's own entries)",
     )
     parser.add_argument(
         "--minutes",
@@ -80,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             patients=args.patients,
             n_samples=args.n_samples,
             gans=gans,
-        )
+        ),
+        overwrite=args.overwrite,
     )
     return 0

@@ -29,6 +29,7 @@ from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
 from brainsynth.demo.config import DemoConfig, DemoGan, training_budgets
 from brainsynth.errors import BrainsynthError
+from brainsynth.outputs import claim_folder
 from brainsynth.phantom import make_cohort
 from brainsynth.pipeline import Experiment, evaluate_and_record, sample_experiment
 from brainsynth.report.demo import write_demo_report
@@ -64,13 +65,26 @@ class StepClock:
         self.steps.append(Step(name, detail, time.monotonic() - t0))
 
 
-def run_demo(config: DemoConfig) -> Path:
-    """Run the demo into ``config.out`` and return the path of ``report.html``."""
+def output_names(config: DemoConfig) -> list[str]:
+    """The entries the demo writes at the top of its folder (nothing else is touched)."""
+    vtt = ["vtt.sqlite", "vtt.sqlite-wal", "vtt.sqlite-shm"]
+    return ["config.yaml", "phantom", f"prepared{config.size}", "prepared-preview.png",
+            *(gan.name for gan in config.gans), *vtt, "report.html"]  # fmt: skip
+
+
+def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
+    """Run the demo into ``config.out`` and return the path of ``report.html``.
+
+    ``config.out`` must be new, empty or the demo's own (see :mod:`brainsynth.outputs`);
+    a re-run replaces only the demo's own entries there.
+    """
     if not config.gans:
         raise BrainsynthError("the demo needs at least one GAN to train")
 
     out = Path(config.out)
-    out.mkdir(parents=True, exist_ok=True)
+    names = output_names(config)
+    claim = claim_folder(out, "demo", "--out", names, overwrite=overwrite, legacy=legacy_demo)
+    claim.begin(names)
     save_config(config, out / "config.yaml")
     train_s, eval_s = training_budgets(config)
     clock = StepClock()
@@ -109,6 +123,15 @@ def run_demo(config: DemoConfig) -> Path:
     print(f"  then open {vtt['rater_url']}")
     print(f"Done in {clock.elapsed:.0f} s.")
     return report
+
+
+def legacy_demo(folder: Path) -> set[str] | None:
+    """A folder written by brainsynth 0.1's demo (no marker): the entries it wrote."""
+    if not (folder / "report.html").is_file() or not (folder / "config.yaml").is_file():
+        return None
+    known = {"config.yaml", "phantom", "prepared-preview.png", "report.html", "runs",
+             "samples", "evaluation", "vtt.sqlite", "vtt.sqlite-wal", "vtt.sqlite-shm"}  # fmt: skip
+    return {p.name for p in folder.iterdir() if p.name in known or p.name.startswith("prepared")}
 
 
 def matching_phantom(folder: Path, config: DemoConfig) -> bool:
