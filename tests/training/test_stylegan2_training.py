@@ -27,6 +27,7 @@ from brainsynth.training import (
     resume,
     train,
 )
+from state_tensors import all_tensors
 
 TINY_OPTIONS = {"channel_base": 64, "channel_max": 8, "w_dim": 8, "mapping_layers": 2}
 
@@ -45,16 +46,6 @@ def sg2_config(data: Path, out: Path, sequence: str = "t1", **run) -> TrainConfi
         augment=AugmentConfig(("translation", "cutout", "intensity"), ada_target=0.0, ada_kimg=0.1),
         run=RunConfig(out=str(out), **run),
     )
-
-
-def all_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
-    found = {}
-    for key, value in state.items():
-        if isinstance(value, dict):
-            found.update(all_tensors(value, f"{prefix}{key}."))
-        elif isinstance(value, torch.Tensor):
-            found[prefix + str(key)] = value
-    return found
 
 
 def test_stylegan2_resumes_exactly(blob_prepared: Path, tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import load_checkpoint
 from brainsynth.sampling import generate
 from brainsynth.training import is_finished, losses, resume, train
+from state_tensors import all_tensors
 
 
 @pytest.mark.numerics
@@ -56,16 +57,6 @@ def test_run_folder_layout(blob_prepared, tiny, tmp_path: Path) -> None:
     critic = state["trainer"]["discriminator"]
     params = [v for k, v in critic.items() if "running" not in k and "num_batches" not in k]
     assert params and all(v.abs().max() <= 0.01 for v in params)
-
-
-def all_tensors(state: dict, prefix: str = "") -> dict[str, torch.Tensor]:
-    found = {}
-    for key, value in state.items():
-        if isinstance(value, dict):
-            found.update(all_tensors(value, f"{prefix}{key}."))
-        elif isinstance(value, torch.Tensor):
-            found[prefix + str(key)] = value
-    return found
 
 
 REALISM = {"ema_half_life": 10, "augment": ("translation", "cutout", "intensity")}
