@@ -111,6 +111,8 @@ def train_candidate(
     from brainsynth.training.launch import resume_training, run_training
 
     out = Path(args.out) / f"{budget:g}min" / name
+    if (out / "trained.json").is_file() and (out / "run" / "checkpoints" / "last.pt").is_file():
+        return json.loads((out / "trained.json").read_text())  # trained by an earlier call
     data = Path(args.out) / f"prepared{args.size}"
     shorter = [b for b in parse_budgets(args.budgets) if b < budget]
     waited = Path(args.out) / f"{max(shorter):g}min" / name / "trained.json" if wait else None
@@ -167,6 +169,8 @@ def run_candidate(
     data = Path(args.out) / f"prepared{args.size}"
     load_before = os.getloadavg()
     trained = train_candidate(name, budget, args, wait)
+    if args.train_only:
+        return {"candidate": name, "budget_min": budget, **trained}
     config = load_config(TrainConfig, out / "run" / "config.yaml")
     real = load_prepared(data).image_set(args.sequence)
     row: dict[str, Any] = {
@@ -291,6 +295,9 @@ def main() -> int:
     parser.add_argument("--control-repeats", type=int, default=3,
                         help="real-vs-real C2ST controls per evaluation (evaluate's 3); the "
                         "control does not depend on the candidate")  # fmt: skip
+    parser.add_argument("--train-only", action="store_true",
+                        help="train (or continue) the runs and stop; a later call without it "
+                        "samples and evaluates them, reusing what was trained")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument(
@@ -327,10 +334,19 @@ def main() -> int:
         }  # fmt: skip
         for future in as_completed(futures):
             row = future.result()
+            if args.train_only:
+                print(
+                    f"{row['budget_min']:g} min {row['candidate']}: trained, "
+                    f"{row['iterations']} it, {row['train_cpu_s']:.0f} CPU s",
+                    flush=True,
+                )
+                continue
             rows.append(row)
             print(f"{row['budget_min']:g} min {row['candidate']}: {row['iterations']} it, "
                   f"FD {row['raw']['fid']:.1f}, recall {row['raw']['recall']:.2f}, "
                   f"load {row['load_after']}", flush=True)  # fmt: skip
+    if args.train_only:
+        return 0
     header = (f"Realism per compute: phantom {args.patients} patients, {args.size}x{args.size} "
               f"{args.sequence}, budget clock {args.clock}, {args.n} samples, background floor "
               f"{args.floor}; {os.cpu_count()} CPUs, {args.jobs} runs at once, "
