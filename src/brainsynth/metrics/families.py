@@ -2,71 +2,21 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from brainsynth.metrics import c2st, diversity, features, frechet, memorization, prdc, stats
+from brainsynth.metrics.evaldata import EvalData, _ci, _settings
+
+__all__ = ["FAMILIES", "MONTAGE_FILES", "EvalData", "split_patients_in_halves"]
 
 MONTAGE_FILES: dict[str, str] = {
     "c2st": "c2st_saliency.png",
     "memorization": "memorization_closest_pairs.png",
 }
 """The montage each metric family writes into the output folder (beside the metrics JSON)."""
-
-
-@dataclass
-class EvalData:
-    """The (subsampled) images of one evaluation, with lazily computed shared features."""
-
-    real: np.ndarray
-    real_groups: np.ndarray
-    fake: np.ndarray
-    config: Any
-    out_dir: Path | None
-    given_fake_groups: np.ndarray | None = None
-    feature_seconds: float = 0.0
-    _features: tuple[np.ndarray, np.ndarray] | None = None
-
-    @property
-    def fake_groups(self) -> np.ndarray:
-        """Each synthetic image is its own group, unless groups were given (see evaluate)."""
-        if self.given_fake_groups is not None:
-            return np.array([f"fake:{g}" for g in self.given_fake_groups])
-        return np.array([f"fake:{i}" for i in range(len(self.fake))])
-
-    def features(self) -> tuple[np.ndarray, np.ndarray]:
-        """Handcrafted features of real and fake, z-scored on the real set (computed once)."""
-        if self._features is None:
-            start = time.perf_counter()
-            raw_real = features.handcrafted_features(self.real)
-            raw_fake = features.handcrafted_features(self.fake)
-            self._features = features.standardize(raw_real, raw_fake)
-            self.feature_seconds += time.perf_counter() - start
-        return self._features
-
-    def path(self, name: str) -> Path | None:
-        return None if self.out_dir is None else self.out_dir / name
-
-
-def _ci(values: np.ndarray, data: EvalData, offset: int = 0) -> list[float]:
-    return list(stats.bootstrap_mean_ci(values, data.config.n_bootstrap, data.config.seed + offset))
-
-
-def _settings(config: Any) -> c2st.C2STSettings:
-    return c2st.C2STSettings(
-        max_epochs=config.c2st_max_epochs,
-        patience=config.c2st_patience,
-        width=config.c2st_width,
-        batch_size=config.c2st_batch_size,
-        lr=config.c2st_lr,
-        min_batches_per_epoch=config.c2st_min_batches,
-        device=config.device,
-    )
 
 
 def split_patients_in_halves(groups: np.ndarray, seed: int) -> np.ndarray:
@@ -222,20 +172,19 @@ def _distances(real: np.ndarray, fake: np.ndarray, cfg: Any, space: str, suffix:
 
 
 def distances_family(data: EvalData) -> dict[str, Any]:
-    """Fréchet distance and KID on handcrafted features (and Inception-v3 when installed)."""
+    """Fréchet distance and KID in each requested feature space (handcrafted keys unsuffixed)."""
+    from brainsynth.metrics import spaces
+
     cfg = data.config
-    real_f, fake_f = data.features()
-    out = _distances(real_f, fake_f, cfg, features.HANDCRAFTED_SPACE, "")
-    out["n_features"] = int(real_f.shape[1])
-    if not cfg.inception:
-        out["inception_note"] = "not requested (EvalConfig.inception is False; slow on CPU)"
-        return out
-    path, note = features.inception_model_path()
-    out["inception_note"] = note
-    if path is not None:
-        real_i = features.inception_features(data.real, path)
-        fake_i = features.inception_features(data.fake, path)
-        out.update(_distances(real_i, fake_i, cfg, features.INCEPTION_SPACE, "_inception"))
+    out: dict[str, Any] = {"feature_spaces": spaces.check_features(list(cfg.features))}
+    for name, found in spaces.feature_spaces(data).items():
+        if found is not None:
+            real_f, fake_f, description = found
+            out.update(_distances(real_f, fake_f, cfg, description, spaces.SUFFIX[name]))
+            out[f"n_features{spaces.SUFFIX[name]}"] = int(real_f.shape[1])
+    if "inception" not in cfg.features:
+        out["inception_note"] = "not requested (add inception to --features; slow on CPU)"
+    out.update(data.notes)
     return out
 
 

@@ -1,0 +1,100 @@
+"""The feature spaces of the distribution distances: handcrafted, Inception-v3, domain.
+
+``EvalConfig.features`` picks them (``evaluate --features``). Keys: ``fid``/``kid`` stay the
+handcrafted space (as before issue 17); ``fid_inception``/``kid_inception`` and
+``fid_domain``/``kid_domain`` the others, each with its 95% interval and feature space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from brainsynth.errors import BrainsynthError
+from brainsynth.metrics import domain, features
+from brainsynth.metrics.evaldata import EvalData
+
+FEATURE_SPACES: tuple[str, ...] = ("handcrafted", "inception", "domain")
+DEFAULT_FEATURES: tuple[str, ...] = ("handcrafted", "domain")
+SUFFIX = {"handcrafted": "", "inception": "_inception", "domain": "_domain"}
+ENCODER_FILE = "domain_encoder.pt"
+
+
+def check_features(names: list[str]) -> list[str]:
+    unknown = sorted(set(names) - set(FEATURE_SPACES))
+    if unknown or not names:
+        raise BrainsynthError(
+            f"unknown feature spaces {', '.join(unknown) or '(none)'}: choose from "
+            f"{', '.join(FEATURE_SPACES)}"
+        )
+    return [name for name in FEATURE_SPACES if name in names]
+
+
+def _cached(cache: str | None, tag: str, images: np.ndarray, compute) -> np.ndarray:
+    """``compute(images)``, read from / written to ``cache`` keyed by the images' bytes."""
+    if cache is None:
+        return compute(images)
+    key = hashlib.sha1(np.ascontiguousarray(images).tobytes()).hexdigest()[:20]
+    path = Path(cache) / f"{tag}-{key}.npy"
+    if path.is_file():
+        return np.load(path)
+    values = compute(images)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.npy")
+    np.save(tmp, values)
+    tmp.replace(path)
+    return values
+
+
+def inception_space(data: EvalData) -> tuple[np.ndarray | None, np.ndarray | None, dict]:
+    path, note = features.inception_model_path()
+    if path is None:
+        return None, None, {"inception_note": note}
+    start = time.perf_counter()
+    cache = data.config.feature_cache
+    real = _cached(cache, "inception", data.real, lambda x: features.inception_features(x, path))
+    fake = features.inception_features(data.fake, path)
+    data.feature_seconds += time.perf_counter() - start
+    return real, fake, {"inception_note": note}
+
+
+def domain_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Load ``config.domain_encoder`` or train one on the real images (saved beside the
+    metrics), then embed both sets."""
+    cfg = data.config
+    size, channels = int(data.real.shape[-1]), int(data.real.shape[1])
+    start = time.perf_counter()
+    if cfg.domain_encoder:
+        model = domain.load_encoder(cfg.domain_encoder, size, channels)
+        where, info = str(cfg.domain_encoder), {"trained": "loaded"}
+    else:
+        targets = domain.domain_targets(data.real_channels, data.real_labels)
+        model, info = domain.train_domain_encoder(data.real, data.real_groups, targets, cfg.seed)
+        path = data.path(ENCODER_FILE)
+        where = str(domain.save_encoder(model, path, size, info)) if path is not None else None
+    real, fake = domain.encode(model, data.real), domain.encode(model, data.fake)
+    data.feature_seconds += time.perf_counter() - start
+    return real, fake, {"domain_encoder": where, "domain_encoder_info": info}
+
+
+def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, str] | None]:
+    """Per requested space: (real, fake, description), or None when unavailable; notes go
+    to ``data.notes``."""
+    out: dict[str, Any] = {}
+    for name in check_features(list(data.config.features)):
+        if name == "handcrafted":
+            real, fake = data.features()
+            out[name] = (real, fake, features.HANDCRAFTED_SPACE)
+        elif name == "inception":
+            real, fake, notes = inception_space(data)
+            data.notes.update(notes)
+            out[name] = None if real is None else (real, fake, features.INCEPTION_SPACE)
+        else:
+            real, fake, notes = domain_space(data)
+            data.notes.update(notes)
+            out[name] = (real, fake, domain.DOMAIN_SPACE)
+    return out
