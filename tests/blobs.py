@@ -67,4 +67,7 @@ def tiny_eval_config() -> EvalConfig:
         kid_subset_size=16,
         kid_subsets=3,
         ms_ssim_pairs=10,
+        detectability_sizes=[8],
+        detectability_max_epochs=2,
+        domain_epochs=2,
     )

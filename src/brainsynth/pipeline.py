@@ -108,9 +108,13 @@ def evaluate_and_record(
     fake_sampling: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     progress: bool = True,
+    real_labels: dict[str, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate, then write ``metrics_path`` (metrics + ``fake_sampling`` + ``extra``)."""
-    metrics = evaluate(real, fake, config, out_dir=montages, progress=progress)
+    """Evaluate, then write ``metrics_path`` (metrics + ``fake_sampling`` + ``extra``);
+    ``real_labels`` (slice position, tumour per real image) train the domain encoder."""
+    metrics = evaluate(
+        real, fake, config, out_dir=montages, progress=progress, real_labels=real_labels
+    )
     if fake_sampling is not None:
         metrics["fake_sampling"] = fake_sampling
     metrics.update(extra or {})

@@ -49,7 +49,16 @@ def small_config():
     """Factory of test settings: a narrower CNN and fewer resamples; early stopping is real."""
 
     def make(**overrides) -> EvalConfig:
-        values = dict(c2st_width=8, n_bootstrap=100, ms_ssim_pairs=200, kid_subsets=10, threads=1)
+        values = dict(
+            c2st_width=8,
+            n_bootstrap=100,
+            ms_ssim_pairs=200,
+            kid_subsets=10,
+            threads=1,
+            detectability_sizes=[32],
+            detectability_max_epochs=8,
+            domain_epochs=4,
+        )
         values.update(overrides)
         return EvalConfig(**values)
 

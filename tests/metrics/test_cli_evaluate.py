@@ -34,7 +34,8 @@ def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, 
 
     code = main(
         ["evaluate", "--real", str(blobs_12), "--sequence", "t2", "--fake", str(samples),
-         "--out", str(out), "--seed", "3", "--threads", "1", "--quiet"]
+         "--out", str(out), "--seed", "3", "--threads", "1", "--quiet",
+         "--detectability-sizes", "8", "--features", "handcrafted,domain"]
     )  # fmt: skip
 
     assert code == 0
@@ -55,6 +56,43 @@ def test_evaluate_command_writes_metrics_montages_and_sampling_record(blobs_12, 
     assert Path(metrics["memorization_montage"]).parent == out.parent
     printed = capsys.readouterr().out
     assert "C2ST (CNN): accuracy" in printed and f"wrote {out}" in printed
+    # issue 17: detectability, the domain space and the diagnostics, with their files
+    assert [p["n_train"] for p in metrics["detectability_curve"]][0] == 8
+    assert metrics["detectability_ci95"][0] <= metrics["detectability"]
+    assert metrics["fid_domain"] is not None and metrics["kid_domain_ci95"] is not None
+    for name in ("detectability_curve.png", "spectrum.png", "intensity_histograms.png",
+                 "domain_encoder.pt"):  # fmt: skip
+        assert (out.parent / name).is_file(), name
+    assert "detectability" in printed and "why detected" in printed
+    # a second model in the first one's domain space
+    again = tmp_path / "eval2" / "metrics.json"
+    assert (
+        main(
+            [
+                "evaluate",
+                "--real",
+                str(blobs_12),
+                "--sequence",
+                "t2",
+                "--fake",
+                str(samples),
+                "--out",
+                str(again),
+                "--metrics",
+                "distances",
+                "--features",
+                "domain",
+                "--domain-encoder",
+                str(out.parent / "domain_encoder.pt"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    reused = json.loads(again.read_text())
+    assert reused["domain_encoder_info"] == {"trained": "loaded"}
+    assert reused["fid_domain"] == metrics["fid_domain"]
+    assert not (again.parent / "domain_encoder.pt").exists()
 
 
 def test_evaluate_command_png_folder_metric_subset_and_errors(blobs_12, tmp_path, capsys):
@@ -72,6 +110,12 @@ def test_evaluate_command_png_folder_metric_subset_and_errors(blobs_12, tmp_path
 
     assert main([*args, "--out", str(out), "--metrics", "c2st,bogus"]) == 2
     assert "--metrics: unknown bogus" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--features", "pixels"]) == 2
+    assert "unknown feature spaces pixels" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--detectability-sizes", "2,x"]) == 2
+    assert "--detectability-sizes" in capsys.readouterr().err
+    assert main([*args, "--out", str(out), "--domain-encoder", str(tmp_path / "no.pt")]) == 2
+    assert "no such file" in capsys.readouterr().err
     small = tmp_path / "small.npy"
     np.save(small, np.zeros((20, 1, 8, 8), np.float32))
     bad = ["evaluate", "--real", str(blobs_12), "--sequence", "t1", "--fake", str(small)]

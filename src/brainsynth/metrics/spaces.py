@@ -56,8 +56,13 @@ def inception_space(data: EvalData) -> tuple[np.ndarray | None, np.ndarray | Non
         return None, None, {"inception_note": note}
     start = time.perf_counter()
     cache = data.config.feature_cache
-    real = _cached(cache, "inception", data.real, lambda x: features.inception_features(x, path))
-    fake = features.inception_features(data.fake, path)
+    device = data.config.device
+
+    def compute(images: np.ndarray) -> np.ndarray:
+        return features.inception_features(images, path, device=device)
+
+    real = _cached(cache, "inception", data.real, compute)
+    fake = compute(data.fake)
     data.feature_seconds += time.perf_counter() - start
     return real, fake, {"inception_note": note}
 
@@ -73,7 +78,9 @@ def domain_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
         where, info = str(cfg.domain_encoder), {"trained": "loaded"}
     else:
         targets = domain.domain_targets(data.real_channels, data.real_labels)
-        model, info = domain.train_domain_encoder(data.real, data.real_groups, targets, cfg.seed)
+        model, info = domain.train_domain_encoder(
+            data.real, data.real_groups, targets, cfg.seed, max_epochs=cfg.domain_epochs
+        )
         path = data.path(ENCODER_FILE)
         where = str(domain.save_encoder(model, path, size, info)) if path is not None else None
     real, fake = domain.encode(model, data.real), domain.encode(model, data.fake)

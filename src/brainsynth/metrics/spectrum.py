@@ -4,7 +4,8 @@ Up-sampling layers of GANs leave periodic traces that show in the highest spatia
 frequencies of the power spectrum (Durall et al., CVPR 2020; Dzanic et al., NeurIPS 2020):
 excess power there (checkerboards, aliasing) or a deficit (over-smooth images). Per image,
 the 2-D power spectrum |FFT|^2 (mean removed) is averaged over rings of equal radius, 0 to
-the Nyquist frequency; the sets are compared by their mean spectra.
+the corner of the spectrum (sqrt(2) x Nyquist: a pixel checkerboard sits in that corner);
+the sets are compared by their mean spectra.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import numpy as np
 
 from brainsynth.metrics import stats
 
-HIGH_BAND = 0.75  # the high-frequency band: radii from this share of Nyquist up to Nyquist
+HIGH_BAND = 0.75  # the high-frequency band: radii from this share of Nyquist to the corner
 
 
 def radial_spectra(images: np.ndarray) -> np.ndarray:
-    """(N, C, H, W) -> (N, R) mean power per integer radius 0..min(H, W)//2 (channel mean)."""
+    """(N, C, H, W) -> (N, R) mean power per integer radius from 0 to the spectrum's corner
+    (channel mean); radius min(H, W) // 2 is the Nyquist frequency."""
     x = np.asarray(images, np.float64)
     x = x - x.mean(axis=(-2, -1), keepdims=True)
     power = np.abs(np.fft.fftshift(np.fft.fft2(x), axes=(-2, -1))) ** 2
@@ -28,22 +30,26 @@ def radial_spectra(images: np.ndarray) -> np.ndarray:
     h, w = power.shape[-2:]
     yy, xx = np.indices((h, w))
     radius = np.round(np.hypot(yy - h // 2, xx - w // 2)).astype(np.int64).ravel()
-    nyquist = min(h, w) // 2
-    keep = radius <= nyquist
-    counts = np.bincount(radius[keep], minlength=nyquist + 1)
-    flat = power.reshape(len(power), -1)[:, keep]
-    sums = np.stack([np.bincount(radius[keep], weights=row, minlength=nyquist + 1) for row in flat])
+    top = int(radius.max())
+    counts = np.bincount(radius, minlength=top + 1)
+    flat = power.reshape(len(power), -1)
+    sums = np.stack([np.bincount(radius, weights=row, minlength=top + 1) for row in flat])
     return sums / np.maximum(counts, 1)
+
+
+def nyquist_radius(spectra: np.ndarray) -> int:
+    """The Nyquist radius of spectra from :func:`radial_spectra` (corner = sqrt(2) x it)."""
+    return int(round((spectra.shape[1] - 1) / np.sqrt(2)))
 
 
 def high_freq_ratio(real: np.ndarray, fake: np.ndarray) -> float:
     """Mean synthetic power over mean real power in the high band (1 = matched)."""
-    band = slice(int(np.ceil(HIGH_BAND * (real.shape[1] - 1))), None)
+    band = slice(int(np.ceil(HIGH_BAND * nyquist_radius(real))), None)
     return float(fake[:, band].mean() / max(real[:, band].mean(), 1e-30))
 
 
 def log_spectral_distance(real: np.ndarray, fake: np.ndarray) -> float:
-    """Mean |log10 mean-real-power - log10 mean-synthetic-power| over radii 1..Nyquist."""
+    """Mean |log10 mean-real-power - log10 mean-synthetic-power| over radii 1..corner."""
     r, f = real.mean(axis=0)[1:], fake.mean(axis=0)[1:]
     return float(np.abs(np.log10(np.maximum(r, 1e-30)) - np.log10(np.maximum(f, 1e-30))).mean())
 
@@ -68,7 +74,7 @@ def spectrum_metrics(
     if figure is not None:
         from brainsynth.metrics.plots import line_plot
 
-        freq = (np.arange(sr.shape[1]) / (2 * (sr.shape[1] - 1)))[1:].tolist()
+        freq = (np.arange(sr.shape[1]) / (2 * nyquist_radius(sr)))[1:].tolist()
         line_plot(
             figure,
             {"real": (freq, out["spectrum_real"][1:], None),

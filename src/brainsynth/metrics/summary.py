@@ -70,6 +70,15 @@ def format_summary(metrics: dict[str, Any]) -> str:
             f"    where it looks: {100 * m['c2st_saliency_background_share']:.0f}% of saliency "
             f"on background ({100 * m['c2st_background_area_share']:.0f}% of the area)"
         )
+    if m.get("detectability") is not None:
+        points = ", ".join(
+            f"{p['n_train']}: {p['accuracy']:.2f}" for p in m.get("detectability_curve") or []
+        )
+        lines.append(
+            f"  detectability {_with_ci(m, 'detectability')} (0 = chance at every training "
+            f"size; real-vs-real {_with_ci(m, 'detectability_control')}); "
+            f"accuracy by training images {points}"
+        )
     if m.get("c2st_knn_accuracy") is not None:
         lines.append(
             f"  kNN C2ST (pixels, k={m.get('c2st_knn_k')}, other patients only): "
@@ -77,10 +86,20 @@ def format_summary(metrics: dict[str, Any]) -> str:
             f"control {_num(m.get('c2st_knn_control_accuracy'))}"
         )
     if m.get("fid") is not None:
-        line = f"  Fréchet (handcrafted) {_with_ci(m, 'fid')}; KID {_with_ci(m, 'kid')}"
-        if m.get("fid_inception") is not None:
-            line += f"; Inception FID {_with_ci(m, 'fid_inception')}"
-        lines.append(line)
+        lines.append(f"  Fréchet (handcrafted) {_with_ci(m, 'fid')}; KID {_with_ci(m, 'kid')}")
+    for key, name in (("fid_inception", "Inception"), ("fid_domain", "domain")):
+        if m.get(key) is not None:
+            kid = key.replace("fid", "kid")
+            lines.append(f"  Fréchet ({name}) {_with_ci(m, key)}; KID {_with_ci(m, kid)}")
+    if m.get("spectrum_high_freq_ratio") is not None:
+        lines.append(
+            f"  why detected: high-frequency power synthetic/real "
+            f"{_with_ci(m, 'spectrum_high_freq_ratio')}; histogram EMD brain "
+            f"{_num(m.get('intensity_emd_brain'))}, background "
+            f"{_num(m.get('intensity_emd_background'))}; exactly black background "
+            f"{_num(m.get('black_fraction_real'))} real vs {_num(m.get('black_fraction_fake'))} "
+            "synthetic"
+        )
     if m.get("precision") is not None:
         lines.append(
             f"  precision {_with_ci(m, 'precision')}, recall {_with_ci(m, 'recall')}, "
