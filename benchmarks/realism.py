@@ -75,13 +75,19 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], str]] = {
 DEFAULT_CANDIDATES = "paper-dcgan,paper-wgan,dcgan-ema-diffaug,stylegan2,stylegan2-wide"
 
 METRICS = [  # (key, column title, digits)
-    ("fid", "FD", 1), ("kid", "KID", 2), ("precision", "prec", 2), ("recall", "recall", 2),
+    ("detectability", "detect.", 2), ("detectability_control", "detect. ctrl", 2),
+    ("fid", "FD", 1), ("fid_inception", "FD Incep.", 1), ("fid_domain", "FD domain", 2),
+    ("kid", "KID", 2), ("precision", "prec", 2), ("recall", "recall", 2),
     ("density", "dens", 2), ("coverage", "cover", 2), ("c2st_knn_accuracy", "kNN-C2ST", 2),
     ("c2st_accuracy", "C2ST", 2), ("c2st_control_accuracy", "control", 2),
     ("c2st_gap", "gap", 2), ("ms_ssim_real", "MS-SSIM real", 2),
     ("ms_ssim_fake", "MS-SSIM syn", 2), ("collapse_suspected", "collapse", 0),
     ("memorized_fraction", "memorised", 3), ("black_share", "black px", 2),
 ]  # fmt: skip
+
+
+INTERVALS = ("detectability", "detectability_control", "fid", "fid_inception", "fid_domain",
+             "recall")  # fmt: skip
 
 
 def train_config(name: str, data: Path, run: Path, args: argparse.Namespace, budget: float):
@@ -113,7 +119,7 @@ def train_candidate(
     out = Path(args.out) / f"{budget:g}min" / name
     if (out / "trained.json").is_file() and (out / "run" / "checkpoints" / "last.pt").is_file():
         return json.loads((out / "trained.json").read_text())  # trained by an earlier call
-    data = Path(args.out) / f"prepared{args.size}"
+    data = split_folders(args)[0]
     shorter = [b for b in parse_budgets(args.budgets) if b < budget]
     waited = Path(args.out) / f"{max(shorter):g}min" / name / "trained.json" if wait else None
     while waited is not None and not waited.is_file():  # the shorter run trains elsewhere
@@ -166,19 +172,24 @@ def run_candidate(
 
     torch.set_num_threads(args.threads)
     out = Path(args.out) / f"{budget:g}min" / name
-    data = Path(args.out) / f"prepared{args.size}"
+    data = split_folders(args)[1]  # the evaluation part: patients no candidate trained on
     load_before = os.getloadavg()
     trained = train_candidate(name, budget, args, wait)
     if args.train_only:
         return {"candidate": name, "budget_min": budget, **trained}
     config = load_config(TrainConfig, out / "run" / "config.yaml")
-    real = load_prepared(data).image_set(args.sequence)
+    if Path(config.data.prepared).resolve() != split_folders(args)[0].resolve():
+        print(f"WARNING {out}: trained on {config.data.prepared}, not on the training part "
+              f"{split_folders(args)[0]}: it may have seen the evaluation patients; train it "
+              "again in a new --out for an honest evaluation", flush=True)  # fmt: skip
+    prepared = load_prepared(data)
+    real = prepared.image_set(args.sequence)
     row: dict[str, Any] = {
         "candidate": name, "budget_min": budget, "clock": args.clock,
         "iterations": trained["iterations"],
         "images_seen": trained["iterations"] * config.run.batch,
         "train_cpu_s": trained["train_cpu_s"], "train_wall_s": trained["train_wall_s"],
-        "continued_from": trained["continued_from"],
+        "continued_from": trained["continued_from"], "trained_on": config.data.prepared,
         "load_before": [round(x, 2) for x in load_before], "note": CANDIDATES[name][2],
     }  # fmt: skip
     for variant, floor in (("raw", 0.0), ("floor", args.floor)):
@@ -188,13 +199,21 @@ def run_candidate(
                       meta=info)  # fmt: skip
         evaluation = EvalConfig(seed=args.seed, max_real=args.max_real, threads=args.threads,
                                 n_bootstrap=args.bootstrap,
-                                c2st_control_repeats=args.control_repeats)  # fmt: skip
+                                c2st_control_repeats=args.control_repeats,
+                                features=args.features.split(","),
+                                domain_encoder=str(encoder_path(args)),
+                                feature_cache=str(Path(args.out) / "feature-cache"),
+                                detectability_sizes=[int(s) for s in
+                                                     args.detectability_sizes.split(",")],
+                                device=args.device)  # fmt: skip
         metrics = evaluate_and_record(
             real, fake, evaluation, out / f"eval-{variant}" / "metrics.json",
             out / f"eval-{variant}", fake_sampling=info,
             extra={"black_share": float((fake == 0).mean())}, progress=False,
         )  # fmt: skip
-        row[variant] = {key: metrics.get(key) for key, _, _ in METRICS}
+        row[variant] = {key: metrics.get(key) for key, _, _ in METRICS} | {
+            f"{key}_ci95": metrics.get(f"{key}_ci95") for key in INTERVALS
+        }
         row["weights"] = info.get("weights")
     row["real_black_share"] = float(
         (real.float_images(np.arange(min(len(real), 1000))) == 0).mean()
@@ -202,6 +221,59 @@ def run_candidate(
     row["load_after"] = [round(x, 2) for x in os.getloadavg()]
     write_text_atomic(out / "row.json", json.dumps(row, indent=2))
     return row
+
+
+def split_folders(args: argparse.Namespace) -> tuple[Path, Path]:
+    """The prepared folders of the training part and of the evaluation part."""
+    out = Path(args.out)
+    return out / f"prepared{args.size}-train", out / f"prepared{args.size}-eval"
+
+
+def split_patients(source: Path, args: argparse.Namespace) -> tuple[Path, Path]:
+    """Split ``source`` by patient: ``--eval-patients`` drawn with the seed for evaluation,
+    the rest for training; written once as two prepared folders and reused."""
+    import numpy as np
+
+    from brainsynth.data.dataset import load_prepared, write_prepared
+
+    train, evaluation = split_folders(args)
+    if (train / "dataset.json").is_file() and (evaluation / "dataset.json").is_file():
+        return train, evaluation
+    prepared = load_prepared(source)
+    patients = np.unique(prepared.patients)
+    if args.eval_patients < 6 or len(patients) - args.eval_patients < 3:
+        raise SystemExit(
+            f"{source}: {len(patients)} patients; the evaluation part needs at least 6 "
+            f"(--eval-patients {args.eval_patients}) and the training part 3"
+        )
+    chosen = np.random.default_rng(args.seed).choice(patients, args.eval_patients, replace=False)
+    is_eval = np.isin(prepared.patients, chosen)
+    for folder, mask, part in ((train, ~is_eval, "train"), (evaluation, is_eval, "eval")):
+        meta = {**prepared.meta, "split_of": str(source), "split_part": part,
+                "split_patients": sorted(np.unique(prepared.patients[mask]).tolist())}  # fmt: skip
+        rows = [row for row, keep in zip(prepared.slices, mask, strict=True) if keep]
+        write_prepared(folder, np.asarray(prepared.images[mask]), rows, meta)
+    return train, evaluation
+
+
+def encoder_path(args: argparse.Namespace) -> Path:
+    return Path(args.out) / f"domain_encoder-{args.size}.pt"
+
+
+def train_shared_encoder(args: argparse.Namespace) -> Path:
+    """One domain encoder for every candidate, trained on the training part's real images."""
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.metrics.domain import domain_targets, save_encoder, train_domain_encoder
+    from brainsynth.metrics.evaluate import real_image_labels
+
+    path = encoder_path(args)
+    if path.is_file() or "domain" not in args.features.split(","):
+        return path
+    prepared = load_prepared(split_folders(args)[0])
+    real = prepared.image_set(args.sequence)
+    targets = domain_targets(real.channels, real_image_labels(prepared, real))
+    model, info = train_domain_encoder(real.float_images(), real.patients, targets, args.seed)
+    return save_encoder(model, path, args.size, {**info, "trained_on": str(prepared.root)})
 
 
 def prepare_phantom(args: argparse.Namespace) -> Path:
@@ -249,7 +321,7 @@ def figure(rows: list[dict[str, Any]], budget: float, args: argparse.Namespace) 
     from brainsynth.data.dataset import load_prepared
     from brainsynth.imageio import load_npy_images, make_grid
 
-    real = load_prepared(Path(args.out) / f"prepared{args.size}").image_set(args.sequence)
+    real = load_prepared(split_folders(args)[1]).image_set(args.sequence)
     pick = np.random.default_rng(args.seed).choice(len(real), 16, replace=False)
     panels = [("real", make_grid(real.float_images(np.sort(pick)), ncols=4))]
     for row in sorted(rows, key=lambda r: r["candidate"]):
@@ -280,7 +352,24 @@ def main() -> int:
                         help="what a budget counts (default: CPU time of each run)")  # fmt: skip
     parser.add_argument("--jobs", type=int, default=1, help="runs at once (default 1)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads per run")
-    parser.add_argument("--patients", type=int, default=16, help="phantom patients (16)")
+    parser.add_argument("--data", default=None,
+                        help="a prepared folder (e.g. BraTS) instead of the phantom; its "
+                        "patients are split into training and evaluation parts")  # fmt: skip
+    parser.add_argument("--patients", type=int, default=24,
+                        help="phantom patients (24: 16 train the models, 8 evaluate)")  # fmt: skip
+    parser.add_argument("--eval-patients", type=int, default=8,
+                        help="patients held out for evaluation, never trained on (8; at least "
+                        "6 for the real-vs-real controls)")  # fmt: skip
+    parser.add_argument(
+        "--features",
+        default="handcrafted,domain,inception",
+        help="FD/KID feature spaces (handcrafted,domain,inception)",
+    )
+    parser.add_argument(
+        "--detectability-sizes",
+        default="32,128,512",
+        help="training sizes of the detectability curve (32,128,512; plus all)",
+    )
     parser.add_argument("--size", type=int, default=64, help="image size (64)")
     parser.add_argument("--sequence", default="concat", help="image set (concat)")
     parser.add_argument("--n", type=int, default=1000, help="samples per candidate (1000)")
@@ -306,6 +395,10 @@ def main() -> int:
         help="every candidate's precision (bf16: ~2x faster on recent CPUs)",
     )
     args = parser.parse_args()
+    if args.data:  # the prepared folder decides the size
+        from brainsynth.data.dataset import load_prepared
+
+        args.size = load_prepared(args.data).size
     names = [c for c in args.candidates.split(",") if c]
     unknown = [c for c in names if c not in CANDIDATES]
     if unknown:
@@ -317,7 +410,10 @@ def main() -> int:
         jobs = [j for j in jobs if j in wanted]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    prepare_phantom(args)
+    source = Path(args.data) if args.data else prepare_phantom(args)
+    split_patients(source, args)
+    if not args.train_only:
+        train_shared_encoder(args)
     rows, todo = [], []
     for budget, name in jobs:
         done = out / f"{budget:g}min" / name / "row.json"
@@ -347,12 +443,16 @@ def main() -> int:
                   f"load {row['load_after']}", flush=True)  # fmt: skip
     if args.train_only:
         return 0
-    header = (f"Realism per compute: phantom {args.patients} patients, {args.size}x{args.size} "
+    data = args.data or f"phantom {args.patients} patients"
+    header = (f"Realism per compute: {data} ({args.eval_patients} patients held out for "
+              f"evaluation), {args.size}x{args.size} "
               f"{args.sequence}, budget clock {args.clock}, {args.n} samples, background floor "
               f"{args.floor}; {os.cpu_count()} CPUs, {args.jobs} runs at once, "
               f"{args.threads} thread(s) each; load average at the end {os.getloadavg()}. "
               "Cells: raw / with the floor (one value when equal).")  # fmt: skip
-    text = markdown(rows, header)
+    from detectability import ranking_markdown  # benchmarks/detectability.py
+
+    text = markdown(rows, header) + "\n" + ranking_markdown(rows)
     (out / "realism.md").write_text(text)
     (out / "realism.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2))
     for budget in sorted({r["budget_min"] for r in rows}):

@@ -9,7 +9,12 @@ import numpy as np
 
 from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS
 from brainsynth.paper import IMAGE_SET_LABELS
-from brainsynth.report.figures import grid_data_uri, png_data_uri, training_curves_svg
+from brainsynth.report.figures import (
+    grid_data_uri,
+    line_chart_svg,
+    png_data_uri,
+    training_curves_svg,
+)
 from brainsynth.report.render import metric_cell, render_html
 
 REPORTED_METRICS: tuple[tuple[str, bool], ...] = (
@@ -18,14 +23,21 @@ REPORTED_METRICS: tuple[tuple[str, bool], ...] = (
     ("c2st_control_accuracy", True),
     ("c2st_gap", True),
     ("c2st_p_value", False),
+    ("detectability", False),
+    ("detectability_control", False),
     ("c2st_knn_accuracy", True),
     ("fid", False),
+    ("fid_domain", False),
+    ("fid_inception", False),
     ("kid", False),
     ("precision", False),
     ("recall", False),
     ("ms_ssim_real", False),
     ("ms_ssim_fake", False),
     ("memorized_fraction", False),
+    ("spectrum_high_freq_ratio", False),
+    ("black_fraction_real", False),
+    ("black_fraction_fake", False),
 )
 
 
@@ -41,6 +53,34 @@ def montages(metrics: dict[str, Any]) -> list[dict[str, str]]:
         if isinstance(value, str) and value.endswith(".png") and Path(value).is_file():
             found.append({"uri": png_data_uri(value), "caption": key.replace("_", " ")})
     return found
+
+
+def detectability_svg(results: list[dict[str, Any]]) -> str | None:
+    """Every model's detectability curve (and the first real-vs-real control) in one chart:
+    held-out C2ST accuracy against log2 of the classifier's training images."""
+    import math
+
+    series = {}
+    for result in results:
+        points = result["metrics"].get("detectability_curve") or []
+        series[result["gan"].name] = (
+            [math.log2(p["n_train"]) for p in points],
+            [p["accuracy"] for p in points],
+        )
+    control = next(
+        (r["metrics"].get("detectability_control_curve") for r in results
+         if r["metrics"].get("detectability_control_curve")), None,
+    )  # fmt: skip
+    if control:
+        series["real vs real"] = (
+            [math.log2(p["n_train"]) for p in control],
+            [p["accuracy"] for p in control],
+        )
+    if not any(xs for xs, _ in series.values()):
+        return None
+    return line_chart_svg(
+        series, "C2ST accuracy by training images", xlabel="log2(training images)"
+    )
 
 
 def pick(count: int, n: int, seed: int) -> np.ndarray:
@@ -103,6 +143,7 @@ def write_demo_report(
         gans=gans,
         metric_rows=metric_rows,
         meanings=metric_meanings([k for k, _ in REPORTED_METRICS]),
+        detectability=detectability_svg(results),
         vtt=vtt,
         config_path=str(Path(config.out) / "config.yaml"),
         prepared=str(prepared),
