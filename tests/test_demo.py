@@ -57,6 +57,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         assert section in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 4  # real + fake per GAN
     assert html.count("<polyline") >= 4  # two loss curves per GAN
+    assert 'aria-label="C2ST accuracy by training images"' in html  # both detectability curves
     row = re.search(r"<td class=\"name\">c2st_accuracy</td>(.*?)</tr>", html, re.S)
     assert row and len(re.findall(r"\d+\.\d \[", row.group(1))) == 2  # value [95% CI] per GAN
     assert (out / "config.yaml").is_file() and (out / "dcgan" / "metrics.json").is_file()

@@ -55,9 +55,9 @@ def small_config():
             ms_ssim_pairs=200,
             kid_subsets=10,
             threads=1,
-            detectability_sizes=[32],
-            detectability_max_epochs=8,
-            domain_epochs=4,
+            detectability_sizes=[16],
+            detectability_max_epochs=5,
+            domain_epochs=3,
         )
         values.update(overrides)
         return EvalConfig(**values)
