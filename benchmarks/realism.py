@@ -1,11 +1,21 @@
 """Realism per compute: train candidate GANs for equal budgets, sample, evaluate, compare.
 
-Issue 12. On a phantom cohort (default 16 patients, 64x64, Concat) every candidate trains for
-the same budget (default 4, 12 and 36 minutes), samples 1,000 images (its EMA generator when
-it keeps one) and is measured by ``brainsynth evaluate`` twice: on the raw samples and with
-the background floor (pixels below ``--floor`` set to 0), so a model that wins only through
-its background shows it. Writes OUT/realism.md, OUT/realism.json and one side-by-side figure
-of sample grids per budget (OUT/grids-<budget>min.png, real images first).
+Issue 12. On a phantom cohort (default 28 patients, 64x64, Concat) or any prepared folder
+(``--data``, e.g. BraTS) every candidate trains for the same budget (default 4, 12 and 36
+minutes), samples 1,000 images (its EMA generator when it keeps one) and is measured by
+``brainsynth evaluate`` twice: on the raw samples and with the background floor (pixels below
+``--floor`` set to 0), so a model that wins only through its background shows it. Writes
+OUT/realism.md, OUT/realism.json and one side-by-side figure of sample grids per budget
+(OUT/grids-<budget>min.png, real images first).
+
+Issue 17: the patients are split once, patient-disjointly, into a training part (the
+generators train on it) and an evaluation part (``--eval-patients``, the real images every
+evaluation compares with), so no model is evaluated against images it trained on. Every
+evaluation adds the detectability curve, Fréchet distances in the ``--features`` spaces and
+the spectrum/intensity diagnostics; one domain encoder, trained once on the training part
+(OUT/domain_encoder-<size>.pt), serves every candidate, and the real images' Inception
+features are computed once (OUT/feature-cache). realism.md ends with a ranking of the models
+by detectability, by FD/recall and by the full-data C2ST (benchmarks/detectability.py).
 
     .venv/bin/python benchmarks/realism.py --out bench-realism --budgets 4,12 --jobs 3
     .venv/bin/python benchmarks/realism.py --candidates paper-dcgan,stylegan2 --budgets 120 \\
@@ -355,10 +365,10 @@ def main() -> int:
     parser.add_argument("--data", default=None,
                         help="a prepared folder (e.g. BraTS) instead of the phantom; its "
                         "patients are split into training and evaluation parts")  # fmt: skip
-    parser.add_argument("--patients", type=int, default=24,
-                        help="phantom patients (24: 16 train the models, 8 evaluate)")  # fmt: skip
-    parser.add_argument("--eval-patients", type=int, default=8,
-                        help="patients held out for evaluation, never trained on (8; at least "
+    parser.add_argument("--patients", type=int, default=28,
+                        help="phantom patients (28: 16 train the models, 12 evaluate)")  # fmt: skip
+    parser.add_argument("--eval-patients", type=int, default=12,
+                        help="patients held out for evaluation, never trained on (12; at least "
                         "6 for the real-vs-real controls)")  # fmt: skip
     parser.add_argument(
         "--features",
