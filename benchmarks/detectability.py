@@ -45,6 +45,10 @@ def order(labels: list[str], values: list[float | None], better: str) -> list[st
     return [label for _, label in sorted(pairs)]
 
 
+def interval_key(key: str) -> str:
+    return "c2st_ci95" if key == "c2st_accuracy" else f"{key}_ci95"
+
+
 def _cell(value: float | None, ci: Any) -> str:
     if value is None:
         return "-"
@@ -69,7 +73,9 @@ def ranking_markdown(rows: list[dict[str, Any]], variant: str = "raw") -> str:
     rank_of = {key: ranks(columns[key], better) for key, _, better in RANKED}
     for i, (label, row) in enumerate(zip(labels, rows, strict=True)):
         m = row[variant]
-        cells = [f"{_cell(m.get(k), m.get(f'{k}_ci95'))} ({rank_of[k][i]})" for k, _, _ in RANKED]
+        cells = [
+            f"{_cell(m.get(k), m.get(interval_key(k)))} ({rank_of[k][i]})" for k, _, _ in RANKED
+        ]
         control = _cell(m.get("detectability_control"), m.get("detectability_control_ci95"))
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {control} |")
     lines.append("")

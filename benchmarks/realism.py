@@ -96,8 +96,15 @@ METRICS = [  # (key, column title, digits)
 ]  # fmt: skip
 
 
-INTERVALS = ("detectability", "detectability_control", "fid", "fid_inception", "fid_domain",
-             "recall")  # fmt: skip
+INTERVALS = (
+    "detectability",
+    "detectability_control",
+    "fid",
+    "fid_inception",
+    "fid_domain",
+    "recall",
+    "c2st",
+)  # fmt: skip (c2st_ci95 is the C2ST accuracy's interval)
 
 
 def train_config(name: str, data: Path, run: Path, args: argparse.Namespace, budget: float):
