@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "train",
     "sample",
+    "export",
     "evaluate",
     "vtt",
     "demo",
