@@ -115,9 +115,7 @@ def preset(name: str) -> dict[str, Any]:
     """A fresh copy of preset ``name``'s nested config dict (an alias gives its target's)."""
     name = ALIASES.get(name, name)
     if name not in PRESETS:
-        raise BrainsynthError(
-            f"unknown preset {name!r}: choose one of {', '.join(preset_names())}"
-        )
+        raise BrainsynthError(f"unknown preset {name!r}: choose one of {', '.join(preset_names())}")
     return copy.deepcopy(PRESETS[name])
 
 
