@@ -35,7 +35,7 @@ def _duration(seconds: Any) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def _table(rows: list[tuple[str, str]], head: tuple[str, str] = ("", "")) -> list[str]:
+def _table(rows: list[tuple[str, str]], head: tuple[str, str] = ("Property", "Value")) -> list[str]:
     lines = [f"| {head[0]} | {head[1]} |", "|---|---|"]
     return lines + [f"| {key} | {value} |" for key, value in rows]
 
@@ -68,6 +68,13 @@ def title(config: dict[str, Any]) -> str:
     return f"# {arch} generator of {image_set} brain MR slices, {size}×{size}"
 
 
+def _channels(config: dict[str, Any]) -> str:
+    if config["image_set"] == "concat":
+        return "one channel; each image is a T1, T1c, T2 or FLAIR slice"
+    names = [SET_NAMES.get(c, c.upper()) for c in config["channels"]]
+    return "channel " + names[0] if len(names) == 1 else "channels " + ", ".join(names)
+
+
 def what_it_generates(config: dict[str, Any]) -> list[str]:
     shape, data = config["shape"], config["training_data"]
     plane = data.get("plane") or "sagittal"
@@ -83,13 +90,14 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
         ("Background floor", f"pixels below {floor:g} set to 0" if floor else "off"),
         ("Classes", classes + (f" (condition: {config['condition']})"
                                if config["label_names"] else "")),
-        ("Architecture", f"{config['arch']}, {config.get('parameters', 0):,} generator "
+        ("Architecture", f"{ARCH_NAMES.get(config['arch'], config['arch'])}, "
+            f"{config.get('parameters', 0):,} generator "
                          f"parameters; latent {shape['latent']}"),
         ("Weights", f"{config['weights']} (`model.safetensors`, generator only)"),
         ("Checkpoint", f"iteration {config['checkpoint_iteration']:,}, brainsynth "
                        f"{config['brainsynth_version']}"),
     ]  # fmt: skip
-    return ["## What it generates", "", *_table(rows, ("", "")), ""]
+    return ["## What it generates", "", *_table(rows), ""]
 
 
 def usage() -> list[str]:
@@ -139,7 +147,7 @@ def training_data_section(data: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
     note = ("No patient identifiers or paths are in this folder; the hash identifies the "
             "prepared data set for whoever holds it.")  # fmt: skip
-    return lines + _table(rows, ("", "")) + ["", note, ""]
+    return lines + _table(rows) + ["", note, ""]
 
 
 def _settings(train: dict[str, Any]) -> list[tuple[str, str]]:
@@ -189,7 +197,7 @@ def training_section(compute: dict[str, Any], train: dict[str, Any]) -> list[str
     ]  # fmt: skip
     note = ("Times are those of the session that completed the run (a resumed run's earlier "
             "sessions are not added).")  # fmt: skip
-    return ["## Training", "", *_table(rows, ("", "")), "", note, ""]
+    return ["## Training", "", *_table(rows), "", note, ""]
 
 
 def evaluation_section(metrics: dict[str, Any] | None, source: str | None) -> list[str]:
@@ -230,7 +238,7 @@ def vtt_section(vtt: dict[str, Any] | None) -> list[str]:
         ("Agreement", f"{vtt['kappa_method']} κ {kappa:.2f}" if kappa is not None else "n/a"),
     ]  # fmt: skip
     note = "50 % accuracy means the raters could not tell synthetic from real images."
-    return lines + _table(rows, ("", "")) + ["", note, ""]
+    return lines + _table(rows) + ["", note, ""]
 
 
 def use_and_limits(config: dict[str, Any]) -> list[str]:

@@ -48,7 +48,8 @@ def describe_device(device: torch.device) -> str:
                 break
     except OSError:
         model = platform.processor()
-    return f"cpu: {model or platform.machine()}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"cpu: {model or platform.machine()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 class RankQuietError(BrainsynthError):
