@@ -84,8 +84,7 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
     floor = config["background_floor"]
     rows = [
         ("Images", f"{config['image_set_description']}; {where}"),
-        ("Shape", f"{shape['channels']} × {shape['size']} × {shape['size']} "
-                  f"(channels: {', '.join(config['channels'])})"),
+        ("Shape", f"{shape['channels']} × {shape['size']} × {shape['size']} ({_channels(config)})"),
         ("Values", "float32 in [0, 1]: " + config["output_mapping"]),
         ("Background floor", f"pixels below {floor:g} set to 0" if floor else "off"),
         ("Classes", classes + (f" (condition: {config['condition']})"
@@ -215,7 +214,14 @@ def evaluation_section(metrics: dict[str, Any] | None, source: str | None) -> li
             f"{metrics.get('image_size', '?')} px. Intervals are 95 %.")  # fmt: skip
     table = ["| Metric | Value | 95 % interval |", "|---|---|---|"]
     table += [f"| {name} | {value} | {ci} |" for name, value, ci in rows]
-    return lines + [head, "", *table, ""]
+    note = (
+        "How to read it: a classifier two-sample test (C2ST) accuracy of 0.5 means a trained "
+        "CNN cannot tell synthetic from real slices; the gap subtracts what it scores between "
+        "two halves of the real patients, so 0 is the goal. Lower distances (Fréchet, KID), "
+        "higher precision/recall/coverage and MS-SSIM within synthetic near the real value "
+        "are better; a memorised fraction above the expected rate means copied training images."
+    )
+    return lines + [head, "", *table, "", note, ""]
 
 
 def vtt_section(vtt: dict[str, Any] | None) -> list[str]:

@@ -14,14 +14,19 @@ KNOWN: dict[str, str] = {
     "c2st_control_accuracy": "C2ST real-vs-real control",
     "c2st_gap": "C2ST gap (accuracy − control)",
     "c2st_knn_accuracy": "kNN C2ST accuracy (pixels)",
+    "c2st_knn_control_accuracy": "kNN C2ST real-vs-real control",
     "fid": "Fréchet distance (handcrafted features)",
     "fid_inception": "Inception FID",
     "kid": "KID",
     "precision": "Precision",
     "recall": "Recall",
+    "density": "Density",
+    "coverage": "Coverage",
     "ms_ssim_real": "MS-SSIM within real",
     "ms_ssim_fake": "MS-SSIM within synthetic",
-    "memorized_fraction": "Memorised fraction",
+    "histogram_distance": "Histogram distance (EMD)",
+    "memorized_fraction": "Memorised fraction (pixels)",
+    "memorized_fraction_features": "Memorised fraction (features)",
 }
 CI_KEYS: dict[str, str] = {"c2st_accuracy": "c2st_ci95"}
 
