@@ -231,3 +231,22 @@ def test_loading_an_export_imports_no_training_code(exported: Path) -> None:
                                   "brainsynth.models.shape"}  # fmt: skip
     for layer in ("metrics", "vtt", "data", "pipeline", "export", "report"):
         assert not [m for m in modules if m.startswith(f"brainsynth.{layer}")], layer
+
+
+def test_run_without_ema_exports_its_trained_weights(tmp_path: Path, capsys) -> None:
+    from blobs import blob_dataset
+    from brainsynth.training import DataConfig, ModelConfig, RunConfig, TrainConfig, train
+
+    data = blob_dataset(tmp_path / "prepared")
+    run = train(TrainConfig(DataConfig(str(data), "t1"),
+                            RunConfig(str(tmp_path / "run"), iters=2, batch=8, progress=False),
+                            ModelConfig(options={"width": 4})))  # fmt: skip
+    assert main(["export", str(run), str(tmp_path / "ema"), "--weights", "ema"]) == 2
+    assert "kept no EMA generator" in capsys.readouterr().err
+    out = tmp_path / "dcgan"
+    assert main(["export", str(run), str(out)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["weights"] == "raw" and config["arch"] == "dcgan"
+    assert not config["training_data"]["phantom"]
+    assert "PHANTOM" not in (out / "README.md").read_text()
+    assert np.array_equal(generate(out, n=6, seed=2), generate(run, n=6, seed=2))

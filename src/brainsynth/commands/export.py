@@ -8,7 +8,8 @@ HELP = "export a run's generator (safetensors + config.json + model card) to sha
 DESCRIPTION = """\
 Write OUT with what another lab needs to sample the generator of RUN, and nothing else:
 
-  model.safetensors  the generator's weights (EMA by default, --weights raw), no optimiser,
+  model.safetensors  the generator's weights (its EMA when the run kept one, else the trained
+                     weights; --weights ema|raw to insist), no optimiser,
                      discriminator, RNG state or pickle
   config.json        format and version, architecture and its settings, image shape, image
                      set and channel order, class names, output mapping, background floor,
@@ -37,9 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("run", metavar="RUN|CHECKPOINT", help="trained run folder or .pt checkpoint")
     add("out", metavar="OUT", help="export folder to write (new, empty, or an earlier export)")
-    add("--weights", choices=("ema", "raw"), default="ema",
-        help="ema: the generator's moving average (default; needs a run trained with EMA); "
-        "raw: the trained weights")  # fmt: skip
+    add("--weights", choices=("auto", "ema", "raw"), default="auto",
+        help="ema: the generator's moving average; raw: the trained weights; auto: ema when "
+        "the run kept one, else raw (default)")  # fmt: skip
     add("--evaluation", metavar="METRICS.json",
         help="a metrics.json from brainsynth evaluate of this generator, reported in the "
         "card")  # fmt: skip

@@ -53,7 +53,7 @@ EXPORT_FILES: tuple[str, ...] = (WEIGHTS_FILE, CONFIG_FILE, CARD_FILE)
 
 @dataclass
 class ExportOptions:
-    weights: str = "ema"  # ema | raw
+    weights: str = "auto"  # ema | raw | auto (ema when the run kept one)
     evaluation: str | None = None  # a metrics.json to report in the card
     vtt_db: str | None = None  # a VTT database ...
     study: str | None = None  # ... and the study of this generator in it
@@ -61,8 +61,8 @@ class ExportOptions:
     overwrite: bool = False
 
     def __post_init__(self) -> None:
-        if self.weights not in ("ema", "raw"):
-            raise BrainsynthError(f"--weights {self.weights!r}: choose ema or raw")
+        if self.weights not in ("auto", "ema", "raw"):
+            raise BrainsynthError(f"--weights {self.weights!r}: choose auto, ema or raw")
         if (self.vtt_db is None) != (self.study is None):
             raise BrainsynthError("--vtt-db and --study go together")
         if self.evaluation is not None and not Path(self.evaluation).is_file():
@@ -73,9 +73,12 @@ class ExportOptions:
 
 def generator_state(
     checkpoint: dict[str, Any], path: Path, weights: str
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator rebuilt through the registry with the chosen weights, and its tensors."""
+) -> tuple[torch.nn.Module, dict[str, Any], str]:
+    """The generator rebuilt through the registry with the chosen weights, its state dict and
+    which weights they are (``ema`` | ``raw``)."""
     parts = checkpoint["trainer"]
+    if weights == "auto":
+        weights = "ema" if "generator_ema" in parts else "raw"
     key = "generator_ema" if weights == "ema" else "generator"
     if key not in parts:
         raise BrainsynthError(
@@ -83,7 +86,7 @@ def generator_state(
         )
     generator, _ = model_record(checkpoint, path).build()
     load_state_checked(generator, parts[key], key.replace("_", " "), path)
-    return generator, generator.state_dict()
+    return generator, generator.state_dict(), weights
 
 
 def export_config(
@@ -152,8 +155,9 @@ def export_run(
     path = find_checkpoint(source)
     checkpoint = load_checkpoint(path)
     run = run_folder_of(path)
-    generator, state = generator_state(checkpoint, path, options.weights)
+    generator, state, weights = generator_state(checkpoint, path, options.weights)
     config = export_config(checkpoint, path, generator, options)
+    config["weights"] = weights
     extra = card_inputs(run, options)
     train_settings = facts.training_settings(dict(checkpoint["train"]))
     tmp = claim.scratch()
