@@ -250,3 +250,18 @@ def test_run_without_ema_exports_its_trained_weights(tmp_path: Path, capsys) -> 
     assert not config["training_data"]["phantom"]
     assert "PHANTOM" not in (out / "README.md").read_text()
     assert np.array_equal(generate(out, n=6, seed=2), generate(run, n=6, seed=2))
+    data.rename(tmp_path / "moved")  # the training data is gone: the card says so
+    assert main(["export", str(run), str(out)]) == 0
+    assert "Not known: the prepared data folder was not found" in (out / "README.md").read_text()
+    assert not json.loads((out / "config.json").read_text())["training_data"]["available"]
+
+
+def test_pipeline_evaluation_beside_the_run_is_reported(tmp_path: Path) -> None:
+    from brainsynth.export.facts import pipeline_evaluation
+
+    experiment = tmp_path / "exp"
+    (experiment / "run").mkdir(parents=True)
+    assert pipeline_evaluation(experiment / "run") is None
+    (experiment / "metrics.json").write_text("{}")
+    assert pipeline_evaluation(experiment / "run") == experiment / "metrics.json"
+    assert pipeline_evaluation(experiment) is None  # only a pipeline's EXP/run
