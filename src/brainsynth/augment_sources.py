@@ -28,7 +28,7 @@ from brainsynth.augment_eval.synthetic import (
 )
 from brainsynth.config import config_from_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.sampling.images import label_names_of, load_generator, run_generator
+from brainsynth.sampling.images import load_generator, run_generator
 from brainsynth.training import TrainConfig, is_finished, resume_training, run_training
 
 DEFAULT_GEN_ITERS = 2000
@@ -40,7 +40,7 @@ class RunGenerator:
 
     def __init__(self, run: str | Path, device: str = "auto", batch: int = 256) -> None:
         self.generator, info = load_generator(run, "auto", device)
-        self.label_names = label_names_of(info["train"])
+        self.label_names = tuple(info["label_names"])
         self.patients = run_training_patients(run)
         self.latent = int(info["shape"]["latent"])
         self.batch = batch

@@ -21,6 +21,7 @@ COMMANDS: tuple[str, ...] = (
     "prepare",
     "train",
     "sample",
+    "export",
     "evaluate",
     "vtt",
     "demo",
@@ -60,6 +61,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = run_command(argv)
+    if torchrun_worker():
+        from brainsynth.training.distributed import end_worker
+
+        end_worker(code)  # see there: gloo threads outlive the process group
+    return code
+
+
+def torchrun_worker() -> bool:
+    """True in a worker process that torchrun started for more than one process and that
+    joined a process group (``brainsynth train`` under torchrun)."""
+    if int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1 or "RANK" not in os.environ:
+        return False
+    distributed = sys.modules.get("torch.distributed")
+    return distributed is not None and distributed.is_available()
+
+
+def run_command(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "_run", None):

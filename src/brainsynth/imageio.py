@@ -144,10 +144,15 @@ def load_npy_images(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def is_generator_source(source: str | os.PathLike[str]) -> bool:
-    """True for a training run folder (it holds ``checkpoints/``) or a ``.pt`` checkpoint:
-    a source whose images are generated on demand rather than read from files."""
+    """True for a training run folder (it holds ``checkpoints/``), a ``.pt`` checkpoint or an
+    exported generator (a folder with ``model.safetensors``, ``brainsynth export``): a source
+    whose images are generated on demand rather than read from files."""
     source = Path(source)
-    return source.suffix == ".pt" or (source / "checkpoints").is_dir()
+    return (
+        source.suffix == ".pt"
+        or (source / "checkpoints").is_dir()
+        or (source / "model.safetensors").is_file()
+    )
 
 
 def load_image_source(source: str | os.PathLike[str]) -> np.ndarray:
@@ -162,7 +167,7 @@ def load_image_source(source: str | os.PathLike[str]) -> np.ndarray:
     if not source.exists():
         raise BrainsynthError(f"{source}: no such file or folder")
     if is_generator_source(source):
-        raise BrainsynthError(f"{source}: a training run, not images (sample it first)")
+        raise BrainsynthError(f"{source}: a generator, not images (sample it first)")
     if source.suffix == ".npy":
         images = load_npy_images(source)
     elif source.is_dir() and (source / "samples.npy").is_file():

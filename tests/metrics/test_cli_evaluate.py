@@ -165,4 +165,4 @@ def test_a_large_folder_is_read_whole_and_planted_copies_at_its_end_are_found(tm
 
     # --n-fake sizes what a generator samples; a folder is never cut to it.
     assert main([*args, "--n-fake", "100"]) == 2
-    assert "--n-fake applies only when --fake is a run folder" in capsys.readouterr().err
+    assert "--n-fake applies only when --fake is a run, checkpoint" in capsys.readouterr().err

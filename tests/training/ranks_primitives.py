@@ -20,7 +20,14 @@ from torch import nn
 from brainsynth.errors import BrainsynthError
 from brainsynth.training.batch_norm import prepare_batch_norm
 from brainsynth.training.data import EpochSampler
-from brainsynth.training.distributed import Runtime, StopVote, data_parallel, launch, on_main
+from brainsynth.training.distributed import (
+    Runtime,
+    StopVote,
+    data_parallel,
+    end_worker,
+    launch,
+    on_main,
+)
 
 GLOBAL_BATCH, IMAGES, SEED = 8, 12, 3
 
@@ -111,4 +118,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    end_worker(main())  # as brainsynth's CLI ends a torchrun worker

@@ -38,7 +38,7 @@ Metric families (--metrics, comma-separated; default all):
                 black background pixels (intensity_histograms.png)
 
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
-or a training run folder or checkpoint (then --n-fake images are sampled). Every image of a
+or a training run folder, checkpoint or export (then --n-fake images are sampled). Every image of a
 folder or .npy is read; when there are more than --max-fake (or more real images than
 --max-real), a random subset drawn with --seed is evaluated, never the first files by name.
 The summary and the JSON say how many images were available and used and how they were
@@ -66,7 +66,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="real image set; concat pools all four sequences; joint: four-channel samples",
     )
     parser.add_argument(
-        "--fake", required=True, help="synthetic images: PNG folder, .npy, samples folder or run"
+        "--fake",
+        required=True,
+        help="synthetic images: PNG folder, .npy, samples folder, run, export",
     )
     parser.add_argument(
         "--out",
@@ -95,7 +97,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--n-fake",
         type=int,
         default=None,
-        help="images to generate when --fake is a run folder or checkpoint (default: "
+        help="images to generate when --fake is a run folder, checkpoint or export (default: "
         f"{field_default(SamplingConfig, 'n')}); "
         "a folder or .npy is read whole, see --max-fake",
     )
@@ -206,7 +208,7 @@ def run(args: argparse.Namespace) -> int:
             raise BrainsynthError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
     if args.n_fake is not None and not is_generator_source(args.fake):
         raise BrainsynthError(
-            f"--n-fake applies only when --fake is a run folder or checkpoint; {args.fake} is "
+            f"--n-fake applies only when --fake is a run, checkpoint or export; {args.fake} is "
             "read whole (use --max-fake to evaluate a random subset of it)"
         )
     if args.domain_encoder and not Path(args.domain_encoder).is_file():

@@ -7,9 +7,11 @@ import argparse
 from brainsynth.config import DEVICES, field_default
 from brainsynth.sampling.config import WEIGHTS, SamplingConfig
 
-HELP = "generate N images from a trained run folder or .pt checkpoint"
+HELP = "generate N images from a trained run folder, .pt checkpoint or export"
 DESCRIPTION = """\
-Generate images with a trained generator (any architecture: the checkpoint says which) and
+Generate images with a trained generator (any architecture: the checkpoint says which), from
+a run folder, a .pt checkpoint or an export folder (brainsynth export; the same seed gives
+the run's images exactly), and
 write DIR/000000.png, ... (8-bit grayscale at the training size), DIR/samples.npy
 (N, 1, H, W) float32 in [0, 1] and DIR/sampling.json (checkpoint, iteration, weights, seed,
 background floor, output mapping).
@@ -40,7 +42,8 @@ def _default(name: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
-    add("source", metavar="RUN|CHECKPOINT", help="run folder or .pt checkpoint")
+    add("source", metavar="RUN|CHECKPOINT|EXPORT",
+        help="run folder, .pt checkpoint or export folder (brainsynth export)")  # fmt: skip
     add("--n", type=int, required=True, help="number of images to generate")
     add("--out", required=True, help="output folder (new, or made by sample)")
     add("--seed", type=int, default=field_default(SamplingConfig, "seed"),

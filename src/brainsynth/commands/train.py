@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 from typing import Any
 
 from brainsynth.config import DEVICES, field_default
@@ -22,7 +23,7 @@ from brainsynth.training.config import (
     ObjectiveConfig,
     RunConfig,
 )
-from brainsynth.training.presets import PRESET_SUMMARIES, preset_names
+from brainsynth.training.presets import preset_names, preset_summaries
 
 HELP = "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) on a prepared dataset, or resume"
 
@@ -41,7 +42,12 @@ def _defaults_table() -> str:
 
 
 def _presets_table() -> str:
-    return "\n".join(f"  {name:<14} {text}" for name, text in PRESET_SUMMARIES.items())
+    lines = []
+    for name, text in preset_summaries().items():
+        wrapped = textwrap.wrap(text, width=78)
+        lines.append(f"  {name:<17}{wrapped[0]}")
+        lines += [f"  {'':<17}{rest}" for rest in wrapped[1:]]
+    return "\n".join(lines)
 
 
 DESCRIPTION = f"""\
@@ -51,7 +57,8 @@ set of a prepared folder. --iters counts generator updates.
   brainsynth train --data PREPARED --gan dcgan --sequence concat --out runs/dcgan-concat
   brainsynth train --config run.yaml --out runs/other --lr 1e-4     (flags override the file)
   brainsynth train --resume runs/dcgan-concat --iters 20000
-  brainsynth train --preset recommended --data PREPARED --sequence concat --out runs/sg2
+  brainsynth train --preset recommended-cpu --data PREPARED --sequence concat --out runs/sg2
+  brainsynth train --preset recommended-gpu --data PREPARED128 --sequence concat --out runs/g
 
 Presets (--preset; a --config file and the flags override them field by field):
 {_presets_table()}
@@ -130,7 +137,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         "--preset",
         choices=preset_names(),
-        help="start from a named configuration (see above); --config and flags override it",
+        help="start from a named configuration (listed above with what each is for: "
+        "recommended-cpu on a CPU, recommended-gpu on a GPU); --config and flags override it",
     )
     add("--config", metavar="FILE.yaml", help="a TrainConfig YAML; the flags below override it")
     add("--data", help="prepared dataset folder (brainsynth prepare)")

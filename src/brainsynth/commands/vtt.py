@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument(
         "--fake",
         required=True,
-        help="synthetic images: PNG folder, .npy, samples folder or training run",
+        help="synthetic images: PNG folder, .npy, samples folder, training run or export "
+        "(brainsynth export)",
     )
     create.add_argument("--n-real", type=int, default=50, help="number of real images")
     create.add_argument("--n-fake", type=int, default=50, help="number of synthetic images")

@@ -31,16 +31,24 @@ from brainsynth.models.checkpoint import (
     resolve_device,
 )
 from brainsynth.sampling.config import SamplingConfig
+from brainsynth.sampling.exported import is_export, load_export_generator
 
 
 def load_generator(
     source: str | os.PathLike[str], weights: str = "auto", device: str = "auto"
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator of a run folder (its ``checkpoints/last.pt``) or a ``.pt`` checkpoint.
+    """The generator of a run folder (its ``checkpoints/last.pt``), a ``.pt`` checkpoint or an
+    export folder (:mod:`.exported`).
 
-    ``weights``: ``ema`` | ``raw`` | ``auto`` (EMA when the checkpoint has one). Returns the
-    generator (eval mode, on ``device``) and a description of the checkpoint.
+    ``weights``: ``ema`` | ``raw`` | ``auto`` (EMA when the source has it). Returns the
+    generator (eval mode, on ``device``) and a description of the source with the same keys
+    whatever it is: ``source``, ``iteration``, ``arch``, ``arch_config``, ``shape``,
+    ``weights``, ``objective``, ``sequence``, ``label_names``, ``condition``,
+    ``tumor_threshold``, ``background_floor`` (the source's default) and, for checkpoints,
+    ``checkpoint``, ``train`` and ``version``.
     """
+    if is_export(source):
+        return load_export_generator(source, weights, device)
     path = find_checkpoint(source)
     state = load_checkpoint(path)
     record = model_record(state, path)
@@ -55,14 +63,19 @@ def load_generator(
     key = "generator_ema" if use_ema else "generator"
     load_state_checked(generator, parts[key], key.replace("_", " "), path)
     generator.to(resolve_device(device)).eval()
+    train = dict(state["train"])
     info = {
+        "source": str(source),
         "checkpoint": str(path),
         "iteration": int(state["iteration"]),
         **record.as_dict(),
         "weights": "ema" if use_ema else "raw",
-        "train": dict(state["train"]),
+        "train": train,
         "version": state["version"],
+        **_train_summary(train),
+        "label_names": label_names_of(train),
     }
+    info["background_floor"] = run_default_floor(path, info)
     return generator, info
 
 
@@ -130,31 +143,50 @@ def run_generator(
 def _train_summary(train: dict[str, Any]) -> dict[str, Any]:
     """The objective and image set of a (0.1.0 flat or nested) training config dict."""
     if "run" in train:
-        return {"gan": train["objective"]["name"], "sequence": train["data"]["sequence"]}
-    return {"gan": train.get("gan"), "sequence": train.get("sequence")}
+        data = train["data"]
+        return {
+            "objective": train["objective"]["name"],
+            "sequence": data["sequence"],
+            "condition": data.get("condition"),
+            "tumor_threshold": data.get("tumor_threshold"),
+        }
+    flat = {"objective": train.get("gan"), "sequence": train.get("sequence")}
+    return {**flat, "condition": None, "tumor_threshold": None}
 
 
 def sample_images(
     source: str | os.PathLike[str], config: SamplingConfig
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """``config.n`` images (n, C, H, W) float32 in [0, 1], and what ``sampling.json`` records."""
+    """``config.n`` images (n, C, H, W) float32 in [0, 1] from a run folder, checkpoint or
+    export, and what ``sampling.json`` records."""
     generator, info = load_generator(source, config.weights, config.device)
+    return sample_loaded(generator, info, config)
+
+
+def sample_loaded(
+    generator: torch.nn.Module, info: dict[str, Any], config: SamplingConfig
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """:func:`sample_images` for a generator already loaded by :func:`load_generator`: the
+    one generation path, whichever source the weights came from."""
     floor = config.background_floor
     if floor is None:
-        floor = run_default_floor(Path(info["checkpoint"]), info)
+        floor = info["background_floor"]
     shape = info["shape"]
     z = torch.randn(config.n, shape["latent"], generator=torch.Generator().manual_seed(config.seed))
-    names = label_names_of(info["train"])
+    names = tuple(info["label_names"])
     label = resolve_label(config.label, names, shape["num_classes"])
     labels = _labels(config.n, label, shape["num_classes"])
     images = run_generator(generator, z, labels, config.batch)
     if floor > 0:
         images[images < floor] = 0.0
+    where = {"checkpoint": info["checkpoint"]} if "checkpoint" in info else {}
     record = {
-        "checkpoint": info["checkpoint"],
+        **where,
+        **({"export": info["export"]} if "export" in info else {}),
         "iteration": info["iteration"],
         "arch": info["arch"],
-        **_train_summary(info["train"]),
+        "gan": info["objective"],
+        "sequence": info["sequence"],
         "size": shape["size"],
         "weights": info["weights"],
         "seed": config.seed,
@@ -166,9 +198,8 @@ def sample_images(
         "generator_mode": "eval (batch-norm running statistics), fp32",
     }
     if labels is not None:
-        data = info["train"]["data"]
-        record["condition"] = data.get("condition")
-        record["tumor_threshold"] = data.get("tumor_threshold")
+        record["condition"] = info["condition"]
+        record["tumor_threshold"] = info["tumor_threshold"]
         record["label_names"] = list(names)
         record["labels"] = labels.tolist()  # written as labels.csv by write_samples
     return images, record
@@ -184,7 +215,7 @@ def generate_with_info(
 def generate(source: str | os.PathLike[str], n: int, **settings: Any) -> np.ndarray:
     """``n`` generated images, (n, C, H, W) float32 in [0, 1]; see the module docstring.
 
-    ``source`` is a run folder or a ``.pt`` checkpoint; ``settings`` are
+    ``source`` is a run folder, a ``.pt`` checkpoint or an export; ``settings`` are
     :class:`SamplingConfig` fields (seed, batch, device, weights, background_floor, label).
     """
     return sample_images(source, SamplingConfig(n=n, **settings))[0]

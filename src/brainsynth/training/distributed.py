@@ -23,18 +23,23 @@ The rules every rank follows, so that N processes train exactly like one:
   that has already given up.
 - :class:`StopVote`: SIGINT/SIGTERM (or the time budget) on *any* rank stops *every* rank
   after the same iteration, so rank 0 saves once and all ranks leave together.
+- :func:`end_worker`: a worker process ends without finalising the interpreter once it has
+  left the process group (see there: DDP keeps gloo threads running past
+  ``destroy_process_group``).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -139,7 +144,32 @@ def launch() -> Iterator[Launch]:
         yield joined
         dist.barrier(group=control)
     finally:
+        gc.collect()  # modules and tensors of finished collectives, while Python is whole
         dist.destroy_process_group()
+
+
+def end_worker(code: int) -> NoReturn:
+    """End this torchrun worker with exit status ``code`` without finalising the interpreter.
+
+    Why: a gloo process group that DistributedDataParallel has used stays alive after
+    ``destroy_process_group()`` (DDP holds it from C++; measured: the default group's three
+    gloo threads, a TCP loop and two workers, still run after ``destroy_process_group``,
+    ``gc.collect()``, ``shutdown()`` and ``abort()``, until the process ends). Python's
+    finalisation then runs beside those threads, and a gloo thread that touches the
+    interpreter in that moment (releasing a tensor's Python object, taking the GIL) is ended
+    by CPython with ``pthread_exit``; its forced unwinding through a ``noexcept`` C++ frame
+    calls ``std::terminate``: "terminate called without an active exception", SIGABRT, after
+    all the work was done (rarely, under load: 2 of some 20 test runs). Leaving without
+    finalisation ends those threads with the process instead.
+
+    Nothing is lost: brainsynth writes every file atomically and closes it before the
+    process group is left; stdout and stderr are flushed here. Call it only after
+    :func:`launch` has returned (the group destroyed), as the last thing a worker does.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with suppress(OSError, ValueError):  # a closed pipe or stream: nothing left to say
+            stream.flush()
+    os._exit(code)
 
 
 def data_parallel(module: nn.Module, runtime: Runtime) -> nn.Module:

@@ -34,7 +34,7 @@ from brainsynth.training.config import RunConfig, TrainConfig
 from brainsynth.training.data import EpochSampler, load_training_data, warn_large_batch
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
-from brainsynth.training.runtime import RankQuietError, Runtime
+from brainsynth.training.runtime import RankQuietError, Runtime, describe_device
 from brainsynth.training.step import GanTrainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
@@ -295,6 +295,7 @@ def training_loop(
         "overhead_seconds": overhead_seconds,
         "world_size": runtime.world_size,
         "per_rank_batch": runtime.per_rank_batch(run.batch),
+        "device": describe_device(runtime.device),
     }
     if iteration >= run.iters and runtime.is_main:
         write_done(run_dir, summary)

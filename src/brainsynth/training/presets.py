@@ -7,13 +7,23 @@ override it, field by field. Imports without torch.
 - ``paper-dcgan`` / ``paper-wgan``: the paper's two models (Han et al. 2018, §3.2.2): the
   half-width DCGAN without tanh, batch 64, and the DCGAN or WGAN objective with its
   optimiser; no EMA, no augmentation.
-- ``recommended``: what ``benchmarks/realism.py`` measured as the most realistic per unit
-  of compute on the phantom at 64x64 on two CPU cores (README, "Realism per compute"):
-  StyleGAN2 (Karras et al. 2020) at CPU widths (channels 64 at 4-16 px, 32 at 32 px, 16 at
-  64 px, 8 at 128 px), the non-saturating loss with lazy R1 (gamma 0.1), an EMA generator
-  with ramp-up, and DiffAugment translation + cutout applied with ADA's adaptive
-  probability (target 0.6; Karras et al. 2020b), so it augments only once the discriminator
-  starts to overfit.
+- ``recommended-cpu`` (alias ``recommended``, the name 0.2 gave it): what
+  ``benchmarks/realism.py`` measured as the most realistic per unit of compute on the phantom
+  at 64x64 on two CPU cores (README, "Realism per compute"): StyleGAN2 (Karras et al. 2020)
+  at CPU widths (channels 64 at 4-16 px, 32 at 32 px, 16 at 64 px, 8 at 128 px), the
+  non-saturating loss with lazy R1 (gamma 0.1), an EMA generator with ramp-up, and
+  DiffAugment translation + cutout applied with ADA's adaptive probability (target 0.6;
+  Karras et al. 2020b), so it augments only once the discriminator starts to overfit.
+- ``recommended-gpu``: the same recipe at full StyleGAN2 widths, with the settings
+  StyleGAN2-ADA's ``auto`` configuration derives for 128x128 on several GPUs (Karras et al.
+  2020b, appendix D; ``train.py --cfg auto`` of stylegan2-ada-pytorch): ``cbase`` 16384
+  (fmaps 0.5 below 512 px) and ``cmax`` 512, so 512 channels up to 32 px, 256 at 64 px and
+  128 at 128 px; z and w of 512; a 2-layer mapping network; batch 64 (``min(4096 // res,
+  32)`` per GPU, at most 64); lr 0.0025 with betas (0, 0.99); R1 gamma by their heuristic
+  ``0.0002 * res**2 / batch`` = 0.0512 every 16 discriminator steps; EMA half-life
+  ``batch * 10 / 32`` = 20 kimg with ramp-up 0.05; ADA target 0.6 adjusted over 500 kimg.
+  Not measured here (no GPU was at hand): a starting point that follows the paper, not a
+  benchmark result.
 """
 
 from __future__ import annotations
@@ -38,7 +48,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "augment": {"policy": [], "ada_target": None},
         "run": {"batch": 64},
     },
-    "recommended": {
+    "recommended-cpu": {
         "model": {
             "arch": "stylegan2",
             "latent": 100,
@@ -56,24 +66,56 @@ PRESETS: dict[str, dict[str, Any]] = {
         "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 100.0},
         "run": {"batch": 32, "precision": "bf16"},
     },
+    "recommended-gpu": {
+        "model": {
+            "arch": "stylegan2",
+            "latent": 512,
+            "options": {
+                "channel_base": 16384,
+                "channel_max": 512,
+                "w_dim": 512,
+                "mapping_layers": 2,
+                "mbstd_group": 4,
+                "output": "clamp",
+            },
+        },  # fmt: skip
+        "objective": {"name": "nonsaturating", "r1_gamma": 0.0002 * 128**2 / 64, "r1_every": 16},
+        "optimizer": {"lr": 0.0025, "betas": [0.0, 0.99]},
+        "ema": {"half_life_kimg": 64 * 10 / 32, "rampup": 0.05},
+        "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 500.0},
+        "run": {"batch": 64, "precision": "bf16"},
+    },
 }
+
+ALIASES: dict[str, str] = {"recommended": "recommended-cpu"}
+"""Other names of presets (kept so 0.2's commands, the demo and the benchmarks still run)."""
 
 PRESET_SUMMARIES: dict[str, str] = {
     "paper-dcgan": "the paper's DCGAN (half width, no tanh, Adam 2e-4, batch 64)",
     "paper-wgan": "the paper's WGAN (RMSprop 5e-5, 5 critic steps, clipping 0.01, batch 64)",
-    "recommended": "StyleGAN2 at CPU widths + R1 + EMA + adaptive DiffAugment (measured best "
-    "per compute, see README)",
+    "recommended-cpu": "for CPUs: StyleGAN2 at CPU widths (64 channels at most) + R1 + EMA + "
+    "adaptive DiffAugment, batch 32 (measured best per CPU minute, see README)",
+    "recommended-gpu": "for GPUs: StyleGAN2 at full width (512 channels, 128 at 128 px) with "
+    "StyleGAN2-ADA's 128 px settings: batch 64, R1 0.0512, EMA 20 kimg (not benchmarked)",
 }
 
 
 def preset_names() -> tuple[str, ...]:
-    return tuple(PRESETS)
+    """Every name ``--preset`` accepts: the presets, then their aliases."""
+    return (*PRESETS, *ALIASES)
+
+
+def preset_summaries() -> dict[str, str]:
+    """Each accepted name with its one-line summary (an alias says whose it is)."""
+    aliases = {alias: f"the same as {to} (its name before 0.3)" for alias, to in ALIASES.items()}
+    return {**{name: PRESET_SUMMARIES.get(name, "") for name in PRESETS}, **aliases}
 
 
 def preset(name: str) -> dict[str, Any]:
-    """A fresh copy of preset ``name``'s nested config dict."""
+    """A fresh copy of preset ``name``'s nested config dict (an alias gives its target's)."""
+    name = ALIASES.get(name, name)
     if name not in PRESETS:
-        raise BrainsynthError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+        raise BrainsynthError(f"unknown preset {name!r}: choose one of {', '.join(preset_names())}")
     return copy.deepcopy(PRESETS[name])
 
 

@@ -14,8 +14,10 @@ global one.
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +33,23 @@ def to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     if device.type != "cuda" or tensor.device == device:
         return tensor
     return tensor.pin_memory().to(device, non_blocking=True)
+
+
+def describe_device(device: torch.device) -> str:
+    """The device a run trained on, for ``done.json`` and model cards: the GPU's name, or
+    the CPU's model and the threads torch used."""
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    threads = torch.get_num_threads()
+    return f"cpu: {model or platform.machine()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 class RankQuietError(BrainsynthError):
