@@ -28,7 +28,12 @@ from brainsynth.augment_eval.synthetic import (
 )
 from brainsynth.config import config_from_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.sampling.images import label_names_of, load_generator, run_generator
+from brainsynth.sampling.images import (
+    draw_noise,
+    label_names_of,
+    load_generator,
+    run_generator,
+)
 from brainsynth.training import TrainConfig, is_finished, resume_training, run_training
 
 DEFAULT_GEN_ITERS = 2000
@@ -46,9 +51,9 @@ class RunGenerator:
         self.batch = batch
 
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
-        z = torch.randn(len(labels), self.latent, generator=torch.Generator().manual_seed(seed))
+        noise = draw_noise(self.generator, len(labels), seed)
         ids = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        return run_generator(self.generator, z, ids, self.batch)
+        return run_generator(self.generator, noise, ids, self.batch)
 
 
 def generator_config(config: AugmentEvalConfig, request: GeneratorRequest) -> TrainConfig:

@@ -35,7 +35,7 @@ def _defaults_table() -> str:
         extra += [f"clipping +-{d['clip']}"] if d["clip"] else []
         extra += [f"GP {d['gp_lambda']:g}"] if d["gp_lambda"] else []
         extra += [f"R1 {d['r1_gamma']:g}"] if d["r1_gamma"] else []
-        extra += [f"critic {d['disc_norm']} norm (dcgan)"]
+        extra += [f"critic {d['disc_norm']} norm (dcgan)"] if d["disc_norm"] else ["--arch ddpm"]
         rows.append(f"  {name:<14} {d['optimizer']} lr {d['lr']:g}{betas}; " + ", ".join(extra))
     return "\n".join(rows)
 
