@@ -80,6 +80,12 @@ def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path, o
     t1 = run_generator(generator, noise, torch.full((6,), 1), 6, steps=4, guidance=2.0)
     assert not np.array_equal(plain, expected) and not np.array_equal(t1, expected)
 
+    # `evaluate --fake RUN` samples a run folder through the pipeline, at the model's steps.
+    from brainsynth.pipeline import load_fake_images
+
+    fake, record = load_fake_images(whole, 4, seed=0, device="cpu")
+    assert fake.shape == (4, 1, 16, 16) and record["steps"] == 3 and record["arch"] == "ddpm"
+
     # A VTT study takes the samples folder as its synthetic images.
     db = tmp_path / "vtt.db"
     assert main(["vtt", "create", "--db", str(db), "--name", "ddpm", "--real",
