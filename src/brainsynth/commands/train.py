@@ -24,7 +24,10 @@ from brainsynth.training.config import (
 )
 from brainsynth.training.presets import PRESET_SUMMARIES, preset_names
 
-HELP = "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) on a prepared dataset, or resume"
+HELP = (
+    "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) or a diffusion model (--arch ddpm) on a "
+    "prepared dataset, or resume"
+)
 
 
 def _defaults_table() -> str:
@@ -52,6 +55,13 @@ set of a prepared folder. --iters counts generator updates.
   brainsynth train --config run.yaml --out runs/other --lr 1e-4     (flags override the file)
   brainsynth train --resume runs/dcgan-concat --iters 20000
   brainsynth train --preset recommended --data PREPARED --sequence concat --out runs/sg2
+  brainsynth train --preset diffusion --data PREPARED --sequence concat --out runs/ddpm
+
+--arch ddpm is a denoising diffusion model (MONAI's UNet, DDIM sampling; Ho et al. 2020,
+Song et al. 2021): it trains with its own loss (objective "denoising"), has no
+discriminator (no --augment), and samples with `brainsynth sample --steps N --guidance W`.
+Its widths are --arch-option base_channels=N, channel_mult=[1,2,4,8],
+attention_resolutions=[8], res_blocks=N, label_dropout=P (classifier-free guidance).
 
 Presets (--preset; a --config file and the flags override them field by field):
 {_presets_table()}

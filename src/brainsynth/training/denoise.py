@@ -24,7 +24,7 @@ from brainsynth.training.config import TrainConfig
 from brainsynth.training.data import EpochSampler
 from brainsynth.training.distributed import data_parallel
 from brainsynth.training.ema import GeneratorEma
-from brainsynth.training.runtime import Runtime
+from brainsynth.training.runtime import Runtime, to_device
 from brainsynth.training.step import make_optimizer
 
 
@@ -55,9 +55,9 @@ class DenoiserTrainer:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def draws(self, local: int) -> dict[str, torch.Tensor]:
-        """This rank's ``local`` rows of the global batch's random numbers."""
+        """This rank's ``local`` rows of the global batch's random numbers, on the device."""
         drawn = self.generator.draws(local * self.runtime.world_size, self.noise)
-        return {key: self.runtime.shard(value) for key, value in drawn.items()}
+        return {key: to_device(self.runtime.shard(v), self.device) for key, v in drawn.items()}
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """One optimiser step on a batch: the family's loss, then the EMA."""
