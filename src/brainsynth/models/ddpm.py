@@ -66,6 +66,11 @@ SUPPORTS_LABELS = True
 DEFAULT_OBJECTIVE = "denoising"
 PREDICTIONS: tuple[str, ...] = ("v", "epsilon")
 SAMPLER_SETTINGS: tuple[str, ...] = ("steps", "guidance")
+# Images per UNet pass when sampling on a CPU, whatever the caller's batch: a 256-image batch
+# of 64x64 activations is reallocated (and page-faulted) at every step, which cost 22% more
+# CPU time than 32 at a time on one thread. Images are independent (group norm, attention
+# within an image), so the chunk size changes no image beyond float rounding.
+SAMPLE_CHUNK = 32
 OUTPUT_MAPPING = (
     "x = (x0 + 1) / 2 of the DDIM sample x0, clamped to [-1, 1] at every step: exact black "
     "where x0 = -1"
@@ -252,6 +257,20 @@ class DiffusionGenerator(nn.Module):
         self._check_labels(labels, len(noise))
         if guidance != 1.0 and labels is None:
             raise BrainsynthError("--guidance: this model is unconditional (no classes to guide)")
+        chunk = SAMPLE_CHUNK if noise.device.type == "cpu" else len(noise)  # GPUs: whole batch
+        if len(noise) > chunk:
+            parts = [
+                self._ddim(noise[i : i + chunk], None if labels is None else labels[i : i + chunk],
+                           steps, guidance)
+                for i in range(0, len(noise), chunk)
+            ]  # fmt: skip
+            return torch.cat(parts)
+        return self._ddim(noise, labels, steps, guidance)
+
+    def _ddim(
+        self, noise: torch.Tensor, labels: torch.Tensor | None, steps: int, guidance: float
+    ) -> torch.Tensor:
+        """The DDIM loop of :meth:`generate` on one chunk."""
         alphas = self.alphas_cumprod.double()
         times = torch.linspace(self.config.timesteps - 1, 0, steps).round().long().tolist()
         x = noise.float().contiguous(memory_format=torch.channels_last)
