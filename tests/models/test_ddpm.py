@@ -123,3 +123,12 @@ def test_loss_drops_labels_and_targets_v() -> None:
     loss, logs = generator.loss(denoise, x0, labels, draws)
     assert float(loss) < 1e-10 and set(logs) == {"loss"}
     assert torch.equal(seen["labels"], torch.where(draws["keep"], labels, 2))
+    # Exactly black pixels (-1) are learned at -1 - black_margin (denoise's v uses x0).
+    black = x0.clone()
+    black[:, :, :4] = -1.0
+    x0 = black.clone()
+    x0[:, :, :4] -= generator.config.black_margin
+    exact, _ = generator.loss(denoise, black, labels, draws)
+    x0 = black
+    unshifted, _ = generator.loss(denoise, black, labels, draws)
+    assert float(exact) < 1e-10 and float(unshifted) > 1e-4

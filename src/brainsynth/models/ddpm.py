@@ -27,12 +27,12 @@ Salimans 2022, "Classifier-Free Diffusion Guidance".
   w uses pred = pred_uncond + w (pred_cond - pred_uncond) (their eq. 6 with w -> w - 1:
   w = 1 is the plain conditional model, w = 0 the unconditional one).
 - **Sampling**: deterministic DDIM, eta = 0 (Song et al. 2021 §4.1, eq. 12), on ``steps``
-  timesteps evenly spaced from T-1 down to 0; each step predicts x_0, clamps it to [-1, 1]
-  (Ho et al. 2020's ``clip_denoised``), and moves to the next timestep along the predicted
-  noise. The last step returns the clamped x_0 itself, so the output is in [-1, 1] and a
-  pixel predicted at or below -1 is exactly black after ``to_images`` (as StyleGAN2's
-  ``output: clamp``): no post-hoc floor is needed. The same starting noise (seeded), labels,
-  steps and guidance give the same images.
+  timesteps evenly spaced from T-1 down to 0; each step predicts x_0, clamps it to the
+  data range (Ho et al. 2020's ``clip_denoised``), and moves to the next timestep along the
+  predicted noise. The last step returns x_0 clamped to [-1, 1], so a pixel predicted at or
+  below -1 is exactly black after ``to_images`` (as StyleGAN2's ``output: clamp``): no
+  post-hoc floor is needed. The same starting noise (seeded), labels, steps and guidance
+  give the same images.
 
 Departures, each named:
 
@@ -43,6 +43,13 @@ Departures, each named:
   own tensors' dtype and device) where sampling here must be a pure function of its inputs.
 - The noising (x_t and the v target) is computed here from MONAI's cosine a_t table for
   the same reason (``add_noise`` moves the scheduler's table to the batch's dtype).
+- Exact black (``black_margin``, default 0.1): real skull-stripped slices are exactly black
+  (-1) outside the head, but a denoiser's x_0 scatters around its target, so a clamp at -1
+  alone blackens only the pixels that land below it. The loss therefore moves exactly black
+  training pixels to -1 - margin (the step between black and the darkest tissue grows by
+  the margin), the sampler clamps its intermediate x_0 to [-1 - margin, 1], and the final
+  clamp to [-1, 1] turns a background predicted within the margin of its target into exact
+  black. 0 turns this off (the plain DDPM data range).
 - Widths: the defaults (8 channels, multipliers 1, 2, 4, 8, attention at 8 px, one
   residual block per level, 4 normalisation groups; the ``diffusion`` preset's) make a
   64x64 model train and sample on one CPU thread: about 7 ms per image and step, so 1,000
@@ -87,8 +94,10 @@ class Config:
     the group normalisation (divides every width); ``head_channels``: channels per attention
     head; ``prediction``: ``v`` or ``epsilon``; ``timesteps``: T of the forward process;
     ``label_dropout``: probability that a training label becomes the null class
-    (classifier-free guidance); ``sample_steps`` and ``guidance``: the sampler's defaults
-    (``brainsynth sample --steps --guidance`` override them).
+    (classifier-free guidance); ``black_margin``: how far below -1 exactly black training
+    pixels are moved, so the final clamp gives exact black (0: off); ``sample_steps`` and
+    ``guidance``: the sampler's defaults (``brainsynth sample --steps --guidance`` override
+    them).
     """
 
     base_channels: int = 8
@@ -100,6 +109,7 @@ class Config:
     prediction: str = "v"
     timesteps: int = 1000
     label_dropout: float = 0.1
+    black_margin: float = 0.1
     sample_steps: int = 25
     guidance: float = 1.0
 
@@ -122,6 +132,8 @@ class Config:
             )
         if not 0.0 <= self.label_dropout < 1.0:
             raise BrainsynthError(f"ddpm: label_dropout must be in [0, 1): {self.label_dropout}")
+        if not 0.0 <= self.black_margin <= 1.0:  # NaN fails too
+            raise BrainsynthError(f"ddpm: black_margin must be in [0, 1]: {self.black_margin}")
         check_sampler(self.sample_steps, self.guidance, self.timesteps)
 
     @property
@@ -217,6 +229,7 @@ class DiffusionGenerator(nn.Module):
         noise = draws["noise"].to(device).contiguous(memory_format=torch.channels_last)
         a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         x0 = x0.float()
+        x0 = torch.where(x0 <= -1.0, x0 - self.config.black_margin, x0)  # exact black's target
         x_t = a.sqrt() * x0 + (1 - a).sqrt() * noise
         target = (
             noise if self.config.prediction == "epsilon" else a.sqrt() * noise - (1 - a).sqrt() * x0
@@ -284,9 +297,9 @@ class DiffusionGenerator(nn.Module):
             else:  # Salimans & Ho 2022 appendix D: x0 and eps from v
                 x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * prediction
                 eps = (1 - a_t).sqrt() * x + a_t.sqrt() * prediction
-            x0 = x0.float().clamp(-1.0, 1.0)
             if i + 1 == len(times):
-                return x0
+                return x0.float().clamp(-1.0, 1.0)
+            x0 = x0.float().clamp(-1.0 - self.config.black_margin, 1.0)
             x = (a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps).float()
         raise AssertionError("unreachable: steps >= 1")
 
