@@ -143,20 +143,27 @@ def run_generator(
     noise: torch.Tensor,
     labels: torch.Tensor | None,
     batch: int,
+    progress: bool = False,
     **settings: Any,
 ) -> np.ndarray:
     """``generator.to_images`` of ``generator.generate(noise, labels, **settings)`` in chunks
     of ``batch``: float32 (N, C, H, W) in [0, 1]. ``noise``: (N, *noise_shape), e.g. from
-    :func:`draw_noise`; ``settings``: sampler settings (None = the model's default)."""
+    :func:`draw_noise`; ``settings``: sampler settings (None = the model's default);
+    ``progress``: a tqdm bar over the images (on a terminal only)."""
+    from tqdm.auto import tqdm
+
     check_sampler_settings(generator, settings)
     given = {k: v for k, v in settings.items() if v is not None}
     device = next(generator.parameters()).device
     chunks = []
-    for start in range(0, len(noise), batch):
-        part = slice(start, start + batch)
-        batch_labels = labels[part].to(device) if labels is not None else None
-        out = generator.generate(noise[part].to(device), batch_labels, **given)
-        chunks.append(generator.to_images(out).cpu())
+    with tqdm(total=len(noise), unit="img", desc="sampling", leave=False,
+              disable=None if progress else True) as bar:  # fmt: skip
+        for start in range(0, len(noise), batch):
+            part = slice(start, start + batch)
+            batch_labels = labels[part].to(device) if labels is not None else None
+            out = generator.generate(noise[part].to(device), batch_labels, **given)
+            chunks.append(generator.to_images(out).cpu())
+            bar.update(len(out))
     return torch.cat(chunks).numpy().astype(np.float32)
 
 
@@ -193,7 +200,8 @@ def sample_images(
     names = label_names_of(info["train"])
     label = resolve_label(config.label, names, shape["num_classes"])
     labels = _labels(config.n, label, shape["num_classes"])
-    images = run_generator(generator, noise, labels, config.batch, **settings)
+    multi_step = bool(getattr(generator, "sampler_settings", ()))  # minutes on a CPU: a bar
+    images = run_generator(generator, noise, labels, config.batch, multi_step, **settings)
     if floor > 0:
         images[images < floor] = 0.0
     record = {
