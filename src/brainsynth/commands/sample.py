@@ -31,7 +31,7 @@ refused unless --overwrite, before the generator runs.
 
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
   brainsynth sample runs/dcgan-tumor --label with-tumor --n 500 --out samples/with-tumor
-  brainsynth sample runs/ddpm-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \
+  brainsynth sample runs/ddpm-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \\
       --out samples/ddpm-with-tumor
 
 A diffusion model (--arch ddpm) samples with deterministic DDIM: --steps sets the number of
