@@ -1,8 +1,10 @@
-"""Realism per compute: train candidate GANs for equal budgets, sample, evaluate, compare.
+"""Realism per compute: train candidate generators for equal budgets, sample, evaluate, compare.
 
 Issue 12. On a phantom cohort (default 28 patients, 64x64, Concat) or any prepared folder
 (``--data``, e.g. BraTS) every candidate trains for the same budget (default 4, 12 and 36
-minutes), samples 1,000 images (its EMA generator when it keeps one) and is measured by
+minutes), samples 1,000 images (its EMA generator when it keeps one; a diffusion model
+with the candidate's DDIM steps), timed (``sample_cpu_s``, ``sample_wall_s``: the "sample"
+columns, the cost of sampling them once), and is measured by
 ``brainsynth evaluate`` twice: on the raw samples and with the background floor (pixels below
 ``--floor`` set to 0), so a model that wins only through its background shows it. Writes
 OUT/realism.md, OUT/realism.json and one side-by-side figure of sample grids per budget
@@ -48,6 +50,13 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from brainsynth.training.presets import merge, preset  # noqa: E402
 
+# The diffusion preset at GPU widths (MONAI's own scale; DDPM's Adam 2e-4).
+DIFFUSION_GPU = {
+    "model": {"options": {"base_channels": 64, "channel_mult": [1, 2, 2, 4],
+                          "attention_resolutions": [16, 8], "res_blocks": 2, "head_channels": 32}},
+    "optimizer": {"lr": 2e-4},
+}  # fmt: skip
+
 # Candidates: a preset with overrides (nested TrainConfig sections), and why it is here.
 CANDIDATES: dict[str, tuple[str, dict[str, Any], str]] = {
     "paper-dcgan": ("paper-dcgan", {}, "the paper's DCGAN (§3.2.2)"),
@@ -81,8 +90,28 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], str]] = {
         "no augmentation",
     ),
     "stylegan2-hinge": ("recommended", {"objective": {"name": "hinge"}}, "hinge loss + R1"),
+    "diffusion": (
+        "diffusion",
+        {},
+        "the diffusion preset: MONAI UNet at CPU widths, v-prediction, EMA; DDIM 25 steps",
+    ),
+    "diffusion-100": ("diffusion", {}, "the diffusion run, sampled with 100 DDIM steps"),
+    "diffusion-gpu": (
+        "diffusion",
+        DIFFUSION_GPU,
+        "GPU widths (64-256 channels, 2 blocks, attention at 16 and 8 px); DDIM 25 steps",
+    ),  # fmt: skip
+    "diffusion-gpu-100": ("diffusion", {}, "the diffusion-gpu run, sampled with 100 DDIM steps"),
 }
 DEFAULT_CANDIDATES = "paper-dcgan,paper-wgan,dcgan-ema-diffaug,stylegan2,stylegan2-wide"
+# Sampler settings per candidate (a diffusion model's DDIM steps; GANs have none). Sampling
+# steps are a sampling setting: a candidate here samples the training run of another one
+# (SAME_TRAINING) instead of training its own, so 25 and 100 steps cost one training.
+SAMPLING: dict[str, dict[str, Any]] = {
+    "diffusion": {"steps": 25}, "diffusion-100": {"steps": 100},
+    "diffusion-gpu": {"steps": 25}, "diffusion-gpu-100": {"steps": 100},
+}  # fmt: skip
+SAME_TRAINING: dict[str, str] = {"diffusion-100": "diffusion", "diffusion-gpu-100": "diffusion-gpu"}
 
 METRICS = [  # (key, column title, digits)
     ("detectability", "detect.", 2), ("detectability_control", "detect. ctrl", 2),
@@ -191,16 +220,20 @@ def run_candidate(
     out = Path(args.out) / f"{budget:g}min" / name
     data = split_folders(args)[1]  # the evaluation part: patients no candidate trained on
     load_before = os.getloadavg()
-    trained = train_candidate(name, budget, args, wait)
+    trains = SAME_TRAINING.get(name, name)  # whose training run this candidate samples
+    base_trained = Path(args.out) / f"{budget:g}min" / trains / "trained.json"
+    while trains != name and trains in args.candidates.split(",") and not base_trained.is_file():
+        time.sleep(5)  # that candidate's own job trains it
+    trained = train_candidate(trains, budget, args, wait)
     if args.train_only:
         return {"candidate": name, "budget_min": budget, **trained}
-    config = load_config(TrainConfig, out / "run" / "config.yaml")
+    run = Path(args.out) / f"{budget:g}min" / trains / "run"
+    config = load_config(TrainConfig, run / "config.yaml")
     if Path(config.data.prepared).resolve() != split_folders(args)[0].resolve():
         print(f"WARNING {out}: trained on {config.data.prepared}, not on the training part "
               f"{split_folders(args)[0]}: it may have seen the evaluation patients; train it "
               "again in a new --out for an honest evaluation", flush=True)  # fmt: skip
-    prepared = load_prepared(data)
-    real = prepared.image_set(args.sequence)
+    real = load_prepared(data).image_set(args.sequence)
     row: dict[str, Any] = {
         "candidate": name, "budget_min": budget, "clock": args.clock,
         "iterations": trained["iterations"],
@@ -209,9 +242,18 @@ def run_candidate(
         "continued_from": trained["continued_from"], "trained_on": config.data.prepared,
         "load_before": [round(x, 2) for x in load_before], "note": CANDIDATES[name][2],
     }  # fmt: skip
-    for variant, floor in (("raw", 0.0), ("floor", args.floor)):
-        fake, info = generate_with_info(out / "run", n=args.n, seed=args.seed,
-                                        background_floor=floor, device=args.device)  # fmt: skip
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    sampled, sampled_info = generate_with_info(
+        run, n=args.n, seed=args.seed, background_floor=0.0, device=args.device,
+        **SAMPLING.get(name, {}),
+    )  # fmt: skip
+    row["sample_cpu_s"] = round(time.process_time() - cpu0, 1)  # the n images, once
+    row["sample_wall_s"] = round(time.perf_counter() - wall0, 1)
+    row["sampling"] = SAMPLING.get(name, {})
+    variants = {"raw": 0.0, "floor": args.floor}
+    for variant in args.variants.split(","):
+        floor = variants[variant]
+        fake, info = with_floor(sampled, sampled_info, floor)
         write_samples(fake, out / f"samples-{variant}", grid=out / f"grid-{variant}.png",
                       meta=info)  # fmt: skip
         evaluation = EvalConfig(seed=args.seed, max_real=args.max_real, threads=args.threads,
@@ -293,6 +335,15 @@ def train_shared_encoder(args: argparse.Namespace) -> Path:
     return save_encoder(model, path, args.size, {**info, "trained_on": str(prepared.root)})
 
 
+def with_floor(images: Any, info: dict[str, Any], floor: float) -> tuple[Any, dict[str, Any]]:
+    """The sampled images with the background floor applied as ``brainsynth sample`` does
+    (pixels below it set to 0), and their record: sampling once serves both variants."""
+    floored = images.copy()
+    if floor > 0:
+        floored[floored < floor] = 0.0
+    return floored, {**info, "background_floor": floor}
+
+
 def prepare_phantom(args: argparse.Namespace) -> Path:
     """The phantom cohort prepared like the paper (sagittal #80-#149), reused when present."""
     from brainsynth.data.prepare import PrepareConfig, prepare
@@ -318,13 +369,16 @@ def fmt(value: Any, digits: int) -> str:
 
 def markdown(rows: list[dict[str, Any]], header: str) -> str:
     """One row per candidate and budget; each metric as raw / with the background floor."""
-    titles = ["budget", "candidate", "iters", "CPU s", "wall s"] + [t for _, t, _ in METRICS]
+    titles = ["budget", "candidate", "iters", "CPU s", "wall s", "sample CPU s",
+              "sample wall s"] + [t for _, t, _ in METRICS]  # fmt: skip
     lines = [header, "", "| " + " | ".join(titles) + " |", "|" + "---|" * len(titles)]
     for row in sorted(rows, key=lambda r: (r["budget_min"], r["candidate"])):
         cells = [f"{row['budget_min']:g} min", row["candidate"], str(row["iterations"]),
-                 f"{row['train_cpu_s']:.0f}", f"{row['train_wall_s']:.0f}"]  # fmt: skip
+                 f"{row['train_cpu_s']:.0f}", f"{row['train_wall_s']:.0f}",
+                 fmt(row.get("sample_cpu_s"), 0), fmt(row.get("sample_wall_s"), 0)]  # fmt: skip
         for key, _, digits in METRICS:
-            raw, floor = fmt(row["raw"][key], digits), fmt(row["floor"][key], digits)
+            raw = fmt(row["raw"][key], digits)
+            floor = fmt(row["floor"][key], digits) if "floor" in row else raw
             cells.append(raw if raw == floor else f"{raw} / {floor}")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -404,6 +458,9 @@ def main() -> int:
     parser.add_argument("--train-only", action="store_true",
                         help="train (or continue) the runs and stop; a later call without it "
                         "samples and evaluates them, reusing what was trained")  # fmt: skip
+    parser.add_argument("--variants", default="raw,floor",
+                        help="evaluate the raw samples and/or the samples with the background "
+                        "floor (raw,floor; 'raw' halves the evaluation time)")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu", help="cpu | cuda | auto")
     parser.add_argument(
@@ -438,7 +495,9 @@ def main() -> int:
             rows.append(json.loads(done.read_text()))
         else:
             todo.append((budget, name))
-    todo.sort(key=lambda job: job[0])  # shortest first: longer budgets continue them
+    # Shortest first: longer budgets continue them; a candidate that samples another's run
+    # after that one, which trains it.
+    todo.sort(key=lambda job: (job[0], job[1] in SAME_TRAINING))
     print(f"{len(todo)} runs to do, {len(rows)} done; load {os.getloadavg()}", flush=True)
     with ProcessPoolExecutor(max_workers=args.jobs, mp_context=get_context("spawn")) as pool:
         futures = {

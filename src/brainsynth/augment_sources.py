@@ -28,7 +28,7 @@ from brainsynth.augment_eval.synthetic import (
 )
 from brainsynth.config import config_from_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.sampling.images import load_generator, run_generator
+from brainsynth.sampling.images import draw_noise, load_generator, run_generator
 from brainsynth.training import TrainConfig, is_finished, resume_training, run_training
 
 DEFAULT_GEN_ITERS = 2000
@@ -42,13 +42,12 @@ class RunGenerator:
         self.generator, info = load_generator(run, "auto", device)
         self.label_names = tuple(info["label_names"])
         self.patients = run_training_patients(run)
-        self.latent = int(info["shape"]["latent"])
         self.batch = batch
 
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
-        z = torch.randn(len(labels), self.latent, generator=torch.Generator().manual_seed(seed))
+        noise = draw_noise(self.generator, len(labels), seed)
         ids = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        return run_generator(self.generator, z, ids, self.batch)
+        return run_generator(self.generator, noise, ids, self.batch)
 
 
 def generator_config(config: AugmentEvalConfig, request: GeneratorRequest) -> TrainConfig:

@@ -292,3 +292,38 @@ def test_batch_not_divisible_by_processes_is_one_line(blob_prepared, tmp_path):
         "number of processes (2); try --batch 6"
     ]
     assert not (tmp_path / "two").exists()
+
+
+DDPM_TINY = ("--arch", "ddpm", "--ema-half-life", "0.05", "--condition", "sequence",
+             "--sequence", "concat",
+             *(f"--arch-option={k}={v}" for k, v in {
+                 "base_channels": 8, "channel_mult": "[1, 2]", "attention_resolutions": "[8]",
+                 "head_channels": 8, "norm_groups": 4, "sample_steps": 2,
+                 "label_dropout": 0.3}.items()))  # fmt: skip
+
+
+def test_diffusion_two_processes_reach_the_weights_of_one(blob_prepared, tmp_path):
+    """The denoiser's timesteps, noise and label dropout are drawn for the global batch and
+    split among the ranks, so 2 processes reach the weights (and EMA) of 1."""
+    from brainsynth.cli import main
+
+    def args(out: Path) -> list[str]:
+        settings = {k: v for k, v in COMMON.items() if k not in ("width", "sequence")}
+        flags = [f"--{k.replace('_', '-')}={v}" for k, v in settings.items()]
+        return ["brainsynth", "train", "--data", str(blob_prepared), "--out", str(out),
+                "--device", "cpu", "--no-progress", *flags, *DDPM_TINY]  # fmt: skip
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        assert main(args(tmp_path / "one")[1:]) == 0
+    finally:
+        torch.set_num_threads(before)
+    result = run_torchrun(args(tmp_path / "two"), nproc=2, module=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "generator_ema.unet.conv_in.conv.weight" in network_tensors(
+        tmp_path / "two" / "checkpoints" / "last.pt"
+    )
+    largest, relative = differences(tmp_path / "one", tmp_path / "two")
+    print(f"ddpm: largest {largest:.2e}, relative {relative:.2e}")
+    assert largest < TOLERANCE and relative < TOLERANCE

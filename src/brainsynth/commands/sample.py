@@ -33,6 +33,12 @@ refused unless --overwrite, before the generator runs.
 
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
   brainsynth sample runs/dcgan-tumor --label with-tumor --n 500 --out samples/with-tumor
+  brainsynth sample runs/ddpm-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \\
+      --out samples/ddpm-with-tumor
+
+A diffusion model (--arch ddpm) samples with deterministic DDIM: --steps sets the number of
+denoising steps (the cost grows with it), --guidance the classifier-free guidance weight of a
+conditional model; both are recorded in sampling.json. GANs have neither (one-line error).
 """
 
 
@@ -58,6 +64,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="class of a conditional generator, by name (with-tumor, without-tumor; t1, t1c, "
         "t2, flair) or id (default: every class in turn); written to labels.csv and "
         "sampling.json")  # fmt: skip
+    add("--steps", type=int,
+        help="diffusion models: DDIM sampling steps (default: the model's, 25 for --arch ddpm); "
+        "a GAN refuses it")  # fmt: skip
+    add("--guidance", type=float, metavar="W",
+        help="conditional diffusion models: classifier-free guidance weight, 1 = plain "
+        "conditional, >1 stronger class features (default: the model's, 1); a GAN refuses "
+        "it")  # fmt: skip
     add("--background-floor", type=float,
         help="pixels below this become exactly 0 (default: the run's sampling.yaml value, "
         "0 = off)")  # fmt: skip
@@ -105,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         weights=args.weights,
         background_floor=args.background_floor,
         label=args.label,
+        steps=args.steps,
+        guidance=args.guidance,
     )
     names = sample_names(args.n)
     claim = claim_folder(

@@ -25,7 +25,10 @@ from brainsynth.training.config import (
 )
 from brainsynth.training.presets import preset_names, preset_summaries
 
-HELP = "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) on a prepared dataset, or resume"
+HELP = (
+    "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) or a diffusion model (--arch ddpm) on a "
+    "prepared dataset, or resume"
+)
 
 
 def _defaults_table() -> str:
@@ -36,7 +39,7 @@ def _defaults_table() -> str:
         extra += [f"clipping +-{d['clip']}"] if d["clip"] else []
         extra += [f"GP {d['gp_lambda']:g}"] if d["gp_lambda"] else []
         extra += [f"R1 {d['r1_gamma']:g}"] if d["r1_gamma"] else []
-        extra += [f"critic {d['disc_norm']} norm (dcgan)"]
+        extra += [f"critic {d['disc_norm']} norm (dcgan)"] if d["disc_norm"] else ["--arch ddpm"]
         rows.append(f"  {name:<14} {d['optimizer']} lr {d['lr']:g}{betas}; " + ", ".join(extra))
     return "\n".join(rows)
 
@@ -59,6 +62,13 @@ set of a prepared folder. --iters counts generator updates.
   brainsynth train --resume runs/dcgan-concat --iters 20000
   brainsynth train --preset recommended-cpu --data PREPARED --sequence concat --out runs/sg2
   brainsynth train --preset recommended-gpu --data PREPARED128 --sequence concat --out runs/g
+  brainsynth train --preset diffusion --data PREPARED --sequence concat --out runs/ddpm
+
+--arch ddpm is a denoising diffusion model (MONAI's UNet, DDIM sampling; Ho et al. 2020,
+Song et al. 2021): it trains with its own loss (objective "denoising"), has no
+discriminator (no --augment), and samples with `brainsynth sample --steps N --guidance W`.
+Its widths are --arch-option base_channels=N, channel_mult=[1,2,4,8],
+attention_resolutions=[8], res_blocks=N, label_dropout=P (classifier-free guidance).
 
 Presets (--preset; a --config file and the flags override them field by field):
 {_presets_table()}

@@ -8,8 +8,9 @@ Version 2 (brainsynth 0.2):
 - ``arch`` (registered name), ``arch_config`` (its ``Config`` as a dict), ``shape``
   (:class:`ModelShape` as a dict): enough to rebuild the models with no other file;
 - ``train``: the resolved training config as a dict;
-- ``trainer``: generator, discriminator, optimisers, ``generator_ema`` when EMA is on, the
-  objective's and the augmentation's state, the latent RNG;
+- ``trainer``: ``generator`` (every family's sampling network), ``generator_ema`` when EMA
+  is on, and the rest of the trainer's state: a GAN's discriminator, optimisers, objective
+  and augmentation states and latent RNG; a denoiser's ``optimizer`` and ``noise`` RNG;
 - ``sampler`` and ``rng``: data order and global RNG states (training only).
 
 Version 1 (brainsynth 0.1.0) stored the DCGAN's ``model`` dict (size, width, latent,
@@ -48,8 +49,9 @@ class ModelRecord:
     arch_config: dict[str, Any]
     shape: ModelShape
 
-    def build(self) -> tuple[torch.nn.Module, torch.nn.Module]:
-        """A fresh (generator, discriminator) pair of this architecture, config and shape."""
+    def build(self) -> tuple[torch.nn.Module, ...]:
+        """Fresh networks of this architecture, config and shape: the generator first (a
+        GAN: (generator, discriminator); a denoiser: (generator,))."""
         module = architecture(self.arch)
         try:
             config = module.Config(**self.arch_config)

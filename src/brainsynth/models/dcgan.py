@@ -42,6 +42,7 @@ import torch
 from torch import nn
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.generator import OneShotGenerator
 from brainsynth.models.shape import ModelShape
 from brainsynth.paper import WIDTH
 
@@ -98,7 +99,7 @@ def _check_labels(labels: torch.Tensor | None, num_classes: int) -> None:
         raise BrainsynthError("this model is unconditional: it takes no labels")
 
 
-class Generator(nn.Module):
+class Generator(OneShotGenerator, nn.Module):
     """Latent (N, latent) [+ labels (N,)] -> image (N, channels, size, size), no tanh."""
 
     output_mapping = OUTPUT_MAPPING

@@ -70,6 +70,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.generator import OneShotGenerator
 
 SUPPORTS_LABELS = True
 DEFAULT_OBJECTIVE = "nonsaturating"
@@ -345,7 +346,7 @@ def _one_hot(
     return F.one_hot(labels, num_classes).float()
 
 
-class Generator(nn.Module):
+class Generator(OneShotGenerator, nn.Module):
     """z (N, latent) [+ labels (N,)] -> raw image (N, C, size, size) in the training range."""
 
     def __init__(self, config: Config, shape: Any) -> None:

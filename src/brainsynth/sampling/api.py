@@ -51,7 +51,8 @@ class TrainedGenerator:
         **settings: Any,
     ) -> np.ndarray:
         """``n`` images, (n, C, H, W) float32 in [0, 1]; ``settings`` are the other
-        :class:`SamplingConfig` fields (``batch``, ``background_floor``)."""
+        :class:`SamplingConfig` fields (``batch``, ``background_floor``, and a diffusion
+        model's ``steps`` and ``guidance``)."""
         config = SamplingConfig(
             n=n, seed=seed, label=label, weights=self.weights, device=self.device, **settings
         )

@@ -8,6 +8,12 @@ exactly 0. ``None`` takes the run's own default: ``RUN/sampling.yaml`` (written 
 ``brainsynth train --background-floor``), or what a brainsynth 0.1.0 checkpoint recorded;
 otherwise 0 (off).
 
+**Sampler settings** (diffusion models only; ``None`` = the model's own default, and a GAN
+refuses them in one line): ``steps``, the number of DDIM steps (more: slower, usually
+closer to the model's distribution), and ``guidance``, the classifier-free guidance weight of
+a conditional model (1: plain conditional; > 1: stronger class features, less diversity;
+Ho & Salimans 2022).
+
 **Weights**: ``ema`` samples the generator's exponential moving average (runs trained with
 ``--ema-half-life``), ``raw`` the trained weights; ``auto`` is EMA when the run has it.
 """
@@ -31,6 +37,8 @@ class SamplingConfig:
     weights: str = "auto"  # auto | ema | raw
     background_floor: float | None = None  # pixels below become 0; None = the run's default
     label: int | str | None = None  # class id or name (conditional runs); None = all in turn
+    steps: int | None = None  # diffusion sampling steps; None = the model's default
+    guidance: float | None = None  # classifier-free guidance weight; None = the model's
 
     def __post_init__(self) -> None:
         if self.n < 1 or self.batch < 1:
@@ -43,5 +51,9 @@ class SamplingConfig:
             raise BrainsynthError(f"background floor {self.background_floor} is not in [0, 1)")
         if isinstance(self.label, str) and self.label.strip().isdigit():
             self.label = int(self.label)
+        if self.steps is not None and (isinstance(self.steps, bool) or self.steps < 1):
+            raise BrainsynthError(f"--steps must be at least 1, got {self.steps}")
+        if self.guidance is not None and not self.guidance >= 0:  # NaN fails too
+            raise BrainsynthError(f"--guidance must be a number >= 0, got {self.guidance}")
         if isinstance(self.label, int) and self.label < 0:
             raise BrainsynthError("--label must be a class name or an id >= 0")

@@ -6,10 +6,17 @@ so the generator is rebuilt from the file alone through the registry; its own
 no tanh, §3.2.2). See :mod:`brainsynth.sampling.config` for the background floor and EMA
 weights.
 
-**Determinism.** The ``n`` latent vectors are drawn at once, z ~ N(0, I), from a
+Every family samples through :func:`run_generator`: the generator's ``generate`` maps
+seeded noise of its ``noise_shape`` (a GAN's latent vector; a diffusion model's starting
+image x_T) and class ids to raw images, with the sampler settings it declares
+(``sampler_settings``: a diffusion model's ``steps`` and ``guidance``; a GAN has none, and
+asking a GAN for them is a one-line error).
+
+**Determinism.** The ``n`` noise inputs are drawn at once, ~ N(0, I), from a
 ``torch.Generator`` seeded with ``seed``, and the generator runs in eval mode (batch
-normalisation uses its running statistics) in fp32: the same checkpoint, seed, ``n`` and
-``batch`` give identical images, and brainsynth 0.1.0 checkpoints give 0.1.0's images.
+normalisation uses its running statistics) in fp32; a diffusion model samples with
+deterministic DDIM (eta = 0). The same checkpoint, seed, ``n``, ``batch`` and sampler
+settings give identical images, and brainsynth 0.1.0 checkpoints give 0.1.0's images.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ def load_generator(
     path = find_checkpoint(source)
     state = load_checkpoint(path)
     record = model_record(state, path)
-    generator, _ = record.build()
+    generator = record.build()[0]
     parts = state["trainer"]
     has_ema = "generator_ema" in parts
     if weights == "ema" and not has_ema:
@@ -125,19 +132,63 @@ def _labels(n: int, label: int | None, num_classes: int) -> torch.Tensor | None:
     return torch.arange(n) % num_classes
 
 
+def draw_noise(generator: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
+    """``n`` noise inputs of the generator's ``noise_shape``, ~ N(0, I), seeded (on the CPU)."""
+    shape = tuple(generator.noise_shape)
+    return torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
+
+
+def check_sampler_settings(generator: torch.nn.Module, settings: dict[str, Any]) -> None:
+    """A one-line error for a sampler setting (``steps``, ``guidance``) the generator's
+    family does not have (a GAN samples in one forward pass)."""
+    known = tuple(getattr(generator, "sampler_settings", ()))
+    for name, value in settings.items():
+        if value is not None and name not in known:
+            raise BrainsynthError(
+                f"--{name}: this generator samples in one forward pass (a GAN); only "
+                "diffusion models (--arch ddpm) have sampling steps and guidance"
+            )
+
+
 @torch.no_grad()
 def run_generator(
-    generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None, batch: int
+    generator: torch.nn.Module,
+    noise: torch.Tensor,
+    labels: torch.Tensor | None,
+    batch: int,
+    progress: bool = False,
+    **settings: Any,
 ) -> np.ndarray:
-    """``generator.to_images`` of ``z`` (and class ids), in chunks of ``batch``: float32."""
+    """``generator.to_images`` of ``generator.generate(noise, labels, **settings)`` in chunks
+    of ``batch``: float32 (N, C, H, W) in [0, 1]. ``noise``: (N, *noise_shape), e.g. from
+    :func:`draw_noise`; ``settings``: sampler settings (None = the model's default);
+    ``progress``: a tqdm bar over the images (on a terminal only)."""
+    from tqdm.auto import tqdm
+
+    check_sampler_settings(generator, settings)
+    given = {k: v for k, v in settings.items() if v is not None}
     device = next(generator.parameters()).device
     chunks = []
-    for start in range(0, len(z), batch):
-        part = slice(start, start + batch)
-        batch_labels = labels[part].to(device) if labels is not None else None
-        out = generator(z[part].to(device), batch_labels)
-        chunks.append(generator.to_images(out).cpu())
+    with tqdm(total=len(noise), unit="img", desc="sampling", leave=False,
+              disable=None if progress else True) as bar:  # fmt: skip
+        for start in range(0, len(noise), batch):
+            part = slice(start, start + batch)
+            batch_labels = labels[part].to(device) if labels is not None else None
+            out = generator.generate(noise[part].to(device), batch_labels, **given)
+            chunks.append(generator.to_images(out).cpu())
+            bar.update(len(out))
     return torch.cat(chunks).numpy().astype(np.float32)
+
+
+def sampler_record(generator: torch.nn.Module, config: SamplingConfig) -> dict[str, Any]:
+    """The sampler settings used (a diffusion model's steps and guidance; {} for a GAN)."""
+    model = getattr(generator, "config", None)
+    used = {}
+    for name in getattr(generator, "sampler_settings", ()):
+        value = getattr(config, name)
+        default = getattr(model, {"steps": "sample_steps"}.get(name, name), None)
+        used[name] = value if value is not None else default
+    return used
 
 
 def _train_summary(train: dict[str, Any]) -> dict[str, Any]:
@@ -172,11 +223,14 @@ def sample_loaded(
     if floor is None:
         floor = info["background_floor"]
     shape = info["shape"]
-    z = torch.randn(config.n, shape["latent"], generator=torch.Generator().manual_seed(config.seed))
+    settings = {"steps": config.steps, "guidance": config.guidance}
+    check_sampler_settings(generator, settings)
+    noise = draw_noise(generator, config.n, config.seed)
     names = tuple(info["label_names"])
     label = resolve_label(config.label, names, shape["num_classes"])
     labels = _labels(config.n, label, shape["num_classes"])
-    images = run_generator(generator, z, labels, config.batch)
+    multi_step = bool(getattr(generator, "sampler_settings", ()))  # minutes on a CPU: a bar
+    images = run_generator(generator, noise, labels, config.batch, multi_step, **settings)
     if floor > 0:
         images[images < floor] = 0.0
     where = {"checkpoint": info["checkpoint"]} if "checkpoint" in info else {}
@@ -196,6 +250,7 @@ def sample_loaded(
         "background_floor": floor,
         "output_mapping": generator.output_mapping,
         "generator_mode": "eval (batch-norm running statistics), fp32",
+        **sampler_record(generator, config),
     }
     if labels is not None:
         record["condition"] = info["condition"]
@@ -216,6 +271,7 @@ def generate(source: str | os.PathLike[str], n: int, **settings: Any) -> np.ndar
     """``n`` generated images, (n, C, H, W) float32 in [0, 1]; see the module docstring.
 
     ``source`` is a run folder, a ``.pt`` checkpoint or an export; ``settings`` are
-    :class:`SamplingConfig` fields (seed, batch, device, weights, background_floor, label).
+    :class:`SamplingConfig` fields (seed, batch, device, weights, background_floor, label,
+    and a diffusion model's steps and guidance).
     """
     return sample_images(source, SamplingConfig(n=n, **settings))[0]

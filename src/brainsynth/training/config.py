@@ -13,13 +13,17 @@ wgan           RMSprop    5e-5    --            5         +-0.01   --      batch
 wgan-gp        Adam       1e-4    (0, 0.9)      5         --       10      layer
 hinge          Adam       2e-4    (0.5, 0.999)  1         --       --      batch
 nonsaturating  Adam       2e-3    (0, 0.99)     1         --       R1 10   batch
+denoising      Adam       2e-4    (0.9, 0.999)  --        --       --      --
 =============  =========  ======  ============  ========  =======  ======  ===========
 
 ``hinge``: Lim & Ye 2017 / Miyato et al. 2018 (SN-GAN, Table 1 setting C). ``nonsaturating``:
 the logistic loss of Goodfellow et al. 2014 with StyleGAN2's optimiser (Karras et al. 2020,
 Appendix B) and an R1 penalty (Mescheder et al. 2018, eq. 9). ``--r1 GAMMA`` adds R1 to any
 objective, computed every ``r1_every`` discriminator steps and scaled up by that interval
-(lazy regularisation, Karras et al. 2020, §3.1).
+(lazy regularisation, Karras et al. 2020, §3.1). ``denoising``: the objective of
+denoiser families (``--arch ddpm``; the loss is the family's own, Ho et al. 2020 §3.2),
+with DDPM's Adam (Ho et al. 2020, appendix B); GAN families cannot use it, nor denoisers the
+GAN objectives.
 """
 
 from __future__ import annotations
@@ -37,7 +41,8 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models import check_arch
 from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
-OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating")
+OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating", "denoising")
+DENOISING = "denoising"  # the objective of denoiser families (TRAINER = "denoiser")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
 BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
@@ -52,6 +57,8 @@ OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
               "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
     "nonsaturating": {"optimizer": "adam", "lr": 2e-3, "betas": (0.0, 0.99), "n_critic": 1,
                       "clip": None, "gp_lambda": None, "r1_gamma": 10.0, "disc_norm": "batch"},
+    DENOISING: {"optimizer": "adam", "lr": 2e-4, "betas": (0.9, 0.999), "n_critic": 1,
+                "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": None},
 }  # fmt: skip
 """Per-objective defaults; ``disc_norm`` applies to architectures that have that option."""
 

@@ -31,7 +31,7 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import find_checkpoint, load_checkpoint
 from brainsynth.outputs import FolderClaim, check_path_text, claim_folder, read_marker, shown
-from brainsynth.training.config import TrainConfig, flat_to_nested, is_flat
+from brainsynth.training.config import DENOISING, TrainConfig, flat_to_nested, is_flat
 from brainsynth.training.distributed import Launch, on_main
 from brainsynth.training.loop import RunResult, training_loop
 from brainsynth.training.run_folder import DONE_FILE
@@ -46,7 +46,9 @@ def complete(config: TrainConfig) -> TrainConfig:
             f"--arch {config.model.arch} cannot be conditioned on labels (--condition "
             f"{config.data.condition})"
         )
-    config = config.resolved(getattr(arch, "DEFAULT_OBJECTIVE", "dcgan"))
+    default_objective = getattr(arch, "DEFAULT_OBJECTIVE", "dcgan")
+    check_family_settings(config, getattr(arch, "TRAINER", "gan"), default_objective)
+    config = config.resolved(default_objective)
     known = {f.name for f in dataclasses.fields(arch.Config)}
     unknown = sorted(set(config.model.options) - known)
     if unknown:
@@ -57,6 +59,22 @@ def complete(config: TrainConfig) -> TrainConfig:
     options = arch.Config(**config.model.options)
     model = dataclasses.replace(config.model, options=config_to_dict(options))
     return dataclasses.replace(config, model=model)
+
+
+def check_family_settings(config: TrainConfig, trainer: str, default_objective: str) -> None:
+    """One-line errors for settings the architecture's family cannot use: a denoiser trains
+    with its own loss (objective ``denoising``) and has no discriminator to augment for; a
+    GAN cannot use ``denoising``."""
+    name, arch = config.objective.name or default_objective, config.model.arch
+    if trainer == "denoiser" and name != DENOISING:
+        raise BrainsynthError(f"--arch {arch} is a denoising model: it trains with its own loss, "
+                              f"not --gan {name}")  # fmt: skip
+    if trainer == "denoiser" and config.augment.policy:
+        raise BrainsynthError(f"--arch {arch} has no discriminator: --augment (DiffAugment of "
+                              "discriminator inputs) does not apply")  # fmt: skip
+    if trainer != "denoiser" and name == DENOISING:
+        raise BrainsynthError(f"--gan {DENOISING} is the objective of denoising models "
+                              f"(--arch ddpm); --arch {arch} is a GAN")  # fmt: skip
 
 
 RUN_FILES: tuple[str, ...] = (

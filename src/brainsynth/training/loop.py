@@ -1,7 +1,9 @@
 """The training loop: iterations, logging, sample grids, checkpoints, stops.
 
 One iteration is one generator update (``--iters`` counts them); objectives with
-``n_critic > 1`` do that many discriminator updates before each. Nothing is lost on a stop:
+``n_critic > 1`` do that many discriminator updates before each. The loop is the same for
+every family: the trainer (:func:`~brainsynth.training.trainer.make_trainer`) does the
+iteration and says what its state is. Nothing is lost on a stop:
 SIGINT/SIGTERM and an exhausted ``max_seconds`` budget save ``checkpoints/last.pt`` and
 return; a NaN or infinite loss stops with an error and keeps the last good checkpoint (never
 overwritten by the broken state). Resume restores models, optimisers, EMA, objective and
@@ -35,7 +37,7 @@ from brainsynth.training.data import EpochSampler, load_training_data, warn_larg
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime, describe_device
-from brainsynth.training.step import GanTrainer
+from brainsynth.training.trainer import Trainer, make_trainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
 # What ``max_seconds`` counts: wall-clock time, or this process's CPU time (all its threads),
@@ -77,7 +79,7 @@ class _Checkpointer:
         self.dir = run_dir / "checkpoints"
         self.fixed = {**record.as_dict(), "train": config_to_dict(config)}
 
-    def save(self, iteration: int, trainer: GanTrainer, sampler: EpochSampler, periodic: bool):
+    def save(self, iteration: int, trainer: Trainer, sampler: EpochSampler, periodic: bool):
         state = {
             "iteration": iteration,
             **self.fixed,
@@ -93,7 +95,7 @@ class _Checkpointer:
         return last
 
 
-def _restore(state: dict[str, Any], path: Path, trainer: GanTrainer, sampler: EpochSampler) -> int:
+def _restore(state: dict[str, Any], path: Path, trainer: Trainer, sampler: EpochSampler) -> int:
     """Load a checkpoint's state into the trainer, sampler and global RNGs; its iteration."""
     saved = model_record(state, path)
     saved_options = architecture(saved.arch).Config(**saved.arch_config)
@@ -213,18 +215,18 @@ def training_loop(
     if runtime.is_main:
         warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
-    trainer = GanTrainer(config, record, runtime)
+    trainer = make_trainer(config, record, runtime)
     sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
     if begin is not None:
         on_main(runtime, begin)  # every rank waits for it, and for its error if any
-    grid_z = torch.randn(GRID_SIZE, record.shape.latent,
+    grid_z = torch.randn(GRID_SIZE, *trainer.generator.noise_shape,
                          generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
     checkpointer = _Checkpointer(run_dir, config, record)
     logger = RunLogger(run_dir, start) if runtime.is_main else None
-    images_per_iter = run.batch * trainer.objective.n_critic
+    images_per_iter = trainer.images_per_iteration
     bar = _progress_bar(config, runtime, start)
     vote = StopVote(runtime, stop_vote_interval(runtime))
     watch = _FiniteWatch(runtime, finite_check_interval(runtime, run))

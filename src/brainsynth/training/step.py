@@ -1,4 +1,7 @@
-"""One training iteration (= one generator update) of any architecture and objective.
+"""One training iteration (= one generator update) of a GAN, any architecture and objective.
+
+(:mod:`brainsynth.training.trainer` picks the trainer of an architecture's family; this is
+the ``"gan"`` one, :mod:`brainsynth.training.denoise` the ``"denoiser"`` one.)
 
 Speed (issue §8): models and batches are channels_last; ``precision="bf16"`` runs forward
 passes under bf16 autocast (CPU and CUDA), losses are computed in fp32; the discriminator's
@@ -93,6 +96,11 @@ class GanTrainer:
             self._g = torch.compile(self._g)
             self._d = self._d if penalties else torch.compile(self._d)
 
+    @property
+    def images_per_iteration(self) -> int:
+        """Real images one iteration reads (global): a batch per discriminator update."""
+        return self.config.run.batch * self.objective.n_critic
+
     def _sum_over_ranks(self, values: torch.Tensor) -> torch.Tensor:
         return sum_over_ranks(self.runtime, values)
 
@@ -178,7 +186,7 @@ class GanTrainer:
             labels = (torch.arange(len(z)) % self.shape.num_classes).to(self.device)
         try:
             with self._autocast():
-                return generator(z.to(self.device), labels).float()
+                return generator.generate(z.to(self.device), labels).float()
         finally:
             generator.train(was_training)
 
