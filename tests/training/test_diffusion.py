@@ -93,6 +93,22 @@ def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path, o
                  "4", "--n-fake", "4", "--seed", "1"]) == 0  # fmt: skip
 
 
+@pytest.mark.numerics
+def test_a_diffusion_export_samples_like_its_run(blob_prepared, tmp_path, one_thread):
+    import brainsynth
+
+    run = train_cli(blob_prepared, tmp_path / "run", 2)
+    export = tmp_path / "export"
+    assert main(["export", str(run), str(export)]) == 0
+    card = (export / "README.md").read_text()
+    assert "Diffusion (DDPM) generator of Concat" in card and "3 steps by default" in card
+    for settings in ({}, {"label": "t2", "guidance": 2.0, "steps": 4}):
+        expected = generate(run, n=5, seed=7, **settings)
+        assert np.array_equal(generate(export, n=5, seed=7, **settings), expected)
+        api = brainsynth.load_generator(export).generate(5, seed=7, **settings)
+        assert np.array_equal(api, expected)
+
+
 def test_sampler_settings_are_refused_for_gans(blob_prepared, tmp_path, tiny, one_thread):
     from brainsynth.training import train
 

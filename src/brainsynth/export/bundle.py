@@ -84,7 +84,7 @@ def generator_state(
         raise BrainsynthError(
             f"{path}: this run kept no EMA generator (train --ema-half-life); use --weights raw"
         )
-    generator, _ = model_record(checkpoint, path).build()
+    generator = model_record(checkpoint, path).build()[0]
     load_state_checked(generator, parts[key], key.replace("_", " "), path)
     return generator, generator.state_dict(), weights
 

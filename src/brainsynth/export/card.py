@@ -57,7 +57,7 @@ def front_matter(config: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-ARCH_NAMES = {"dcgan": "DCGAN", "stylegan2": "StyleGAN2"}
+ARCH_NAMES = {"dcgan": "DCGAN", "stylegan2": "StyleGAN2", "ddpm": "Diffusion (DDPM)"}
 SET_NAMES = {"concat": "Concat", "joint": "joint four-sequence", "t1c": "T1c", "flair": "FLAIR"}
 
 
@@ -90,13 +90,22 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
         ("Classes", classes + (f" (condition: {config['condition']})"
                                if config["label_names"] else "")),
         ("Architecture", f"{ARCH_NAMES.get(config['arch'], config['arch'])}, "
-            f"{config.get('parameters', 0):,} generator "
-                         f"parameters; latent {shape['latent']}"),
+                         f"{config.get('parameters', 0):,} generator parameters; "
+                         f"{_sampler(config)}"),
         ("Weights", f"{config['weights']} (`model.safetensors`, generator only)"),
         ("Checkpoint", f"iteration {config['checkpoint_iteration']:,}, brainsynth "
                        f"{config['brainsynth_version']}"),
     ]  # fmt: skip
     return ["## What it generates", "", *_table(rows), ""]
+
+
+def _sampler(config: dict[str, Any]) -> str:
+    """How one image is drawn: a GAN's latent vector, or a diffusion model's DDIM steps."""
+    steps = config["arch_config"].get("sample_steps")
+    if steps is None:
+        return f"latent {config['shape']['latent']}"
+    return (f"deterministic DDIM sampling from noise, {steps} steps by default (`--steps`; "
+            "`--guidance` for classifier-free guidance)")  # fmt: skip
 
 
 def usage() -> list[str]:

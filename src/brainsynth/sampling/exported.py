@@ -179,7 +179,7 @@ def load_export_generator(
             f"--weights {weights}, or sample with --weights {kept})"
         )
     record = export_record(config, folder / CONFIG_FILE)
-    generator, _ = record.build()
+    generator = record.build()[0]
     flat = read_weights(folder / WEIGHTS_FILE, str(config["weights_sha256"]))
     nested = config.get("nested") or {}
     if not isinstance(nested, dict) or not all(isinstance(v, list) for v in nested.values()):
