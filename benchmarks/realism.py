@@ -438,8 +438,8 @@ def main() -> int:
     )
     parser.add_argument(
         "--detectability-sizes",
-        default="32,128,512",
-        help="training sizes of the detectability curve (32,128,512; plus all)",
+        default="4,8,16,32,128,512",
+        help="training sizes of the detectability curve (4,8,16,32,128,512; plus all)",
     )
     parser.add_argument("--size", type=int, default=64, help="image size (64)")
     parser.add_argument("--sequence", default="concat", help="image set (concat)")

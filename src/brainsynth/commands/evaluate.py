@@ -22,7 +22,7 @@ Metric families (--metrics, comma-separated; default all):
   c2st          CNN classifier two-sample test, real split by patient, trained to convergence;
                 real-vs-real control between patient-disjoint halves; gap = accuracy - control;
                 saliency montage of where the classifier looks
-  detectability the same CNN trained on 32, 128, 512 and all training images: accuracy per
+  detectability the same CNN trained on 4 ... 512 and all training images: accuracy per
                 size (a curve, with the real-vs-real control), summarised as the area under
                 it; ranks models whose full C2ST is stuck at 100% (--detectability-sizes)
   knn           nearest-neighbour two-sample test in pixels, same-patient neighbours excluded

@@ -3,7 +3,8 @@
 A converged CNN C2ST on 1,000 images saturates at 100% for every GAN trained on a CPU budget,
 so it cannot rank them. A better generator still needs *more* examples before a classifier
 learns what gives it away. The detectability curve trains the C2ST's CNN on growing subsets
-of the training split (default 32, 128, 512 and all available images, both classes balanced)
+of the training split (default 4, 8, 16, 32, 128, 512 and all available images, both classes
+balanced)
 and scores each on one fixed, patient-disjoint held-out split, with an exact (Clopper-Pearson)
 interval per point; the same is done between two patient-disjoint halves of the real set
 (the real-vs-real control).
@@ -27,7 +28,7 @@ import numpy as np
 
 from brainsynth.metrics import c2st, stats
 
-DEFAULT_SIZES: tuple[int, ...] = (32, 128, 512)
+DEFAULT_SIZES: tuple[int, ...] = (4, 8, 16, 32, 128, 512)
 """Training sizes of the curve (images of both classes); all available is always added."""
 
 
