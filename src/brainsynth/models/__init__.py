@@ -6,7 +6,7 @@ through this registry) defining:
 - ``Config``: a dataclass of the architecture's own settings, with defaults; its
   ``__post_init__`` raises :class:`~brainsynth.errors.BrainsynthError` on a bad value;
 - ``SUPPORTS_LABELS``: whether it can be conditioned on class labels;
-- ``TRAINER`` (optional, default ``"gan"``): which trainer of :mod:`brainsynth.training.step`
+- ``TRAINER`` (optional, default ``"gan"``): which trainer of :mod:`brainsynth.training.trainer`
   trains it, ``"gan"`` (adversarial) or ``"denoiser"`` (one network and its own loss);
 - ``build(config, shape) -> (generator, ...)``: freshly initialised networks, the
   generator (the network that samples, saved as the checkpoint's ``generator``) first;
