@@ -61,7 +61,9 @@ def line_plot(
 
     draw.rectangle([left, top, width - right, height - bottom], outline=(150, 150, 150))
     for t in _ticks(x0, x1, logx):
-        draw.text((px(t) - 8, height - bottom + 4), f"{t:.3g}", fill="black")
+        label = f"{t:.0f}" if t >= 100 and float(t).is_integer() else f"{t:.3g}"
+        x = min(px(t) - 8, width - 6 * len(label) - 2)  # the last label stays inside
+        draw.text((x, height - bottom + 4), label, fill="black")
     for t in (y0, (y0 * y1) ** 0.5 if logy else (y0 + y1) / 2, y1):
         draw.text((4, py(t) - 6), f"{t:.3g}", fill="black")
     draw.text((left + 4, height - 16), xlabel, fill="black")
