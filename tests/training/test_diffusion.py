@@ -102,6 +102,7 @@ def test_a_diffusion_export_samples_like_its_run(blob_prepared, tmp_path, one_th
     assert main(["export", str(run), str(export)]) == 0
     card = (export / "README.md").read_text()
     assert "Diffusion (DDPM) generator of Concat" in card and "3 steps by default" in card
+    assert "from a diffusion model trained" in card and "- diffusion\n" in card
     for settings in ({}, {"label": "t2", "guidance": 2.0, "steps": 4}):
         expected = generate(run, n=5, seed=7, **settings)
         assert np.array_equal(generate(export, n=5, seed=7, **settings), expected)

@@ -40,9 +40,19 @@ def _table(rows: list[tuple[str, str]], head: tuple[str, str] = ("Property", "Va
     return lines + [f"| {key} | {value} |" for key, value in rows]
 
 
+def _is_diffusion(config: dict[str, Any]) -> bool:
+    """Whether the generator samples in several denoising steps (a diffusion model)."""
+    return config["arch_config"].get("sample_steps") is not None
+
+
+def _family_name(config: dict[str, Any]) -> str:
+    return "diffusion model" if _is_diffusion(config) else "GAN"
+
+
 def front_matter(config: dict[str, Any]) -> list[str]:
     data = config["training_data"]
-    tags = ["brainsynth", "gan", config["arch"], "mri", "brain", "synthetic-data"]
+    family = "diffusion" if _is_diffusion(config) else "gan"
+    tags = ["brainsynth", family, config["arch"], "mri", "brain", "synthetic-data"]
     if data.get("phantom"):
         tags.append("phantom")
     task = "image-generation" if config["label_names"] else "unconditional-image-generation"
@@ -101,9 +111,9 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
 
 def _sampler(config: dict[str, Any]) -> str:
     """How one image is drawn: a GAN's latent vector, or a diffusion model's DDIM steps."""
-    steps = config["arch_config"].get("sample_steps")
-    if steps is None:
+    if not _is_diffusion(config):
         return f"latent {config['shape']['latent']}"
+    steps = config["arch_config"]["sample_steps"]
     return (f"deterministic DDIM sampling from noise, {steps} steps by default (`--steps`; "
             "`--guidance` for classifier-free guidance)")  # fmt: skip
 
@@ -276,7 +286,7 @@ def use_and_limits(config: dict[str, Any]) -> list[str]:
         "percentiles).",
         "- It can only reproduce what its training data held: the scanners, grades and "
         "population of the training set; rare findings are likely missing or distorted.",
-        "- A GAN can copy training images; check memorisation (`brainsynth evaluate` reports "
+        "- A generator can copy training images; check memorisation (`brainsynth evaluate` reports "
         "it) before sharing its samples as if they were free of patient data.",
     ]
     if phantom:
@@ -296,7 +306,7 @@ def model_card(
     if config["training_data"].get("phantom"):
         lines += [PHANTOM_WARNING, ""]
     lines += [
-        "Synthetic brain MR slices from a GAN trained with "
+        f"Synthetic brain MR slices from a {_family_name(config)} trained with "
         "brainsynth after Han et al., *GAN-based synthetic "
         "brain MR image generation* (ISBI 2018). This folder holds the generator only: "
         "`model.safetensors` (weights), `config.json` (what they are) and this card.",
