@@ -23,14 +23,6 @@ TINY = ["--arch", "ddpm", "--arch-option", "base_channels=8", "--arch-option",
         "--ema-half-life", "1", "--device", "cpu", "--no-progress"]  # fmt: skip
 
 
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def train_cli(data: Path, out: Path, iters: int, *extra: str) -> Path:
     args = ["train", "--data", str(data), "--sequence", "concat", "--condition", "sequence",
             "--out", str(out), "--iters", str(iters), *TINY, *extra]  # fmt: skip
@@ -39,7 +31,7 @@ def train_cli(data: Path, out: Path, iters: int, *extra: str) -> Path:
 
 
 @pytest.mark.numerics
-def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path, one_thread):
+def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path):
     whole = train_cli(blob_prepared, tmp_path / "whole", 6)
     part = train_cli(blob_prepared, tmp_path / "part", 3)
     assert main(["train", "--resume", str(part), "--iters", "6"]) == 0
@@ -94,7 +86,7 @@ def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path, o
 
 
 @pytest.mark.numerics
-def test_a_diffusion_export_samples_like_its_run(blob_prepared, tmp_path, one_thread):
+def test_a_diffusion_export_samples_like_its_run(blob_prepared, tmp_path):
     import brainsynth
 
     run = train_cli(blob_prepared, tmp_path / "run", 2)
@@ -110,7 +102,7 @@ def test_a_diffusion_export_samples_like_its_run(blob_prepared, tmp_path, one_th
         assert np.array_equal(api, expected)
 
 
-def test_sampler_settings_are_refused_for_gans(blob_prepared, tmp_path, tiny, one_thread):
+def test_sampler_settings_are_refused_for_gans(blob_prepared, tmp_path, tiny):
     from brainsynth.training import train
 
     run = train(tiny(blob_prepared, tmp_path / "gan", iters=1))
