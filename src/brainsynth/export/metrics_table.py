@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 KNOWN: dict[str, str] = {
+    "detectability": "Detectability (0 = never detected, 1 = from a handful of examples)",
+    "detectability_control": "Detectability real-vs-real control (about 0)",
     "c2st_accuracy": "C2ST accuracy (CNN; 0.5 = indistinguishable)",
     "c2st_control_accuracy": "C2ST real-vs-real control",
     "c2st_gap": "C2ST gap (accuracy − control)",
     "c2st_knn_accuracy": "kNN C2ST accuracy (pixels)",
     "c2st_knn_control_accuracy": "kNN C2ST real-vs-real control",
     "fid": "Fréchet distance (handcrafted features)",
-    "fid_inception": "Inception FID",
+    "fid_inception": "Inception FID (comparable with papers)",
+    "fid_domain": "Fréchet distance (domain encoder features)",
     "kid": "KID",
     "precision": "Precision",
     "recall": "Recall",
