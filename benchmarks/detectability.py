@@ -102,14 +102,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench-realism", help="a realism benchmark's folder")
     parser.add_argument("--variant", choices=("raw", "floor"), default="raw")
+    parser.add_argument("--only", default="",
+                        help="rank these models only: budget:candidate pairs, e.g. "
+                        "4:paper-dcgan,4:stylegan2,12:stylegan2 (default: every row)")  # fmt: skip
     args = parser.parse_args()
     source = Path(args.out) / "realism.json"
     if not source.is_file():
         print(f"{source}: not found; run benchmarks/realism.py --out {args.out} first")
         return 2
     rows = json.loads(source.read_text())["rows"]
+    if args.only:
+        wanted = {(float(p.split(":")[0]), p.split(":")[1]) for p in args.only.split(",")}
+        rows = [r for r in rows if (float(r["budget_min"]), r["candidate"]) in wanted]
+        if len(rows) != len(wanted):
+            print(f"--only {args.only}: {len(wanted) - len(rows)} of these are not in {source}")
+            return 2
     text = ranking_markdown(rows, args.variant)
-    (Path(args.out) / "detectability.md").write_text(text)
+    name = "detectability.md" if not args.only else "detectability-only.md"
+    (Path(args.out) / name).write_text(text)
     print(text)
     return 0
 
