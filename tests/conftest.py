@@ -9,6 +9,18 @@ import pytest
 from blobs import blob_dataset
 
 
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """Tiny models gain nothing from more threads; on a shared CPU they spin-wait. A module
+    whose fixtures train once for all its tests sets one torch thread for the module."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture
 def blob_prepared(tmp_path: Path) -> Path:
     """A tiny prepared dataset (4 patients x 6 slices, 16x16) in a fresh temporary folder."""

@@ -22,11 +22,8 @@ from export_helpers import tiny_conditional_run
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_thread_module):
+    """One torch thread for this module (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")

@@ -30,12 +30,8 @@ def disc_dataset(root: Path, size: int, n: int = 24) -> Path:
 
 
 @pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models gain nothing from more threads; on a shared CPU they spin-wait."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def one_thread(one_thread_module):
+    """One torch thread for this module (tests/conftest.py)."""
 
 
 @pytest.fixture(scope="module")
