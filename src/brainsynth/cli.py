@@ -11,6 +11,7 @@ import argparse
 import importlib
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 from brainsynth import __version__
@@ -60,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+QUIET_RANK_GRACE_S = 3.0
+"""How long a torchrun rank whose error rank 0 reports waits before it ends: torchrun stops
+every worker as soon as one exits with an error, and a rank that ends at once (workers end
+without interpreter finalisation, see ``training.distributed.end_worker``) could have rank
+0 killed before it printed the error (seen once in a fresh-clone CI run)."""
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     code = run_command(argv)
     if torchrun_worker():
@@ -95,6 +103,8 @@ def run_command(argv: Sequence[str] | None = None) -> int:
             print(f"brainsynth: error: {exc}", file=sys.stderr)
         elif not getattr(exc, "quiet", False):
             print(f"brainsynth: error (rank {rank}): {exc}", file=sys.stderr)
+        else:  # rank 0 reports it; torchrun ends every worker once one fails, so let it
+            time.sleep(QUIET_RANK_GRACE_S)
         return 2
     except KeyboardInterrupt:
         print("brainsynth: interrupted", file=sys.stderr)
