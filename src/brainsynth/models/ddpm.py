@@ -28,11 +28,20 @@ Salimans 2022, "Classifier-Free Diffusion Guidance".
   w = 1 is the plain conditional model, w = 0 the unconditional one).
 - **Sampling**: deterministic DDIM, eta = 0 (Song et al. 2021 §4.1, eq. 12), on ``steps``
   timesteps evenly spaced from T-1 down to 0; each step predicts x_0, clamps it to the
-  data range (Ho et al. 2020's ``clip_denoised``), and moves to the next timestep along the
-  predicted noise. The last step returns x_0 clamped to [-1, 1], so a pixel predicted at or
-  below -1 is exactly black after ``to_images`` (as StyleGAN2's ``output: clamp``): no
-  post-hoc floor is needed. The same starting noise (seeded), labels, steps and guidance
-  give the same images.
+  data range (Ho et al. 2020's ``clip_denoised``), recomputes the noise eps from the
+  clamped x_0 and the current x_t, and moves to the next timestep along that eps. Eq. 12
+  writes x_{t-1} from one pair (x_0, eps) that must satisfy x_t = sqrt(a_t) x_0 +
+  sqrt(1 - a_t) eps; the network's own eps belongs to the *unclamped* x_0, so stepping with
+  it beside the clamped x_0 adds, at every clamped step, the jump
+  sqrt(1 - a_next) sqrt(a_t) / sqrt(1 - a_t) (x0_clamped - x0_raw), which does not shrink
+  with the step size: the error then grows with the number of steps (brainsynth 0.3.0 did
+  this; so does MONAI 1.6.1's ``DDIMScheduler``). Recomputing eps from the clamped x_0 is
+  guided-diffusion's ``_predict_eps_from_xstart`` after ``process_xstart`` (Dhariwal &
+  Nichol 2021) and diffusers' ``use_clipped_model_output``; a network whose x_0 overshoots
+  the clamp then samples exactly as one that predicts the clamped x_0. The last step
+  returns x_0 clamped to [-1, 1], so a pixel predicted at or below -1 is exactly black
+  after ``to_images`` (as StyleGAN2's ``output: clamp``): no post-hoc floor is needed.
+  The same starting noise (seeded), labels, steps and guidance give the same images.
 
 Departures, each named:
 
@@ -293,13 +302,12 @@ class DiffusionGenerator(nn.Module):
             prediction = self._predict(x, t, labels, guidance)
             if self.config.prediction == "epsilon":
                 x0 = (x - (1 - a_t).sqrt() * prediction) / a_t.sqrt()
-                eps = prediction
-            else:  # Salimans & Ho 2022 appendix D: x0 and eps from v
+            else:  # Salimans & Ho 2022 appendix D: x0 from v
                 x0 = a_t.sqrt() * x - (1 - a_t).sqrt() * prediction
-                eps = (1 - a_t).sqrt() * x + a_t.sqrt() * prediction
             if i + 1 == len(times):
                 return x0.float().clamp(-1.0, 1.0)
-            x0 = x0.float().clamp(-1.0 - self.config.black_margin, 1.0)
+            x0 = x0.clamp(-1.0 - self.config.black_margin, 1.0)
+            eps = (x - a_t.sqrt() * x0) / (1 - a_t).sqrt()  # the noise the clamped x0 implies
             x = (a_next.sqrt() * x0 + (1 - a_next).sqrt() * eps).float()
         raise AssertionError("unreachable: steps >= 1")
 
