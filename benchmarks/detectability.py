@@ -18,6 +18,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arglists import budget_pairs
+
 RANKED = [  # (key, title, better)
     ("detectability", "detectability", "low"), ("fid", "FD", "low"),
     ("fid_domain", "FD domain", "low"), ("fid_inception", "FD Inception", "low"),
@@ -102,7 +104,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="bench-realism", help="a realism benchmark's folder")
     parser.add_argument("--variant", choices=("raw", "floor"), default="raw")
-    parser.add_argument("--only", default="",
+    parser.add_argument("--only", default="", type=budget_pairs,
                         help="rank these models only: budget:candidate pairs, e.g. "
                         "4:paper-dcgan,4:stylegan2,12:stylegan2 (default: every row)")  # fmt: skip
     args = parser.parse_args()
@@ -112,10 +114,10 @@ def main() -> int:
         return 2
     rows = json.loads(source.read_text())["rows"]
     if args.only:
-        wanted = {(float(p.split(":")[0]), p.split(":")[1]) for p in args.only.split(",")}
+        wanted = args.only
         rows = [r for r in rows if (float(r["budget_min"]), r["candidate"]) in wanted]
         if len(rows) != len(wanted):
-            print(f"--only {args.only}: {len(wanted) - len(rows)} of these are not in {source}")
+            print(f"--only: {len(wanted) - len(rows)} of these pairs are not in {source}")
             return 2
     text = ranking_markdown(rows, args.variant)
     name = "detectability.md" if not args.only else "detectability-only.md"

@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+from arglists import image_size
 
 from brainsynth.models import arch_names
 
@@ -253,7 +254,7 @@ def table(results: list[Measurement], device_name: str) -> str:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--archs", nargs="+", default=list(arch_names()), choices=arch_names())
-    parser.add_argument("--sizes", nargs="+", type=int, default=None, help="default 64 128")
+    parser.add_argument("--sizes", nargs="+", type=image_size, default=None, help="default 64 128")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"],
                         choices=["fp32", "bf16"])  # fmt: skip
     parser.add_argument("--batch", type=int, default=None, help="global batch (default 64)")

@@ -48,6 +48,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+import arglists  # noqa: E402
+
+from brainsynth.training.config import PRECISIONS  # noqa: E402
 from brainsynth.training.presets import merge, preset  # noqa: E402
 
 # The diffusion preset at GPU widths (MONAI's own scale; DDPM's Adam 2e-4).
@@ -199,7 +202,35 @@ def train_candidate(
 
 
 def parse_budgets(text: str) -> list[float]:
-    return [float(b) for b in text.split(",") if b]
+    return arglists.minutes(text)
+
+
+def check_arguments(
+    parser: argparse.ArgumentParser, args: argparse.Namespace
+) -> tuple[list[str], list[float], set[tuple[float, str]]]:
+    """The candidates, budgets and --only pairs; every list-like argument (and the
+    Inception network, when its features are asked for) checked before any work, a wrong
+    one refused in argparse's one line."""
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.metrics.evaluate import FEATURE_SPACES
+
+    names = arglists.checked(parser, "--candidates", arglists.names, args.candidates, CANDIDATES)
+    budgets = arglists.checked(parser, "--budgets", arglists.minutes, args.budgets)
+    wanted = arglists.checked(parser, "--only", arglists.budget_pairs, args.only)
+    features = arglists.checked(parser, "--features", arglists.names, args.features, FEATURE_SPACES)
+    arglists.checked(parser, "--variants", arglists.names, args.variants, ("raw", "floor"))
+    arglists.checked(parser, "--detectability-sizes", arglists.counts, args.detectability_sizes, 4)
+    strangers = sorted(f"{b:g}:{c}" for b, c in wanted if b not in budgets or c not in names)
+    if strangers:
+        parser.error(f"argument --only: {', '.join(strangers)} not among --budgets x --candidates")
+    if "inception" in features:
+        from brainsynth.metrics.spaces import require_inception
+
+        try:
+            require_inception()
+        except BrainsynthError as exc:
+            parser.error(str(exc))
+    return names, budgets, wanted
 
 
 def run_candidate(
@@ -466,21 +497,17 @@ def main() -> int:
     parser.add_argument(
         "--precision",
         default="bf16",
+        choices=PRECISIONS,
         help="every candidate's precision (bf16: ~2x faster on recent CPUs)",
     )
     args = parser.parse_args()
+    names, budgets, wanted = check_arguments(parser, args)
     if args.data:  # the prepared folder decides the size
         from brainsynth.data.dataset import load_prepared
 
         args.size = load_prepared(args.data).size
-    names = [c for c in args.candidates.split(",") if c]
-    unknown = [c for c in names if c not in CANDIDATES]
-    if unknown:
-        parser.error(f"unknown candidates {unknown}: choose from {', '.join(CANDIDATES)}")
-    budgets = parse_budgets(args.budgets)
     jobs = [(b, c) for b in budgets for c in names]
-    if args.only:
-        wanted = {(float(p.split(":")[0]), p.split(":")[1]) for p in args.only.split(",")}
+    if wanted:
         jobs = [j for j in jobs if j in wanted]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from arglists import image_size
 
 from brainsynth.models import ModelShape
 from brainsynth.models.checkpoint import ModelRecord, save_checkpoint
@@ -146,7 +147,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=16, help="timed steps per variant and size")
     parser.add_argument("--rounds", type=int, default=4, help="alternation rounds")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[64, 128], help="image sizes")
+    parser.add_argument(
+        "--sizes", type=image_size, nargs="+", default=[64, 128], help="image sizes"
+    )
     args = parser.parse_args()
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, "

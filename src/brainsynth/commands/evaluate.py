@@ -197,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.imageio import is_generator_source
     from brainsynth.metrics.evaluate import format_summary, output_files, real_image_labels
     from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
-    from brainsynth.metrics.spaces import check_features
+    from brainsynth.metrics.spaces import check_feature_sources, check_features
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
     from brainsynth.sampling.files import read_sample_labels
@@ -230,6 +230,7 @@ def run(args: argparse.Namespace) -> int:
     names = [out.name, *output_files(config.metrics, config.features, args.domain_encoder)]
     claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
     prepared = load_prepared(args.real)
+    check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
     fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
     claim.begin(names)

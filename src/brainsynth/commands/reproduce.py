@@ -103,9 +103,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from brainsynth.config import load_config
     from brainsynth.metrics.evaluate import EvalConfig
+    from brainsynth.metrics.spaces import check_feature_sources
     from brainsynth.reproduce import run_reproduce
 
     evaluation = load_config(EvalConfig, args.eval_config) if args.eval_config else EvalConfig()
+    check_feature_sources(evaluation)  # a missing network or bad encoder: before hours of work
 
     table = run_reproduce(
         ReproduceConfig(

@@ -30,6 +30,11 @@ DOMAIN_SPACE = (
     "slice position, tumour, rotation)"
 )
 FORMAT = "brainsynth-domain-encoder-1"
+ENCODER_KEYS = ("state_dict", "heads", "width", "channels", "image_size")
+ENCODER_LIMITS = {"width": (1, 256), "channels": (1, 4), "image_size": (4, 4096)}
+"""Bounds of an encoder file's settings: width 256 (16 x the default) is ~100 MB of weights."""
+MAX_ENCODER_BYTES = 512 * 2**20
+MAX_HEADS, MAX_HEAD_OUTPUTS = 16, 1024
 
 
 class DomainEncoder(nn.Module):
@@ -165,21 +170,154 @@ def save_encoder(model: DomainEncoder, path: Path, image_size: int, info: dict) 
 
 
 def load_encoder(path: str | Path, image_size: int, channels: int = 1) -> DomainEncoder:
-    """An encoder saved by :func:`save_encoder`; a one-line error for a wrong file or size."""
+    """An encoder saved by :func:`save_encoder`, validated whole (see :func:`read_encoder`)
+    and checked against the images it will embed; a one-line error otherwise."""
+    record = read_encoder(path)
+    check_encoder_fits(record, path, image_size, channels)
+    return build_encoder(record, path)
+
+
+def build_encoder(record: dict[str, Any], path: str | Path) -> DomainEncoder:
+    """The network of a record that :func:`read_encoder` accepted."""
+    model = DomainEncoder(record["heads"], record["width"], record["channels"])
     try:
-        record = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError) as exc:
-        raise BrainsynthError(f"cannot read domain encoder {path}: {exc}") from exc
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise BrainsynthError(f"{path} is not a brainsynth domain encoder")
+        model.load_state_dict(record["state_dict"])
+    except (RuntimeError, KeyError, ValueError) as exc:  # read_encoder checked all of this
+        reason = _first_line(exc)
+        raise BrainsynthError(f"domain encoder {path}: its weights do not load ({reason})") from exc
+    return model.eval()
+
+
+def check_encoder_fits(
+    record: dict[str, Any], path: str | Path, image_size: int, channels: int
+) -> None:
+    """Refuse an encoder trained on images of another size or channel count."""
     if record["image_size"] != image_size or record["channels"] != channels:
         raise BrainsynthError(
             f"domain encoder {path} was trained on {record['image_size']}px images with "
             f"{record['channels']} channel(s), these are {image_size}px with {channels}"
         )
-    model = DomainEncoder(record["heads"], record["width"], record["channels"])
-    model.load_state_dict(record["state_dict"])
-    return model.eval()
+
+
+def read_encoder(path: str | Path) -> dict[str, Any]:
+    """The record of a domain encoder file, refused in one line unless it is whole.
+
+    Everything in the file is hostile until checked, before any network is built: its size
+    is bounded before it is read; it is read with ``weights_only=True`` (tensors and plain
+    values only, never a pickled object); its settings must be integers within
+    :data:`ENCODER_LIMITS`, its head names identifiers; its ``state_dict`` must have exactly
+    the keys, shapes and dtypes of :class:`DomainEncoder` with those settings, finite
+    values and non-negative BatchNorm variances.
+    """
+    record = _load_record(Path(path))
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise BrainsynthError(f"{path} is not a brainsynth domain encoder (format {FORMAT})")
+    missing = [key for key in ENCODER_KEYS if key not in record]
+    if missing:
+        raise BrainsynthError(f"domain encoder {path} is incomplete: no {', '.join(missing)}")
+    for key, (low, high) in ENCODER_LIMITS.items():
+        value = record[key]
+        if type(value) is not int or not low <= value <= high:
+            raise BrainsynthError(
+                f"domain encoder {path}: {key} {_shown(value)} is not an integer in [{low}, {high}]"
+            )
+    _check_heads(record["heads"], path)
+    _check_state(record, path)
+    return record
+
+
+def _shown(value: Any) -> str:
+    """A value from a file, short and on one line, for a message."""
+    text = repr(value)  # a repr is one line
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _load_record(path: Path) -> Any:
+    """``torch.load(weights_only=True)`` of a bounded regular file; one line on failure and
+    never PyTorch's advice to retry without ``weights_only`` (that would run the file)."""
+    if not path.is_file():
+        raise BrainsynthError(f"domain encoder {path}: no such file")
+    size = path.stat().st_size
+    if size > MAX_ENCODER_BYTES:
+        raise BrainsynthError(
+            f"domain encoder {path} is {size / 2**20:.0f} MiB, more than any encoder "
+            f"({MAX_ENCODER_BYTES // 2**20} MiB)"
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        reason = "it holds objects other than tensors and plain values, never loaded here"
+        if "weights only load failed" not in str(exc).lower():
+            reason = _first_line(exc)
+        raise BrainsynthError(f"cannot read domain encoder {path}: {reason}") from exc
+    except Exception as exc:  # any failure to read a hostile file is one line
+        raise BrainsynthError(
+            f"cannot read domain encoder {path}: not a file written by torch.save "
+            f"({_first_line(exc)})"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
+
+
+def _check_heads(heads: Any, path: str | Path) -> None:
+    if not isinstance(heads, dict) or not 1 <= len(heads) <= MAX_HEADS:
+        raise BrainsynthError(
+            f"domain encoder {path}: heads must map 1 to {MAX_HEADS} task names to sizes"
+        )
+    for name, size in heads.items():
+        if not isinstance(name, str) or not name.isidentifier() or len(name) > 40:
+            raise BrainsynthError(f"domain encoder {path}: head name {_shown(name)} is invalid")
+        if type(size) is not int or not 1 <= size <= MAX_HEAD_OUTPUTS:
+            raise BrainsynthError(
+                f"domain encoder {path}: head {name} has {_shown(size)} outputs, not an "
+                f"integer in [1, {MAX_HEAD_OUTPUTS}]"
+            )
+    if heads.get("rotation") != 4:
+        raise BrainsynthError(f"domain encoder {path}: no rotation head of 4 outputs")
+
+
+def _check_state(record: dict[str, Any], path: str | Path) -> None:
+    """The state dict against the architecture its settings describe (built on the meta
+    device: shapes and dtypes without allocating anything)."""
+    state = record["state_dict"]
+    if not isinstance(state, dict):
+        raise BrainsynthError(f"domain encoder {path}: state_dict is not a dict of tensors")
+    with torch.device("meta"):
+        expected = DomainEncoder(record["heads"], record["width"], record["channels"]).state_dict()
+    missing = [key for key in expected if key not in state]
+    unexpected = [str(key) for key in state if key not in expected]
+    if missing or unexpected:
+        parts = [f"{len(missing)} missing ({_names(missing)})"] if missing else []
+        parts += [f"{len(unexpected)} unexpected ({_names(unexpected)})"] if unexpected else []
+        raise BrainsynthError(
+            f"domain encoder {path}: its weights do not match the architecture: {'; '.join(parts)}"
+        )
+    for key, want in expected.items():
+        _check_tensor(state[key], want, key, path)
+
+
+def _names(keys: list[str]) -> str:
+    return ", ".join(_shown(k) for k in keys[:3]) + (", ..." if len(keys) > 3 else "")
+
+
+def _check_tensor(value: Any, want: torch.Tensor, key: str, path: str | Path) -> None:
+    where = f"domain encoder {path}: weight {key}"
+    if not isinstance(value, torch.Tensor) or value.layout != torch.strided:
+        raise BrainsynthError(f"{where} is not a dense tensor")
+    if value.shape != want.shape:
+        raise BrainsynthError(
+            f"{where} has shape {tuple(value.shape)}, the architecture needs {tuple(want.shape)}"
+        )
+    if value.dtype != want.dtype:
+        raise BrainsynthError(f"{where} is {value.dtype}, the encoder saves {want.dtype}")
+    if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+        raise BrainsynthError(f"{where} holds NaN or infinite values")
+    if key.endswith("running_var") and bool((value < 0).any()):
+        raise BrainsynthError(f"{where} holds negative variances")
 
 
 @torch.no_grad()

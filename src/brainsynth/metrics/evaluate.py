@@ -104,7 +104,10 @@ def check_fake(fake: np.ndarray, size: int, channels: int = 1) -> np.ndarray:
         )
     if len(fake) < 10:
         raise BrainsynthError(f"need at least 10 synthetic images, got {len(fake)}")
-    return np.clip(np.asarray(fake, dtype=np.float32), 0, 1)
+    fake = np.asarray(fake, dtype=np.float32)
+    if not np.isfinite(fake).all():  # clipping keeps NaN: every metric would see it
+        raise BrainsynthError("the synthetic images contain NaN or infinite values")
+    return np.clip(fake, 0, 1)
 
 
 def draw_subset(n_available: int, limit: int, seed: int) -> tuple[np.ndarray, str]:
@@ -145,6 +148,7 @@ def evaluate(
     from tqdm.auto import tqdm
 
     from brainsynth.metrics.evaldata import EvalData
+    from brainsynth.metrics.spaces import check_feature_sources
 
     config = config or EvalConfig()
     config = replace(config, device=resolve_eval_device(config.device))
@@ -186,6 +190,8 @@ def evaluate(
     )  # fmt: skip
     if len(np.unique(data.real_groups)) < 3:
         raise BrainsynthError("the real set needs images of at least 3 patients for the C2ST")
+    size = int(real.images.shape[-1])
+    check_feature_sources(config, size, channels, probe=data.real[:16])  # before any metric
     if data.out_dir is not None:
         data.out_dir.mkdir(parents=True, exist_ok=True)
     metrics: dict[str, Any] = {key: None for key in REQUIRED_KEYS}

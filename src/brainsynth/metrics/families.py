@@ -177,11 +177,9 @@ def distances_family(data: EvalData) -> dict[str, Any]:
 
     cfg = data.config
     out: dict[str, Any] = {"feature_spaces": spaces.check_features(list(cfg.features))}
-    for name, found in spaces.feature_spaces(data).items():
-        if found is not None:
-            real_f, fake_f, description = found
-            out.update(_distances(real_f, fake_f, cfg, description, spaces.SUFFIX[name]))
-            out[f"n_features{spaces.SUFFIX[name]}"] = int(real_f.shape[1])
+    for name, (real_f, fake_f, description) in spaces.feature_spaces(data).items():
+        out.update(_distances(real_f, fake_f, cfg, description, spaces.SUFFIX[name]))
+        out[f"n_features{spaces.SUFFIX[name]}"] = int(real_f.shape[1])
     if "inception" not in cfg.features:
         out["inception_note"] = "not requested (add inception to --features; slow on CPU)"
     out.update(data.notes)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg
 
+from brainsynth.errors import BrainsynthError
+
 
 def gaussian_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean and (unbiased) covariance of (N, D) features."""
@@ -25,12 +27,21 @@ def frechet_distance(
     Tr((S1 S2)^(1/2)) is computed as the sum of square roots of the eigenvalues of
     S1^(1/2) S2 S1^(1/2), which is symmetric positive semi-definite, so the result is real
     and stable even when the covariances are singular (more features than images).
+    Non-finite statistics (NaN or infinite features) are a one-line error, not a
+    LinAlgError.
     """
     diff = np.asarray(mu1, np.float64) - np.asarray(mu2, np.float64)
-    w1, v1 = np.linalg.eigh(sigma1)
-    root1 = (v1 * np.sqrt(np.clip(w1, 0, None))) @ v1.T
-    middle = root1 @ sigma2 @ root1
-    eig = np.linalg.eigvalsh((middle + middle.T) / 2)
+    if not all(np.isfinite(np.asarray(a)).all() for a in (diff, sigma1, sigma2)):
+        raise BrainsynthError(
+            "Fréchet distance: the features' means or covariances are NaN or infinite"
+        )
+    try:
+        w1, v1 = np.linalg.eigh(sigma1)
+        root1 = (v1 * np.sqrt(np.clip(w1, 0, None))) @ v1.T
+        middle = root1 @ sigma2 @ root1
+        eig = np.linalg.eigvalsh((middle + middle.T) / 2)
+    except np.linalg.LinAlgError as exc:
+        raise BrainsynthError(f"Fréchet distance: the eigendecomposition failed ({exc})") from exc
     trace_root = np.sqrt(np.clip(eig, 0, None)).sum()
     value = diff @ diff + np.trace(sigma1) + np.trace(sigma2) - 2 * trace_root
     return float(max(value, 0.0))

@@ -50,10 +50,59 @@ def _cached(cache: str | None, tag: str, images: np.ndarray, compute) -> np.ndar
     return values
 
 
-def inception_space(data: EvalData) -> tuple[np.ndarray | None, np.ndarray | None, dict]:
+INSTALL_INCEPTION = "pip install 'brainsynth[inception]'"
+
+
+def require_inception() -> tuple[Path, str]:
+    """The Inception-v3 network's file and its provenance note; a one-line error saying how
+    to install it when it is missing or not the expected file (never a silent skip)."""
     path, note = features.inception_model_path()
     if path is None:
-        return None, None, {"inception_note": note}
+        raise BrainsynthError(
+            f"--features inception: the Inception-v3 network is {note}; install it with "
+            f"{INSTALL_INCEPTION}, or leave inception out of --features"
+        )
+    return path, note
+
+
+def check_feature_sources(
+    config: Any, image_size: int | None = None, channels: int = 1, probe: np.ndarray | None = None
+) -> None:
+    """Refuse, before any metric runs, feature spaces that could not be computed.
+
+    Inception asked for (``features`` or the ``inception`` alias) needs its network; a
+    ``domain_encoder`` file must be a whole, valid encoder (:func:`domain.read_encoder`)
+    and, when the distances will embed ``image_size`` images with it, fit them and give
+    finite features for the ``probe`` images (a few real ones), so weights that are finite
+    but overflow are refused here too, not after the first metrics ran.
+    """
+    if "inception" in config.features or config.inception:
+        require_inception()
+    if not config.domain_encoder:
+        return
+    path = config.domain_encoder
+    record = domain.read_encoder(path)
+    if image_size is None or "domain" not in config.features or "distances" not in config.metrics:
+        return
+    domain.check_encoder_fits(record, path, image_size, channels)
+    if probe is not None and len(probe):
+        probed = domain.encode(domain.build_encoder(record, path), probe)
+        finite_features(f"domain encoder {path}", real=probed)
+
+
+def finite_features(space: str, **sets: np.ndarray) -> None:
+    """Refuse NaN or infinite features (e.g. an encoder whose weights overflow on these
+    images) in one line, instead of a LinAlgError deep in the Fréchet distance."""
+    for name, values in sets.items():
+        if not np.isfinite(values).all():
+            raise BrainsynthError(
+                f"{space}: the features of the {name} images are NaN or infinite; no distance "
+                "can be computed in that space"
+            )
+
+
+def inception_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
+    path, note = require_inception()
     start = time.perf_counter()
     cache = data.config.feature_cache
     device = data.config.device
@@ -63,6 +112,7 @@ def inception_space(data: EvalData) -> tuple[np.ndarray | None, np.ndarray | Non
 
     real = _cached(cache, "inception", data.real, compute)
     fake = compute(data.fake)
+    finite_features("Inception-v3", real=real, synthetic=fake)
     data.feature_seconds += time.perf_counter() - start
     return real, fake, {"inception_note": note}
 
@@ -84,13 +134,14 @@ def domain_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
         path = data.path(ENCODER_FILE)
         where = str(domain.save_encoder(model, path, size, info)) if path is not None else None
     real, fake = domain.encode(model, data.real), domain.encode(model, data.fake)
+    finite_features(f"domain encoder {where or '(trained here)'}", real=real, synthetic=fake)
     data.feature_seconds += time.perf_counter() - start
     return real, fake, {"domain_encoder": where, "domain_encoder_info": info}
 
 
-def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, str] | None]:
-    """Per requested space: (real, fake, description), or None when unavailable; notes go
-    to ``data.notes``."""
+def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:
+    """Per requested space: (real, fake, description); notes go to ``data.notes``. A space
+    that cannot be computed is a one-line error, never skipped."""
     out: dict[str, Any] = {}
     for name in check_features(list(data.config.features)):
         if name == "handcrafted":
@@ -99,7 +150,7 @@ def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, st
         elif name == "inception":
             real, fake, notes = inception_space(data)
             data.notes.update(notes)
-            out[name] = None if real is None else (real, fake, features.INCEPTION_SPACE)
+            out[name] = (real, fake, features.INCEPTION_SPACE)
         else:
             real, fake, notes = domain_space(data)
             data.notes.update(notes)
