@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import nibabel as nib
 import numpy as np
 import pytest
@@ -150,3 +153,15 @@ def test_read_mask_file_refuses_bad_inputs_in_one_line(tmp_path):
             read_mask_file(path)
         text = str(caught.value)
         assert "\n" not in text and text.startswith(str(path)), text
+
+
+def test_mask_modules_work_without_torch():
+    """The segmenter's helper and the CLI's --edit parser need no torch to be imported."""
+    code = (
+        "import sys, numpy as np; from brainsynth.data import masks, mask_edit, dataset; "
+        "m = np.zeros((16, 16), np.uint8); m[5:9, 5:9] = 2; "
+        "mask_edit.edit_mask(m, 'scale=1.5;rotate=20;grow=2:1', np.ones((16, 16), bool)); "
+        "masks.overlay(np.zeros((16, 16)), m); print('torch' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
