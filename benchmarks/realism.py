@@ -342,7 +342,8 @@ def split_patients(source: Path, args: argparse.Namespace) -> tuple[Path, Path]:
         meta = {**prepared.meta, "split_of": str(source), "split_part": part,
                 "split_patients": sorted(np.unique(prepared.patients[mask]).tolist())}  # fmt: skip
         rows = [row for row, keep in zip(prepared.slices, mask, strict=True) if keep]
-        write_prepared(folder, np.asarray(prepared.images[mask]), rows, meta)
+        masks = np.asarray(prepared.masks[mask]) if prepared.has_masks else None
+        write_prepared(folder, np.asarray(prepared.images[mask]), rows, meta, masks=masks)
     return train, evaluation
 
 

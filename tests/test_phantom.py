@@ -67,6 +67,7 @@ def test_hgg_anatomy_labels_and_contrasts(phantom_cohort_6):
 def test_every_layout_is_discovered_and_loads_identically(tmp_path, lgg_patient):
     assert lgg_patient.grade == "LGG" and 4 not in np.unique(lgg_patient.seg)
     canonical_t2 = lgg_patient.volumes["t2"][::-1, ::-1, :].astype(np.float32)  # LPS -> RAS
+    middle = int(np.flatnonzero(lgg_patient.seg[::-1].any(axis=(1, 2))).mean())  # tumour's x
     prepared = []
     for layout in LAYOUTS:
         root = tmp_path / layout
@@ -77,14 +78,18 @@ def test_every_layout_is_discovered_and_loads_identically(tmp_path, lgg_patient)
         assert not case.missing and case.seg is not None
         path, channel = case.sequences["t2"]
         np.testing.assert_array_equal(load_volume(path, channel), canonical_t2)
-        config = PrepareConfig(size=32, workers=1, slices=(100, 110))
+        config = PrepareConfig(size=32, workers=1, slices=(middle - 5, middle + 5))
         prepared.append(
             load_prepared(prepare(root, tmp_path / f"{layout}-out", config, progress=False))
         )
     for other in prepared[1:]:
         np.testing.assert_array_equal(other.images, prepared[0].images)
+        np.testing.assert_array_equal(other.masks, prepared[0].masks)
         tumour = [r["tumor_pixels"] for r in other.slices]
         assert tumour == [r["tumor_pixels"] for r in prepared[0].slices]
+    assert set(np.unique(prepared[0].masks)) == {0, 1, 2}  # LGG: core and oedema
+    lgg_2015 = load_volume(next((tmp_path / "brats2015").rglob("VSD.Brain_3more*.mha")))
+    assert set(np.unique(lgg_2015)) == {0, 2, 3}  # 2015's non-enhancing tumour is 3
     assert (tmp_path / "msd" / "imagesTr" / "BRATS_004.nii.gz").is_file()
     assert nib.aff2axcodes(
         nib.load(tmp_path / "msd" / "imagesTr" / "BRATS_004.nii.gz").affine
@@ -119,3 +124,54 @@ def test_interrupted_cohort_leaves_nothing_that_looks_complete(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         make_cohort(tmp_path / "cohort", 1, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def release_files_and_masks(tmp_path, patient, layouts):
+    """Each layout's segmentation labels as stored, and its prepared masks."""
+    stored, masks = {}, {}
+    for layout in layouts:
+        root = tmp_path / layout
+        name = write_case(root, layout, patient)
+        write_manifest(root, layout, 0, {name: patient.grade})
+        (case,) = discover_cases(root)
+        stored[layout] = set(np.unique(load_volume(case.seg)).astype(int))
+        config = PrepareConfig(size=32, workers=1, slices=(90, 140))
+        data = load_prepared(prepare(root, tmp_path / f"{layout}-out", config, progress=False))
+        masks[layout] = np.asarray(data.masks)
+    return stored, masks
+
+
+def test_each_release_stores_its_own_labels_and_prepares_to_the_same_masks(tmp_path):
+    """An HGG patient (enhancing rim, necrotic core) in the four label conventions."""
+    patient = synthesize_patient(0, 0)
+    stored, masks = release_files_and_masks(
+        tmp_path, patient, ("brats2021", "brats2023", "brats2015", "msd")
+    )
+    assert stored == {
+        "brats2021": {0, 1, 2, 4},
+        "brats2023": {0, 1, 2, 3},
+        "brats2015": {0, 1, 2, 4},  # an HGG core is necrosis (1); enhancing stays 4
+        "msd": {0, 1, 2, 3},
+    }
+    assert set(np.unique(masks["brats2021"])) == {0, 1, 2, 3}
+    for layout, mask in masks.items():
+        np.testing.assert_array_equal(mask, masks["brats2021"], err_msg=layout)
+
+
+def test_phantom_masks_match_slices_and_lie_where_the_flair_is_bright(phantom_prepared_64):
+    data = load_prepared(phantom_prepared_64)
+    masks = np.asarray(data.masks)
+    assert masks.shape == (420, 64, 64) and set(np.unique(masks)) == {0, 1, 2, 3}
+    pixels = np.array([int(r["tumor_pixels"]) for r in data.slices])
+    assert not masks[pixels == 0].any()  # no mask where there is no tumour
+    assert (pixels[masks.reshape(len(masks), -1).any(axis=1)] > 0).all()
+    assert data.segmented.all() and {r["segmented"] for r in data.slices} == {"1"}
+    assert data.meta["label_mapping"] == {"brats2021": {"0": 0, "1": 1, "2": 2, "4": 3}}
+    flair = data.images[:, 3].astype(np.float32)
+    brain = (flair > 0) & (masks == 0)
+    # the phantom's oedema is bright on FLAIR (1.0 against 0.5-0.62 for tissue): the masks
+    # lie on it, not beside it
+    assert flair[masks == 2].mean() > 1.3 * flair[brain].mean()
+    assert (flair[masks > 0] > 0).mean() > 0.99  # tumour labels sit inside the brain
+    lost = data.meta["masks"]["tumour_slices_without_mask"]
+    assert lost == int(((pixels > 0) & ~masks.reshape(len(masks), -1).any(axis=1)).sum())

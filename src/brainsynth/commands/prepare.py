@@ -21,11 +21,15 @@ its header, selects slices of one plane, normalises each volume and sequence (cl
 0.5-99.5 percentiles of the non-zero voxels, scale to [0, 1], background 0) and resizes them
 to N x N. Defaults follow Han et al. (ISBI 2018, section 3.1): sagittal slices #80-#149.
 
-Writes OUT/images.npy (uint8, N x 4 x H x W, channels T1, T1c, T2, FLAIR), OUT/slices.csv
-(patient, grade, plane, slice, tumor_pixels), OUT/dataset.json and OUT/config.yaml, and
-OUT/.brainsynth-owner.json listing them: a second prepare into OUT replaces only those files
-(a notes.txt or a runs/ folder of yours in OUT stays untouched). A folder prepare did not make
-is refused unless --overwrite; OUT is checked for writability before any work.
+Writes OUT/images.npy (uint8, N x 4 x H x W, channels T1, T1c, T2, FLAIR), OUT/masks.npy
+(uint8, N x H x W tumour labels: 0 background, 1 necrotic/non-enhancing core, 2 oedema,
+3 enhancing; each release's labels mapped onto these, nearest-neighbour resized, all zero for
+a case without segmentation), OUT/slices.csv (patient, grade, plane, slice, tumor_pixels =
+tumour voxels at the original resolution, segmented = 1/0), OUT/dataset.json (with the label
+mapping used) and OUT/config.yaml, and OUT/.brainsynth-owner.json listing them: a second
+prepare into OUT replaces only those files (a notes.txt or a runs/ folder of yours in OUT
+stays untouched). A folder prepare did not make is refused unless --overwrite; OUT is checked
+for writability before any work.
 
 Slice indices count along the canonical axis (sagittal: 0 is the patient's far left).
 Display: sagittal superior up, anterior left; coronal superior up, patient's right left;

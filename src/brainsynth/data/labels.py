@@ -5,9 +5,9 @@ Conditions (``brainsynth train --condition``): ``none`` (the paper's uncondition
 concat``: each image labelled by its sequence, t1, t1c, t2, flair, so that one model
 generates the sequence asked for in place of Concat's anonymous pooling).
 
-A slice is ``with-tumor`` when its ``tumor_pixels`` (the segmented tumour pixels of the slice
-at the prepared size, any BraTS label: necrosis/non-enhancing core, edema, enhancing tumour)
-exceed a threshold, else ``without-tumor``. The default threshold, 0, labels a slice by the
+A slice is ``with-tumor`` when its ``tumor_pixels`` (the segmented tumour voxels of the slice
+at the original resolution, any BraTS label: necrosis/non-enhancing core, edema, enhancing
+tumour) exceed a threshold, else ``without-tumor``. The default threshold, 0, labels a slice by the
 presence of any annotated tumour, as Han et al. (IEEE Access 2019) did for tumour detection;
 a higher threshold drops the faint edges of a tumour into the negative class.
 """

@@ -13,6 +13,13 @@ user actually has on disk:
   FLAIR, T1w, t1gd, T2w and ``labelsTr/BRATS_NNN.nii.gz`` (labels 1 edema, 2 non-enhancing
   tumour, 3 enhancing), stored RAS as the real Decathlon files are.
 
+Labels follow each release too (``../shared/conventions/segmentation.md``): the phantom's own
+labels (1 necrotic / non-enhancing core, 2 edema, 4 enhancing, as BraTS 2017-2021) are written
+as they are for 2018 and 2021; 2023 writes enhancing as 3; BRATS 2015 splits the core into 1
+necrosis (the core of an HGG-like patient, inside its enhancing rim) and 3 non-enhancing tumour
+(the solid core of an LGG-like patient) and keeps 4 for enhancing; the Decathlon uses its own
+order (:data:`MSD_LABELS`). ``prepare`` maps every one back to the same mask labels 0..3.
+
 Every cohort also gets ``PHANTOM.json`` (the grade of each case, read back by discovery) and
 a ``README-PHANTOM.txt``: it is a phantom, not patients.
 """
@@ -70,6 +77,22 @@ MSD_CHANNELS = ("flair", "t1", "t1c", "t2")
 """Channel order of the Decathlon's 4D images: FLAIR, T1w, t1gd, T2w."""
 MSD_LABELS = np.array([0, 2, 1, 0, 3], dtype=np.uint8)
 """BraTS label (0, 1 core, 2 edema, 4 enhancing) -> Decathlon label."""
+BRATS2023_LABELS = np.array([0, 1, 2, 0, 3], dtype=np.uint8)
+"""BraTS 2017-2021 label -> BraTS 2023+ label (enhancing 4 becomes 3)."""
+BRATS2015_LGG_LABELS = np.array([0, 3, 2, 0, 4], dtype=np.uint8)
+"""BraTS 2017-2021 label -> BRATS 2015 label for an LGG-like patient, whose core is solid
+non-enhancing tumour (3), not necrosis (1)."""
+
+
+def release_labels(layout: str, patient: Case) -> np.ndarray:
+    """The patient's segmentation in the label convention of ``layout``'s release."""
+    if layout == "brats2023":
+        return BRATS2023_LABELS[patient.seg]
+    if layout == "brats2015" and patient.grade == "LGG":
+        return BRATS2015_LGG_LABELS[patient.seg]
+    if layout == "msd":
+        return MSD_LABELS[patient.seg]
+    return patient.seg
 
 
 def case_name(layout: str, index: int) -> str:
@@ -125,7 +148,7 @@ def write_case(root: Path, layout: str, patient: Case) -> str:
         folder = root / patient.grade / name if layout == "brats2018" else root / name
         sep = "-" if layout == "brats2023" else "_"
         for key, suffix in NIFTI_SUFFIX[layout].items():
-            data = patient.seg if key == "seg" else patient.volumes[key]
+            data = release_labels(layout, patient) if key == "seg" else patient.volumes[key]
             write_nifti(folder / f"{name}{sep}{suffix}.nii.gz", data, LPS_AFFINE)
     elif layout == "brats2015":
         folder = root / patient.grade / name
@@ -133,13 +156,13 @@ def write_case(root: Path, layout: str, patient: Case) -> str:
             stem = f"VSD.Brain.XX.O.{token}.{54500 + 10 * patient.index + k}"
             write_mha(folder / stem / f"{stem}.mha", patient.volumes[key], LPS_AFFINE)
         stem = f"VSD.Brain_3more.XX.O.OT.{54500 + 10 * patient.index + 4}"
-        write_mha(folder / stem / f"{stem}.mha", patient.seg, LPS_AFFINE)
+        write_mha(folder / stem / f"{stem}.mha", release_labels(layout, patient), LPS_AFFINE)
     elif layout == "msd":
         ras_affine = np.eye(4)
         ras_affine[:3, 3] = CANONICAL_ORIGIN
         stacked = np.stack([patient.volumes[k][::-1, ::-1, :] for k in MSD_CHANNELS], axis=-1)
         write_nifti(root / "imagesTr" / f"{name}.nii.gz", stacked, ras_affine)
-        labels = MSD_LABELS[patient.seg[::-1, ::-1, :]]
+        labels = release_labels(layout, patient)[::-1, ::-1, :]
         write_nifti(root / "labelsTr" / f"{name}.nii.gz", labels, ras_affine)
     else:  # pragma: no cover - make_cohort checks the layout first
         raise ValueError(layout)

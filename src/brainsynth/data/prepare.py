@@ -2,11 +2,14 @@
 
 Defaults follow the paper (§3.1, §3.2.1): sagittal slices #80-#149, all four sequences,
 stretched from 240x155 to a square. Each case is handled by one worker process (memory stays
-bounded: one volume per worker at a time) and written to its own temporary array; the parent
-then concatenates them into ``images.npy`` through a memory map. Everything is written into a
-hidden temporary folder that is moved into place at the end, so an interrupted run never
-leaves an ``OUT`` that looks complete. ``OUT`` follows :mod:`brainsynth.outputs`: a new or
-empty folder, or one ``prepare`` made, where only the files it wrote are replaced.
+bounded: one volume per worker at a time) and written to its own temporary arrays; the parent
+then concatenates them into ``images.npy`` and ``masks.npy`` through memory maps. Everything
+is written into a hidden temporary folder that is moved into place at the end, so an
+interrupted run never leaves an ``OUT`` that looks complete. ``OUT`` follows
+:mod:`brainsynth.outputs`: a new or empty folder, or one ``prepare`` made, where only the
+files it wrote are replaced.
+
+Tumour masks (``masks.npy``, ``segmented``, ``tumor_pixels``): :mod:`brainsynth.data.case_masks`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,14 @@ from typing import Any
 import numpy as np
 
 from brainsynth.config import check_image_size
+from brainsynth.data.case_masks import (
+    mask_part,
+    mask_slices,
+    mask_summary,
+    record_mapping,
+    segmentation,
+    tumor_counts,
+)
 from brainsynth.data.dataset import write_slices_csv
 from brainsynth.data.discovery import Case, Problem, discover_cases
 from brainsynth.data.loading import load_volume
@@ -100,21 +111,9 @@ def sequence_slices(case: Case, seq: str, config: PrepareConfig, shape: list) ->
     return out
 
 
-def tumor_counts(case: Case, config: PrepareConfig, shape: list) -> list[int] | None:
-    """Voxels with label > 0 in each selected slice, or None without a segmentation."""
-    if case.seg is None:
-        return None
-    seg = load_volume(case.seg)
-    if seg.shape != shape[0]:
-        raise BrainsynthError(f"{case.seg}: shape {seg.shape} differs from {shape[1]} {shape[0]}")
-    axis = plane_axis(config.plane)
-    other = tuple(a for a in range(3) if a != axis)
-    per_slice = (seg > 0).sum(axis=other)
-    return [int(per_slice[i]) for i in range(*config.slices)]
-
-
 def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[str, Any]]:
-    """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8); return its slice rows."""
+    """Prepare one case into ``target`` (.npy, (S, 4, H, W) uint8) and its masks into
+    :func:`mask_part` ((S, H, W) uint8, 0..3); return its slice rows."""
     if case.broken:
         raise BrainsynthError(f"{case.folder}: case {case.patient}: {'; '.join(case.broken)}")
     if case.missing:
@@ -126,13 +125,17 @@ def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[s
         )
     shape: list = []
     channels = [sequence_slices(case, seq, config, shape) for seq in SEQUENCES]
-    tumor = tumor_counts(case, config, shape)
+    labels = segmentation(case, shape)
+    tumor = None if labels is None else tumor_counts(labels, config.plane, config.slices)
+    masks = mask_slices(labels, config.plane, config.slices, config.size, config.resize)
+    del labels
     keep = list(range(len(channels[0])))
     if config.tumor == "with":
         keep = [k for k in keep if tumor[k] > 0]
     elif config.tumor == "without":
         keep = [k for k in keep if tumor[k] == 0]
     np.save(target, np.stack(channels, axis=1)[keep])
+    np.save(mask_part(target), masks[keep])
     start = config.slices[0]
     return [
         {
@@ -141,6 +144,7 @@ def process_case(case: Case, config: PrepareConfig, target: Path) -> list[dict[s
             "plane": config.plane,
             "slice": start + k,
             "tumor_pixels": "" if tumor is None else tumor[k],
+            "segmented": 0 if tumor is None else 1,
         }
         for k in keep
     ]
@@ -181,18 +185,21 @@ def run_cases(cases: list[Case], config: PrepareConfig, folder: Path, progress: 
 
 
 def assemble(folder: Path, parts: list[Path], count: int, size: int) -> None:
-    """Concatenate per-case arrays into ``images.npy`` through a memory map, one at a time."""
-    images = np.lib.format.open_memmap(
-        folder / "images.npy", mode="w+", dtype=np.uint8, shape=(count, len(SEQUENCES), size, size)
-    )
-    at = 0
-    for part in parts:
-        block = np.load(part)
-        images[at : at + len(block)] = block
-        at += len(block)
-        part.unlink()
-    images.flush()
-    del images
+    """Concatenate per-case arrays into ``images.npy`` and ``masks.npy`` through memory maps,
+    one case at a time."""
+    for name, shape, files in (
+        ("images.npy", (count, len(SEQUENCES), size, size), parts),
+        ("masks.npy", (count, size, size), [mask_part(p) for p in parts]),
+    ):
+        array = np.lib.format.open_memmap(folder / name, mode="w+", dtype=np.uint8, shape=shape)
+        at = 0
+        for part in files:
+            block = np.load(part)
+            array[at : at + len(block)] = block
+            at += len(block)
+            part.unlink()
+        array.flush()
+        del array
 
 
 def select_cases(
@@ -207,8 +214,16 @@ def select_cases(
     return cases, found
 
 
-PREPARED_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
+PREPARED_FILES: tuple[str, ...] = (
+    "images.npy",
+    "masks.npy",
+    "slices.csv",
+    "dataset.json",
+    "config.yaml",
+)
 """What ``prepare`` writes into ``OUT`` (``dataset.json`` last: it marks a complete folder)."""
+LEGACY_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
+"""What brainsynth 0.1 wrote (no ``masks.npy``: a file of that name there is not prepare's)."""
 
 
 def prepare(
@@ -240,7 +255,7 @@ def prepare(
     tmp = claim.scratch()
     (tmp / "cases").mkdir()
     try:
-        rows, parts, skipped, layouts, sources = [], [], [], {}, {}
+        rows, parts, skipped, layouts, sources, mappings = [], [], [], {}, {}, {}
         for problem in problems:  # links under SRC that lead nowhere or loop
             problem.warn()
             skipped.append(problem.as_skipped())
@@ -256,13 +271,16 @@ def prepare(
                 parts.append(target)
                 layouts[case.patient] = case.layout
                 sources[case.patient] = case.source()
+                if case.seg is not None:
+                    record_mapping(mappings, case)
         if not layouts:
             raise BrainsynthError(f"{src}: every case failed; first: {skipped[0]['reason']}")
         if not rows:
             raise BrainsynthError(f"{src}: no slice left after --tumor {config.tumor}")
         assemble(tmp, parts, len(rows), config.size)
         shutil.rmtree(tmp / "cases")
-        write_outputs(tmp, src, config, rows, layouts, skipped, found, sources)
+        masks = mask_summary(tmp / "masks.npy", rows, mappings)
+        write_outputs(tmp, src, config, rows, layouts, skipped, found, sources, masks)
         claim.install(tmp, last=("dataset.json",))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -281,7 +299,7 @@ def legacy_prepared(folder: Path) -> set[str] | None:
         return None
     if not isinstance(meta, dict) or "brainsynth_version" not in meta:
         return None
-    return {name for name in PREPARED_FILES if (folder / name).exists()}
+    return {name for name in LEGACY_FILES if (folder / name).exists()}
 
 
 def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]]) -> None:
@@ -290,11 +308,14 @@ def warn_skip(case: Case, error: BrainsynthError, skipped: list[dict[str, str]])
     skipped.append({"case": case.patient, "folder": str(case.folder), "reason": str(error)})
 
 
-def write_outputs(folder, src, config, rows, layouts, skipped, found, sources=None) -> None:
+def write_outputs(
+    folder, src, config, rows, layouts, skipped, found, sources=None, masks=None
+) -> None:
     """``slices.csv``, ``dataset.json`` and ``config.yaml`` of a prepared folder.
 
     ``sources`` (patient -> :meth:`Case.source`) records where each case was found and the
-    folder (and linked files) it resolves to, so a cohort of symbolic links stays traceable.
+    folder (and linked files) it resolves to, so a cohort of symbolic links stays traceable;
+    ``masks`` (:func:`mask_summary`) describes ``masks.npy`` and the label mapping used.
     """
     from brainsynth import __version__
     from brainsynth.config import save_config
@@ -329,6 +350,7 @@ def write_outputs(folder, src, config, rows, layouts, skipped, found, sources=No
             "images": len(rows),
         },
         "skipped": skipped,
+        **(masks or {}),
         "brainsynth_version": __version__,
     }
     if meta["phantom"]:

@@ -8,7 +8,8 @@
 - intensity, per volume and sequence: clip to the 0.5-99.5 percentiles of the brain
   (non-zero) voxels, scale to [0, 1], background exactly 0;
 - resize to a square: ``stretch`` (the paper's 240x155 -> 64x64 / 128x128) or ``pad``
-  (zero-pad to a square first, keeping the aspect ratio).
+  (zero-pad to a square first, keeping the aspect ratio); bilinear for images, nearest
+  neighbour for tumour label maps (:func:`resize_labels`), on the same pixel grid.
 """
 
 from __future__ import annotations
@@ -57,22 +58,45 @@ def normalise(section: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     return scaled
 
 
+def pad_square(image: np.ndarray) -> np.ndarray:
+    """Zero-pad a 2D array to a square, centred (the ``pad`` resize mode's first step)."""
+    rows, cols = image.shape
+    side = max(rows, cols)
+    padded = np.zeros((side, side), dtype=image.dtype)
+    top, left = (side - rows) // 2, (side - cols) // 2
+    padded[top : top + rows, left : left + cols] = image
+    return padded
+
+
 def resize(image: np.ndarray, size: int, mode: str = "stretch") -> np.ndarray:
     """Resize a float image to ``size`` x ``size`` (bilinear, antialiased when shrinking)."""
     if mode not in RESIZE_MODES:
         raise BrainsynthError(f"--resize {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
     image = np.asarray(image, dtype=np.float32)
     if mode == "pad":
-        rows, cols = image.shape
-        side = max(rows, cols)
-        padded = np.zeros((side, side), dtype=np.float32)
-        top, left = (side - rows) // 2, (side - cols) // 2
-        padded[top : top + rows, left : left + cols] = image
-        image = padded
+        image = pad_square(image)
     out = Image.fromarray(np.ascontiguousarray(image), mode="F").resize(
         (size, size), Image.Resampling.BILINEAR
     )
     return np.clip(np.asarray(out), 0.0, 1.0)
+
+
+def resize_labels(labels: np.ndarray, size: int, mode: str = "stretch") -> np.ndarray:
+    """Resize a uint8 label image to ``size`` x ``size`` with nearest neighbour.
+
+    The same geometry as :func:`resize` (pad first for ``pad``; PIL maps pixel centres to
+    pixel centres for both filters), so a label lands on the pixel of its image; every output
+    value is one of the input's, never a blend of two labels.
+    """
+    if mode not in RESIZE_MODES:
+        raise BrainsynthError(f"--resize {mode!r}: choose one of {', '.join(RESIZE_MODES)}")
+    labels = np.asarray(labels, dtype=np.uint8)
+    if mode == "pad":
+        labels = pad_square(labels)
+    out = Image.fromarray(np.ascontiguousarray(labels), mode="L").resize(
+        (size, size), Image.Resampling.NEAREST
+    )
+    return np.asarray(out, dtype=np.uint8)
 
 
 def check_slices(slices: tuple[int, int], depth: int, plane: str, path: object) -> range:
