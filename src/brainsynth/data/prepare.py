@@ -38,7 +38,7 @@ from brainsynth.data.preprocessing import (
     resize,
 )
 from brainsynth.errors import BrainsynthError
-from brainsynth.outputs import claim_file, claim_folder
+from brainsynth.outputs import Vocabulary, claim_file, claim_folder
 from brainsynth.paper import SEQUENCE_LABELS, SEQUENCES, SLICES
 
 GRADES = ("HGG", "LGG", "all")
@@ -210,6 +210,9 @@ def select_cases(
 PREPARED_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
 """What ``prepare`` writes into ``OUT`` (``dataset.json`` last: it marks a complete folder)."""
 
+PREPARED_VOCABULARY = Vocabulary(files=PREPARED_FILES, file_pattern=r".+\.png")
+"""What a prepared folder's marker may list: those files and a ``--preview`` PNG inside."""
+
 
 def prepare(
     src: str | os.PathLike[str],
@@ -227,7 +230,7 @@ def prepare(
     config.validate()
     src, out = Path(src), Path(out)
     claim = claim_folder(
-        out, "prepare", "OUT", PREPARED_FILES, overwrite=overwrite, legacy=legacy_prepared
+        out, "prepare", "OUT", PREPARED_FILES, overwrite, legacy_prepared, PREPARED_VOCABULARY
     )
     preview_claim = None
     if preview is not None:
