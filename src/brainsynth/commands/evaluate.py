@@ -51,6 +51,9 @@ label against the real images of that label (with-tumor samples against real sli
 tumour; t2 samples against real T2), under "per_label". Joint samples (--sequence joint,
 (N, 4, H, W)) get a C2ST on the four-channel stacks (so sequences that disagree with each
 other count against the generator) and every metric per channel, under "per_channel".
+The montages of each class or channel go into a folder named after it beside the JSON
+(t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
+that is not a class of the samples' condition is refused before any metric runs.
 """
 
 
