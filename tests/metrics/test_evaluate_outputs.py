@@ -141,3 +141,23 @@ def test_a_malformed_labels_or_sampling_file_is_one_line(tmp_path, capsys, file,
     assert main([*args, "--out", str(tmp_path / "eval" / "m.json"), *DIAGNOSTICS]) == 2
     assert message in one_line(capsys.readouterr().err)
     assert snapshot(tmp_path) == before
+
+
+def test_joint_samples_get_a_folder_per_channel_that_evaluate_owns(tmp_path, capsys):
+    data = blob_dataset(tmp_path / "prepared", patients=4, slices=6)
+    samples = tmp_path / "joint.npy"
+    np.save(samples, load_prepared(data).image_set("joint").float_images()[:12])
+    beside = tmp_path / "mine"
+    (beside / "flair").mkdir(parents=True)
+    before = snapshot(tmp_path)
+    args = ["evaluate", "--real", str(data), "--sequence", "joint", "--fake", str(samples)]
+    assert main([*args, "--out", str(beside / "m.json"), *DIAGNOSTICS]) == 2
+    assert "flair: exists and was not written by" in one_line(capsys.readouterr().err)
+    assert snapshot(tmp_path) == before
+
+    out = tmp_path / "eval" / "m.json"
+    assert main([*args, "--out", str(out), *DIAGNOSTICS]) == 0
+    assert list(json.loads(out.read_text())["per_channel"]) == ["t1", "t1c", "t2", "flair"]
+    for name in ("t1", "t1c", "t2", "flair"):
+        assert json.loads((out.parent / name / MARKER).read_text())["command"] == "evaluate"
+        assert (out.parent / name / "spectrum.png").is_file()
