@@ -82,6 +82,9 @@ def test_a_users_folder_named_like_a_class_beside_out_is_left_alone(tmp_path, ca
     line = one_line(capsys.readouterr().err)
     assert "t2: exists and was not written by 'brainsynth evaluate'" in line
     assert snapshot(tmp_path) == before
+    assert main([*args, "--out", str(tmp_path / "new" / "t2"), *DIAGNOSTICS]) == 2
+    assert "the folder of class t2 goes beside the JSON" in one_line(capsys.readouterr().err)
+    assert snapshot(tmp_path) == before
 
     # in a folder of its own, every class gets a folder evaluate made and may reuse
     out = tmp_path / "eval" / "m.json"
@@ -131,7 +134,8 @@ UNLABELLED_ROWS = "file,label_id,label\n" + "".join(f"{i:06d}.png,0\n" for i in 
     [("labels.csv", "file,label_id\n000000.png,0\n", "no 'label' column"),
      ("labels.csv", UNLABELLED_ROWS, "class name '' cannot name an output (empty)"),
      ("sampling.json", "[1, 2]", "not a sampling record"),
-     ("sampling.json", "{", "not valid JSON")],
+     ("sampling.json", "{", "not valid JSON"),
+     ("sampling.json", '{"condition": "sequence", "tumor_threshold": "x"}', "is not a number")],
 )  # fmt: skip
 def test_a_malformed_labels_or_sampling_file_is_one_line(tmp_path, capsys, file, text, message):
     data, samples = concat_samples(tmp_path)

@@ -204,23 +204,41 @@ def evaluate_vocabulary(groups: bool = True):
     return Vocabulary(files=montages, folders=GROUP_FOLDERS, file_pattern=r".+\.json")
 
 
-def claim_groups(claim, groups: list[str], montages: list[str]) -> list:
+def claim_groups(claim, groups: list[str], montages: list[str], out) -> list:
     """Claim, before any metric runs, the folder of each class or channel beside the JSON.
 
     Each must be a new name in ``claim``'s folder (or evaluate's own entry there) and new,
     empty or evaluate's own itself (see :mod:`brainsynth.outputs`); ``--overwrite`` lets
     evaluate write its montages into a folder it did not make, replacing only those.
     """
+    from brainsynth.errors import BrainsynthError
     from brainsynth.metrics.grouped import group_folder
     from brainsynth.outputs import claim_folder, in_the_way
 
     folders = [group_folder(claim.folder, name) for name in groups]
+    if out.name.casefold() in {name.casefold() for name in groups}:
+        raise BrainsynthError(
+            f"--out {out}: the folder of class {out.name} goes beside the JSON; name the "
+            "JSON differently (e.g. metrics.json)"
+        )
     in_the_way(claim, groups)
     inner = evaluate_vocabulary(groups=False)
     return [
         claim_folder(folder, "evaluate", "--out", montages, claim.overwrite, vocabulary=inner)
         for folder in folders if folder is not None
     ]  # fmt: skip
+
+
+def tumor_threshold(record: dict) -> float:
+    """The samples' ``tumor_threshold`` from ``sampling.json`` (0 when absent), checked."""
+    import math
+
+    from brainsynth.errors import BrainsynthError
+
+    value = record.get("tumor_threshold") or 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BrainsynthError(f"sampling.json: tumor_threshold {value!r} is not a number")
+    return float(value)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -270,7 +288,7 @@ def run(args: argparse.Namespace) -> int:
     claim = claim_files(
         out.parent, [*names, *channels], "evaluate", "--out", args.overwrite, str(out), vocabulary
     )
-    group_claims = claim_groups(claim, channels, montages)
+    group_claims = claim_groups(claim, channels, montages, out)
     prepared = load_prepared(args.real)
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
     fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
@@ -283,7 +301,8 @@ def run(args: argparse.Namespace) -> int:
     per_label = args.sequence != JOINT and labels is not None and bool(condition)
     if per_label:  # class names from a file: checked and their folders claimed before work
         classes = label_groups(labels, str(condition))
-        group_claims = claim_groups(claim, classes, montages)
+        threshold = tumor_threshold(record)
+        group_claims = claim_groups(claim, classes, montages, out)
     claim.begin([*names, *(group.folder.name for group in group_claims)])
     for group in group_claims:
         group.begin(montages)
@@ -292,8 +311,8 @@ def run(args: argparse.Namespace) -> int:
         config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
     elif per_label:
         extra["per_label"] = evaluate_per_label(
-            prepared, args.sequence, fake, labels, str(condition),
-            float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+            prepared, args.sequence, fake, labels, str(condition), threshold, config,
+            out.parent, progress,
         )  # fmt: skip
     real = prepared.image_set(args.sequence, as_float=False)
     evaluate_and_record(
