@@ -52,6 +52,21 @@ def blob_dataset(
     return write_prepared(root, np.clip(np.stack(images), 0, 1), rows, meta)
 
 
+def labelled_dataset(root: Path, patients: int = 8, slices: int = 8, size: int = 16) -> Path:
+    """A prepared folder whose every other slice has a bright 'tumour' square, counted in
+    ``slices.csv`` (so tumour labels work): noise images, for tests of class plumbing."""
+    rng = np.random.default_rng(0)
+    images = rng.uniform(0, 0.3, size=(patients * slices, 4, size, size)).astype(np.float32)
+    rows = []
+    for p in range(patients):
+        for s in range(slices):
+            tumour = s % 2
+            images[p * slices + s, :, 5:11, 5:11] += 0.6 * tumour
+            rows.append({"patient": f"P{p}", "grade": "HGG", "plane": "sagittal", "slice": s,
+                         "tumor_pixels": 36 * tumour})  # fmt: skip
+    return write_prepared(root, images, rows, {"source": "tests"})
+
+
 def tiny_eval_config() -> EvalConfig:
     """Every metric family at toy sizes: for tests of plumbing (demo, reproduce), not of metrics."""
     return EvalConfig(

@@ -66,3 +66,20 @@ def tree(folder: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
     }
+
+
+def snapshot(root: Path) -> dict[str, object]:
+    """Every entry under ``root``: files with their bytes, folders, links with their targets
+    (for 'nothing created, changed or deleted', links included, never followed)."""
+    entries: dict[str, object] = {}
+    for folder, dirs, files in os.walk(root):
+        for name in [*dirs, *files]:
+            path = Path(folder) / name
+            key = str(path.relative_to(root))
+            if path.is_symlink():
+                entries[key] = ("link", os.readlink(path))
+            elif path.is_dir():
+                entries[key] = "folder"
+            else:
+                entries[key] = path.read_bytes()
+    return entries

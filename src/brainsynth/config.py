@@ -12,9 +12,10 @@ import dataclasses
 import os
 import typing
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from types import UnionType
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 import yaml
 
@@ -103,15 +104,24 @@ def load_config(cls: type[T], path: str | os.PathLike[str]) -> T:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place.
+    """Write ``text`` (UTF-8) to a temporary file beside ``path``, then rename it into place
+    (see :func:`write_atomic`)."""
+    write_atomic(path, lambda handle: handle.write(text.encode("utf-8")))
+
+
+def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write(handle)`` on a new temporary file beside ``path``, then rename it into place.
 
     The temporary file is created like any other (so the umask decides its mode, unlike
-    ``mkstemp``'s 0600) under a name no other writer uses.
+    ``mkstemp``'s 0600) under a name no other writer uses, exclusively (which never follows
+    a link), and the rename replaces the entry ``path`` itself: a symbolic link there is
+    replaced, its target never written. Readers see the old file or the whole new one.
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+    path = Path(path)
+    tmp = path.with_name(f".{path.name[:100]}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "x") as handle:
-            handle.write(text)
+        with open(tmp, "xb") as handle:
+            write(handle)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image
 
+from brainsynth.config import write_atomic
 from brainsynth.errors import BrainsynthError
 
 
@@ -21,11 +23,13 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
 
 
-def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
+def save_png(path: str | os.PathLike[str] | BinaryIO, image: np.ndarray) -> None:
     """Save one image, (H, W) or (1, H, W) float in [0, 1], as an 8-bit grayscale PNG.
 
     The file carries no metadata beyond what PNG requires, so two files of the same size
-    cannot be told apart by anything but their pixels.
+    cannot be told apart by anything but their pixels. A path is written atomically and
+    never through a link (:func:`~brainsynth.config.write_atomic`); a binary file object
+    (a buffer) is written as it is.
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[0] == 1:
@@ -34,7 +38,11 @@ def save_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
         raise ValueError(f"expected a (H, W) or (1, H, W) image, got shape {array.shape}")
     if array.dtype != np.uint8:
         array = to_uint8(array)
-    Image.fromarray(array, mode="L").save(path, format="PNG", optimize=False)
+    png = Image.fromarray(array, mode="L")
+    if isinstance(path, (str, os.PathLike)):
+        write_atomic(path, lambda handle: png.save(handle, format="PNG", optimize=False))
+    else:
+        png.save(path, format="PNG", optimize=False)
 
 
 def load_png(path: str | os.PathLike[str]) -> np.ndarray:
@@ -90,10 +98,11 @@ def save_grid(
     path: str | os.PathLike[str], images: np.ndarray, ncols: int | None = None, pad: int = 2
 ) -> Path:
     """Save a montage of (N, 1, H, W) images in [0, 1] (or of the 2x2 panels of (N, 4, H, W)
-    joint images) as a PNG and return its path."""
+    joint images) as a PNG (atomically, never through a link) and return its path."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(make_grid(as_tiles(images), ncols, pad), mode="L").save(path, format="PNG")
+    grid = Image.fromarray(make_grid(as_tiles(images), ncols, pad), mode="L")
+    write_atomic(path, lambda handle: grid.save(handle, format="PNG"))
     return path
 
 

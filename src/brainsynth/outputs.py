@@ -16,13 +16,26 @@ Every check also asks whether the location can be written (and whether its name 
 file system and the terminal can carry), so a read-only folder is reported before an hour of
 work, not after it. :func:`claim_folder` and :func:`claim_file` run the checks;
 :meth:`FolderClaim.install` moves a finished temporary folder into place.
+
+What arrives from elsewhere is not trusted (issue 24):
+
+- A name that comes from data (a class name, a study or sequence name) becomes a path only
+  through :func:`inside`, which accepts it only when it already is a safe slug
+  (:func:`safe_name`) and proves the path stays in the output folder.
+- A marker may list only plain file names of the entries the command itself writes there
+  (its :class:`Vocabulary`), each of the kind it writes (file or folder) and none a link:
+  anything else makes the command refuse in one line before it deletes or writes anything.
+- An output name that is a symbolic link is refused, even the command's own and even with
+  ``--overwrite``: nothing is ever written through a link or deleted behind one.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
+import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +50,118 @@ OVERWRITE_FLAG = "--overwrite"
 
 Legacy = Callable[[Path], "set[str] | None"]
 """Recognises a folder written by an older brainsynth (no marker): the entries it owns."""
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?")
+"""A name from data that may name an output: ASCII letters, digits, '.', '_' and '-',
+starting with a letter or digit and not ending with '.' (hidden names, '.', '..', separators,
+NUL, spaces, shell and Markdown characters, and names Windows would alter are all out)."""
+
+MAX_NAME = 64
+"""Characters of a name from data that becomes an output (far below every file system's 255)."""
+
+
+def safe_name(name: object, what: str) -> str:
+    """``name`` itself when it may name one entry of an output folder, else a one-line error.
+
+    The reduction to a slug is the identity or a refusal: a name from data that is not
+    already a safe slug (:data:`SAFE_NAME`, at most :data:`MAX_NAME` characters) is refused,
+    never rewritten, so the folder a user finds is named exactly like the class in the JSON,
+    and no two names can be reduced to the same path. ``what`` says what the name is, e.g.
+    ``"class name"``.
+    """
+    problem = name_problem(name)
+    if problem is None:
+        return str(name)
+    shown_name = repr(name) if len(repr(name)) <= 80 else repr(name)[:77] + "..."
+    raise BrainsynthError(
+        f"{what} {shown_name} cannot name an output ({problem}); names that become files or "
+        f"folders are letters, digits, '.', '_' and '-', at most {MAX_NAME} characters"
+    )
+
+
+def name_problem(name: object) -> str | None:
+    """Why ``name`` is no safe slug, or None when it is one."""
+    if not isinstance(name, str):
+        return "not text"
+    if not name:
+        return "empty"
+    if "\0" in name:
+        return "it holds a NUL character"
+    if os.path.isabs(name) or name.startswith(("/", "\\")):
+        return "an absolute path"
+    if name in (".", "..") or "/" in name or "\\" in name:
+        return "a path, not a plain name"
+    if len(name) > MAX_NAME:
+        return f"longer than {MAX_NAME} characters"
+    if not SAFE_NAME.fullmatch(name):
+        return "it starts with '.', ends with '.' or holds other characters"
+    return None
+
+
+def distinct_names(names: Iterable[object], what: str) -> list[str]:
+    """Each of ``names`` checked by :func:`safe_name`, once each, in order of appearance.
+
+    Two different names that would share one path are refused, not disambiguated: names that
+    differ only in case (``T1``, ``t1``) are one folder on the case-insensitive file systems
+    of macOS and Windows.
+    """
+    seen: dict[str, str] = {}
+    for name in dict.fromkeys(safe_name(n, what) for n in names):
+        other = seen.setdefault(name.casefold(), name)
+        if other != name:
+            raise BrainsynthError(
+                f"{what}s {other!r} and {name!r} would name the same output on a "
+                "case-insensitive file system; rename one"
+            )
+    return list(seen.values())
+
+
+def inside(folder: str | os.PathLike[str], name: object, what: str) -> Path:
+    """``folder / name`` for a ``name`` from data, proven to stay inside ``folder``.
+
+    ``name`` must be a safe slug (:func:`safe_name`); the path must not be a symbolic link
+    (a class folder ``t2 -> /elsewhere`` would lead the writes out), and with every parent
+    resolved it must be a direct child of the resolved ``folder``.
+    """
+    path = Path(folder) / safe_name(name, what)
+    refuse_link(path, "--out")
+    if Path(os.path.realpath(path)).parent != Path(os.path.realpath(folder)):
+        raise BrainsynthError(f"{shown(path)}: leads outside {shown(folder)}; choose another --out")
+    return path
+
+
+def refuse_link(path: Path, flag: str) -> None:
+    """A one-line error when ``path`` is a symbolic link: nothing is written through one."""
+    if path.is_symlink():
+        raise BrainsynthError(
+            f"{shown(path)}: is a symbolic link (to {os.readlink(path)}); brainsynth never "
+            f"writes through links: remove it or choose another {flag}"
+        )
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """Every entry a command may write at the top of its folder: what its marker may list.
+
+    ``files`` and ``folders`` are exact names; ``file_pattern`` and ``folder_pattern``
+    regular expressions matched in full (``sample``'s numbered PNGs). A name the command
+    writes on this run is always known (as a file unless listed as a folder).
+    """
+
+    files: tuple[str, ...] = ()
+    folders: tuple[str, ...] = ()
+    file_pattern: str = ""
+    folder_pattern: str = ""
+
+    def kind(self, name: str) -> str | None:
+        """``"file"``, ``"folder"`` or None (a name the command never writes)."""
+        if name in self.folders or (
+            self.folder_pattern and re.fullmatch(self.folder_pattern, name)
+        ):
+            return "folder"
+        if name in self.files or (self.file_pattern and re.fullmatch(self.file_pattern, name)):
+            return "file"
+        return None
 
 
 def check_path_text(path: str | os.PathLike[str], flag: str) -> None:
@@ -92,16 +217,84 @@ def check_writable(folder: str | os.PathLike[str], flag: str, shown_as: str | No
 
 
 def read_marker(folder: Path) -> dict | None:
-    """The marker of ``folder`` (a dict with ``command`` and ``files``), or None."""
+    """The marker of ``folder`` (a dict with ``command`` and ``files``), or None.
+
+    ``files`` is as found, unchecked: :func:`owned_entries` decides whether to trust it.
+    """
     try:
         marker = json.loads((folder / MARKER).read_text())
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return None
     if not isinstance(marker, dict) or not isinstance(marker.get("command"), str):
         return None
-    files = marker.get("files")
-    marker["files"] = [f for f in files if isinstance(f, str)] if isinstance(files, list) else []
     return marker
+
+
+def owned_entries(
+    folder: Path, marker: dict, flag: str, vocabulary: Vocabulary, writes: Iterable[str] = ()
+) -> set[str]:
+    """The entries ``marker`` (the command's own, in ``folder``) says the command wrote.
+
+    Trusted only when every one is a plain file name that the command writes there
+    (``vocabulary`` or this run's ``writes``), of the kind it writes (a folder only where
+    it writes a folder), and no link; otherwise a one-line error before anything is deleted.
+    """
+    command = marker["command"]
+    path = folder / MARKER
+
+    def refuse(reason: str, entry: object = None) -> BrainsynthError:
+        what = "" if entry is None else f"lists {entry!r}, "
+        return BrainsynthError(
+            f"{shown(path)}: {what}{reason}; the marker is not trusted and nothing was "
+            f"deleted: remove it or choose another {flag}"
+        )
+
+    if path.is_symlink():
+        raise refuse("is a symbolic link")
+    files = marker.get("files", [])
+    if not isinstance(files, list):
+        raise refuse("'files' is not a list of file names")
+    writes = set(writes)
+    for entry in files:
+        problem = plain_name_problem(entry)
+        if problem is not None:
+            raise refuse(problem, entry)
+        kind = vocabulary.kind(entry) or ("file" if entry in writes else None)
+        if kind is None:
+            raise refuse(f"a name 'brainsynth {command}' never writes", entry)
+        refuse_link(folder / entry, flag)
+        found = entry_kind(folder / entry)
+        if found not in (None, kind):
+            raise refuse(f"a {found} where 'brainsynth {command}' writes a {kind}", entry)
+    return set(files)
+
+
+def plain_name_problem(name: object) -> str | None:
+    """Why ``name`` is no plain file name of an entry directly in a folder, or None."""
+    if not isinstance(name, str) or not name or name == MARKER:
+        return "not a file name"
+    if "\0" in name:
+        return "not a file name (it holds a NUL character)"
+    if os.path.isabs(name) or name.startswith(("/", "\\")):
+        return "an absolute path"
+    if name in (".", "..") or "/" in name or "\\" in name:
+        return "a path, not a plain file name"
+    if len(name.encode("utf-8", "surrogatepass")) > 255:
+        return "not a file name (longer than 255 bytes)"
+    return None
+
+
+def entry_kind(path: Path) -> str | None:
+    """``"file"``, ``"folder"``, ``"link"``, ``"special file"`` or None (nothing there)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:  # nothing there, or nothing this process may see
+        return None
+    if stat.S_ISLNK(mode):
+        return "link"
+    if stat.S_ISDIR(mode):
+        return "folder"
+    return "file" if stat.S_ISREG(mode) else "special file"
 
 
 def write_marker(folder: Path, command: str, files: Iterable[str]) -> None:
@@ -135,7 +328,7 @@ class FolderClaim:
     ``owned``: the entries this command wrote there before (it may replace them).
     ``shared``: a folder the command did not make (the working folder of ``--out
     metrics.json``): it writes only new names there (or with ``--overwrite``) and leaves no
-    marker.
+    marker. ``vocabulary``: every entry the command may write there (see :class:`Vocabulary`).
     """
 
     folder: Path
@@ -144,6 +337,7 @@ class FolderClaim:
     owned: set[str] = field(default_factory=set)
     overwrite: bool = False
     shared: bool = False
+    vocabulary: Vocabulary = field(default_factory=Vocabulary)
 
     def begin(self, names: Iterable[str]) -> None:
         """Create the folder and record ``names`` as this command's before writing them.
@@ -161,13 +355,14 @@ class FolderClaim:
 
         Entries the command wrote on an earlier run but not this time (``000007.png`` of a
         larger sample) are deleted: they are the command's, and leaving them would mix two
-        runs. Nothing it did not write is touched.
+        runs. Nothing it did not write is touched, and a stale entry that is not of the kind
+        the command writes (a link, or a folder where it writes a file) is left alone.
         """
         if self.shared:
             return
         names = set(names)
         for stale in sorted(self.owned - names):
-            remove_entry(self.folder / stale)
+            remove_entry(self.folder / stale, self.vocabulary.kind(stale) == "folder")
         self.owned = names
         write_marker(self.folder, self.command, names)
 
@@ -179,7 +374,7 @@ class FolderClaim:
         """
         parent = self.folder if self.folder.exists() else self.folder.parent
         tmp = parent / f".{self.folder.name}.partial-{os.getpid()}"
-        shutil.rmtree(tmp, ignore_errors=True)
+        clear(tmp)
         tmp.mkdir(parents=True)
         return tmp
 
@@ -209,7 +404,7 @@ class FolderClaim:
             )
         write_marker(self.folder, self.command, self.owned | set(new))
         trash = self.folder / f".brainsynth-old-{os.getpid()}"
-        shutil.rmtree(trash, ignore_errors=True)
+        clear(trash)
         trash.mkdir()
         for name in sorted(self.owned | set(in_the_way)):
             if exists(self.folder / name):
@@ -227,16 +422,36 @@ def exists(path: Path) -> bool:
     return path.exists() or path.is_symlink()
 
 
-def remove_entry(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path)
-    elif exists(path):
+def clear(path: Path) -> None:
+    """Remove a leftover temporary entry of this process: a link itself, never its target."""
+    if entry_kind(path) == "folder":
+        shutil.rmtree(path, ignore_errors=True)
+    elif entry_kind(path) is not None:
         path.unlink()
 
 
+def remove_entry(path: Path, folder: bool = False) -> None:
+    """Delete the regular file ``path`` (or, when ``folder``, the real folder ``path``).
+
+    A link, a special file, or a folder where a file was expected stays: never is a link's
+    target, or anything behind one, deleted.
+    """
+    kind = entry_kind(path)
+    if kind == "file":
+        path.unlink()
+    elif kind == "folder" and folder:
+        shutil.rmtree(path)
+
+
 def in_the_way(claim: FolderClaim, names: Iterable[str]) -> None:
-    """Refuse the first of ``names`` that exists in the claimed folder and is not owned."""
-    if claim.overwrite or not claim.folder.is_dir():
+    """Refuse the first of ``names`` that is a link in the claimed folder (always), or that
+    exists there and is not owned (unless ``--overwrite``)."""
+    if not claim.folder.is_dir():
+        return
+    names = list(names)
+    for name in names:
+        refuse_link(claim.folder / name, claim.flag)
+    if claim.overwrite:
         return
     for name in names:
         if exists(claim.folder / name) and name not in claim.owned:
@@ -254,25 +469,30 @@ def claim_folder(
     writes: Iterable[str] = (),
     overwrite: bool = False,
     legacy: Legacy | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> FolderClaim:
     """Check, before any work, that ``command`` may make ``folder`` its output folder.
 
     Allowed: a folder that does not exist (the nearest existing parent must be writable), an
     empty folder, or one with this command's marker (or recognised by ``legacy``) where none
-    of ``writes`` (the top-level names the command will write) belongs to someone else. With
-    ``overwrite`` a foreign folder is written into too, still replacing only ``writes``.
+    of ``writes`` (the top-level names the command will write) belongs to someone else or is
+    a link. With ``overwrite`` a foreign folder is written into too, still replacing only
+    ``writes``. ``vocabulary``: every entry the command ever writes there, which its marker
+    may list (default: ``writes``, all files); a marker listing anything else is refused.
     """
     check_path_text(folder, flag)
     path = Path(folder)
     if path.exists() and not path.is_dir():
         raise refusal(path, "exists and is not a folder", flag, overwrite_ok=False)
-    claim = FolderClaim(path, command, flag, overwrite=overwrite)
+    writes = list(writes)
+    vocabulary = vocabulary or Vocabulary(files=tuple(writes))
+    claim = FolderClaim(path, command, flag, overwrite=overwrite, vocabulary=vocabulary)
     if path.is_dir():
         marker = read_marker(path)
         present = entries(path)
         old = legacy(path) if marker is None and legacy is not None else None
         if marker is not None and marker["command"] == command:
-            claim.owned = set(marker["files"])
+            claim.owned = owned_entries(path, marker, flag, vocabulary, writes)
         elif old is not None:
             claim.owned = set(old)
         elif present and not overwrite:
@@ -294,20 +514,23 @@ def claim_files(
     flag: str,
     overwrite: bool = False,
     shown_as: str | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> FolderClaim:
     """Check, before any work, that ``command`` may write the files ``names`` into ``folder``.
 
     A folder that does not exist becomes the command's own (with a marker, so a second run
     may replace its files); in a folder with the command's marker, files it wrote are
-    replaced; in any other folder the names must be new, unless ``overwrite``.
+    replaced; in any other folder the names must be new, unless ``overwrite``. A link among
+    ``names`` is always refused; ``vocabulary`` as for :func:`claim_folder`.
     """
     names = list(names)
     check_path_text(folder, flag)
     path = Path(folder)
     marker = read_marker(path) if path.is_dir() else None
-    claim = FolderClaim(path, command, flag, overwrite=overwrite)
+    vocabulary = vocabulary or Vocabulary(files=tuple(names))
+    claim = FolderClaim(path, command, flag, overwrite=overwrite, vocabulary=vocabulary)
     if marker is not None and marker["command"] == command:
-        claim.owned = set(marker["files"])
+        claim.owned = owned_entries(path, marker, flag, vocabulary, names)
     elif path.is_dir():
         claim.shared = True
     in_the_way(claim, names)
@@ -321,6 +544,7 @@ def claim_file(
     flag: str,
     overwrite: bool = False,
     within: FolderClaim | None = None,
+    vocabulary: Vocabulary | None = None,
 ) -> FolderClaim | None:
     """Check, before any work, that ``command`` may write the single file ``file``.
 
@@ -339,7 +563,7 @@ def claim_file(
     if within is not None and same_folder(path.parent, within.folder):
         in_the_way(within, [path.name])
         return None
-    return claim_files(path.parent, [path.name], command, flag, overwrite, shown_as=shown(path))
+    return claim_files(path.parent, [path.name], command, flag, overwrite, shown(path), vocabulary)
 
 
 def same_folder(a: Path, b: Path) -> bool:

@@ -43,7 +43,15 @@ from brainsynth.data.layouts import (
     write_manifest,
 )
 from brainsynth.errors import BrainsynthError
-from brainsynth.outputs import claim_folder
+from brainsynth.outputs import Vocabulary, claim_folder
+
+PHANTOM_VOCABULARY = Vocabulary(
+    files=(MANIFEST, "README-PHANTOM.txt", "dataset.json"),
+    folders=("HGG", "LGG", "imagesTr", "labelsTr"),
+    folder_pattern=r"BraTS2021_[0-9]{5,}|BraTS-GLI-[0-9]{5,}-000",
+)
+"""What a cohort's marker may list: the top-level entries of every layout (a cohort may be
+rewritten in another layout, whose first run's entries are then stale)."""
 
 SEQUENCE_ORDER: tuple[str, ...] = ("t1", "t1c", "t2", "flair")
 
@@ -364,7 +372,9 @@ def make_cohort(
     if patients < 1:
         raise BrainsynthError(f"--patients must be at least 1, got {patients}")
     writes = top_level_entries(layout, patients)
-    claim = claim_folder(out, "phantom", "OUT", writes, overwrite=overwrite)
+    claim = claim_folder(
+        out, "phantom", "OUT", writes, overwrite=overwrite, vocabulary=PHANTOM_VOCABULARY
+    )
     tmp = claim.scratch()
     try:
         grades = write_patients(tmp, patients, seed, layout, progress)

@@ -27,6 +27,7 @@ import numpy as np
 
 from brainsynth import sampling, training
 from brainsynth.config import write_text_atomic
+from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import is_generator_source, load_image_source
 from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
 from brainsynth.sampling import SamplingConfig
@@ -62,7 +63,13 @@ def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
     folder = source if source.is_dir() else source.parent
     for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
         if candidate.is_file():
-            return json.loads(candidate.read_text())
+            try:
+                record = json.loads(candidate.read_text(encoding="utf-8"))
+            except (ValueError, RecursionError) as exc:
+                raise BrainsynthError(f"{candidate}: not valid JSON ({exc})") from None
+            if not isinstance(record, dict):
+                raise BrainsynthError(f"{candidate}: not a sampling record (a JSON object)")
+            return record
     return None
 
 

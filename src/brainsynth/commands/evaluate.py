@@ -51,6 +51,9 @@ label against the real images of that label (with-tumor samples against real sli
 tumour; t2 samples against real T2), under "per_label". Joint samples (--sequence joint,
 (N, 4, H, W)) get a C2ST on the four-channel stacks (so sequences that disagree with each
 other count against the generator) and every metric per channel, under "per_channel".
+The montages of each class or channel go into a folder named after it beside the JSON
+(t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
+that is not a class of the samples' condition is refused before any metric runs.
 """
 
 
@@ -188,6 +191,56 @@ def parse_sizes(text: str) -> list[int]:
     return sizes
 
 
+def evaluate_vocabulary(groups: bool = True):
+    """Every entry ``evaluate`` writes beside its JSON (with ``groups``) or into the folder of
+    a class or channel: what its marker there may list."""
+    from brainsynth.metrics.evaluate import FEATURE_SPACES, METRIC_FAMILIES, output_files
+    from brainsynth.metrics.grouped import GROUP_FOLDERS
+    from brainsynth.outputs import Vocabulary
+
+    montages = tuple(output_files(list(METRIC_FAMILIES), list(FEATURE_SPACES), None))
+    if not groups:
+        return Vocabulary(files=montages)
+    return Vocabulary(files=montages, folders=GROUP_FOLDERS, file_pattern=r".+\.json")
+
+
+def claim_groups(claim, groups: list[str], montages: list[str], out) -> list:
+    """Claim, before any metric runs, the folder of each class or channel beside the JSON.
+
+    Each must be a new name in ``claim``'s folder (or evaluate's own entry there) and new,
+    empty or evaluate's own itself (see :mod:`brainsynth.outputs`); ``--overwrite`` lets
+    evaluate write its montages into a folder it did not make, replacing only those.
+    """
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.metrics.grouped import group_folder
+    from brainsynth.outputs import claim_folder, in_the_way
+
+    folders = [group_folder(claim.folder, name) for name in groups]
+    if out.name.casefold() in {name.casefold() for name in groups}:
+        raise BrainsynthError(
+            f"--out {out}: the folder of class {out.name} goes beside the JSON; name the "
+            "JSON differently (e.g. metrics.json)"
+        )
+    in_the_way(claim, groups)
+    inner = evaluate_vocabulary(groups=False)
+    return [
+        claim_folder(folder, "evaluate", "--out", montages, claim.overwrite, vocabulary=inner)
+        for folder in folders if folder is not None
+    ]  # fmt: skip
+
+
+def tumor_threshold(record: dict) -> float:
+    """The samples' ``tumor_threshold`` from ``sampling.json`` (0 when absent), checked."""
+    import math
+
+    from brainsynth.errors import BrainsynthError
+
+    value = record.get("tumor_threshold") or 0
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise BrainsynthError(f"sampling.json: tumor_threshold {value!r} is not a number")
+    return float(value)
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
     from pathlib import Path
@@ -196,9 +249,10 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.errors import BrainsynthError
     from brainsynth.imageio import is_generator_source
     from brainsynth.metrics.evaluate import format_summary, output_files, real_image_labels
-    from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label
+    from brainsynth.metrics.grouped import evaluate_channels, evaluate_per_label, label_groups
     from brainsynth.metrics.spaces import check_feature_sources, check_features
     from brainsynth.outputs import claim_file, claim_files
+    from brainsynth.paper import SEQUENCES
     from brainsynth.pipeline import evaluate_and_record, load_fake_images
     from brainsynth.sampling.files import read_sample_labels
 
@@ -226,26 +280,40 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
     )
     out = Path(args.out)
-    claim_file(out, "evaluate", "--out", args.overwrite)  # a file name, not a folder
-    names = [out.name, *output_files(config.metrics, config.features, args.domain_encoder)]
-    claim = claim_files(out.parent, names, "evaluate", "--out", args.overwrite, shown_as=str(out))
+    vocabulary = evaluate_vocabulary()
+    claim_file(out, "evaluate", "--out", args.overwrite, vocabulary=vocabulary)  # not a folder
+    montages = output_files(config.metrics, config.features, args.domain_encoder)
+    names = [out.name, *montages]
+    channels = list(SEQUENCES) if args.sequence == JOINT else []
+    claim = claim_files(
+        out.parent, [*names, *channels], "evaluate", "--out", args.overwrite, str(out), vocabulary
+    )
+    group_claims = claim_groups(claim, channels, montages, out)
     prepared = load_prepared(args.real)
     check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
     fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
-    claim.begin(names)
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
     labels = read_sample_labels(args.fake, record, len(fake))
     if record is not None:  # per-image labels are in labels.csv, not in metrics.json
         record = {k: v for k, v in record.items() if k != "labels"}
+    condition = record.get("condition") if record is not None else None
+    per_label = args.sequence != JOINT and labels is not None and bool(condition)
+    if per_label:  # class names from a file: checked and their folders claimed before work
+        classes = label_groups(labels, str(condition))
+        threshold = tumor_threshold(record)
+        group_claims = claim_groups(claim, classes, montages, out)
+    claim.begin([*names, *(group.folder.name for group in group_claims)])
+    for group in group_claims:
+        group.begin(montages)
     if args.sequence == JOINT:
         extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
         config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
-    elif labels is not None and record is not None and record.get("condition"):
+    elif per_label:
         extra["per_label"] = evaluate_per_label(
-            prepared, args.sequence, fake, labels, record["condition"],
-            float(record.get("tumor_threshold") or 0), config, out.parent, progress,
+            prepared, args.sequence, fake, labels, str(condition), threshold, config,
+            out.parent, progress,
         )  # fmt: skip
     real = prepared.image_set(args.sequence, as_float=False)
     evaluate_and_record(

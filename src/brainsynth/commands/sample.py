@@ -82,8 +82,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def sample_names(n: int) -> list[str]:
-    """The files ``sample`` writes into its folder for ``n`` images."""
-    return [*(f"{i:06d}.png" for i in range(n)), "samples.npy", "sampling.json"]
+    """The files ``sample`` writes into its folder for ``n`` images (``labels.csv`` too when
+    the generator is conditional: claimed always, so a stale one never labels new images)."""
+    return [*(f"{i:06d}.png" for i in range(n)), "samples.npy", "sampling.json", "labels.csv"]
+
+
+def sample_vocabulary():
+    """Every entry ``sample`` writes into its folder: its files and PNGs (images, a --grid)."""
+    from brainsynth.outputs import Vocabulary
+
+    return Vocabulary(files=("samples.npy", "sampling.json", "labels.csv"), file_pattern=r".+\.png")
 
 
 def legacy_samples(folder):
@@ -123,8 +131,9 @@ def run(args: argparse.Namespace) -> int:
     )
     names = sample_names(args.n)
     claim = claim_folder(
-        args.out, "sample", "--out", names, overwrite=args.overwrite, legacy=legacy_samples
-    )
+        args.out, "sample", "--out", names, overwrite=args.overwrite, legacy=legacy_samples,
+        vocabulary=sample_vocabulary(),
+    )  # fmt: skip
     grid_claim = None
     if args.grid:
         grid_claim = claim_file(args.grid, "sample", "--grid", args.overwrite, within=claim)
@@ -135,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     if grid_claim is not None:
         grid_claim.begin([Path(args.grid).name])
     out = write_samples(images, args.out, grid=args.grid, meta=info)
+    if info.get("labels") is None:  # unconditional: an earlier labels.csv would be stale
+        names.remove("labels.csv")
     claim.finish(names)
     print(f"brainsynth: wrote {len(images)} images to {out}")
     return 0

@@ -49,7 +49,7 @@ from brainsynth.data.preprocessing import (
     resize,
 )
 from brainsynth.errors import BrainsynthError
-from brainsynth.outputs import claim_file, claim_folder
+from brainsynth.outputs import Vocabulary, claim_file, claim_folder
 from brainsynth.paper import SEQUENCE_LABELS, SEQUENCES, SLICES
 
 GRADES = ("HGG", "LGG", "all")
@@ -225,6 +225,9 @@ PREPARED_FILES: tuple[str, ...] = (
 LEGACY_FILES: tuple[str, ...] = ("images.npy", "slices.csv", "dataset.json", "config.yaml")
 """What brainsynth 0.1 wrote (no ``masks.npy``: a file of that name there is not prepare's)."""
 
+PREPARED_VOCABULARY = Vocabulary(files=PREPARED_FILES, file_pattern=r".+\.png")
+"""What a prepared folder's marker may list: those files and a ``--preview`` PNG inside."""
+
 
 def prepare(
     src: str | os.PathLike[str],
@@ -242,7 +245,7 @@ def prepare(
     config.validate()
     src, out = Path(src), Path(out)
     claim = claim_folder(
-        out, "prepare", "OUT", PREPARED_FILES, overwrite=overwrite, legacy=legacy_prepared
+        out, "prepare", "OUT", PREPARED_FILES, overwrite, legacy_prepared, PREPARED_VOCABULARY
     )
     preview_claim = None
     if preview is not None:

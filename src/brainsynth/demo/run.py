@@ -27,9 +27,9 @@ from brainsynth import training
 from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
-from brainsynth.demo.config import DemoConfig, DemoGan, training_budgets
+from brainsynth.demo.config import DEMO_GANS, DEMO_WGAN, DemoConfig, DemoGan, training_budgets
 from brainsynth.errors import BrainsynthError
-from brainsynth.outputs import claim_folder
+from brainsynth.outputs import Vocabulary, claim_folder, inside, safe_name
 from brainsynth.phantom import make_cohort
 from brainsynth.pipeline import Experiment, evaluate_and_record, sample_experiment
 from brainsynth.report.demo import write_demo_report
@@ -65,11 +65,25 @@ class StepClock:
         self.steps.append(Step(name, detail, time.monotonic() - t0))
 
 
+VTT_FILES: tuple[str, ...] = ("vtt.sqlite", "vtt.sqlite-wal", "vtt.sqlite-shm")
+
+
 def output_names(config: DemoConfig) -> list[str]:
-    """The entries the demo writes at the top of its folder (nothing else is touched)."""
-    vtt = ["vtt.sqlite", "vtt.sqlite-wal", "vtt.sqlite-shm"]
+    """The entries the demo writes at the top of its folder (nothing else is touched); a
+    model's name becomes a folder, so it must be a safe name (:func:`safe_name`)."""
+    models = [safe_name(gan.name, "demo model name") for gan in config.gans]
     return ["config.yaml", "phantom", f"prepared{config.size}", "prepared-preview.png",
-            *(gan.name for gan in config.gans), *vtt, "report.html"]  # fmt: skip
+            *models, *VTT_FILES, "report.html"]  # fmt: skip
+
+
+def demo_vocabulary(config: DemoConfig) -> Vocabulary:
+    """What the demo's marker may list: its files, the phantom, prepared and model folders."""
+    models = {gan.name for gan in (*DEMO_GANS, DEMO_WGAN, *config.gans)}
+    return Vocabulary(
+        files=("config.yaml", "prepared-preview.png", *VTT_FILES, "report.html"),
+        folders=("phantom", *sorted(models)),
+        folder_pattern=r"prepared[0-9]+",
+    )
 
 
 def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
@@ -83,7 +97,9 @@ def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
 
     out = Path(config.out)
     names = output_names(config)
-    claim = claim_folder(out, "demo", "--out", names, overwrite=overwrite, legacy=legacy_demo)
+    claim = claim_folder(
+        out, "demo", "--out", names, overwrite, legacy_demo, demo_vocabulary(config)
+    )
     claim.begin(names)
     save_config(config, out / "config.yaml")
     train_s, eval_s = training_budgets(config)
@@ -152,7 +168,7 @@ def train_and_evaluate(
     clock: StepClock,
 ) -> dict[str, Any]:
     """Train one model for ``budget_s`` seconds, sample it and evaluate the samples."""
-    experiment = Experiment(Path(config.out) / gan.name)
+    experiment = Experiment(inside(config.out, gan.name, "demo model name"))
     settings = merge(preset(gan.preset), gan.overrides)
     settings = merge(settings, {
         "data": {"prepared": str(prepared), "sequence": config.sequence},

@@ -18,14 +18,45 @@ from typing import Any
 import numpy as np
 
 from brainsynth.data.dataset import JOINT, PreparedDataset
-from brainsynth.data.labels import tumor_labels
+from brainsynth.data.labels import TUMOR_LABEL_NAMES, tumor_labels
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.evaluate import EvalConfig, evaluate
+from brainsynth.outputs import distinct_names, inside
 from brainsynth.paper import SEQUENCES
 
+MIN_PER_CLASS = 10
+"""Samples a class needs to be evaluated (fewer get a note)."""
 
-def _sub(out_dir: Path | None, name: str) -> Path | None:
-    return out_dir / name if out_dir is not None else None
+CLASSES: dict[str, tuple[str, ...]] = {"tumor": TUMOR_LABEL_NAMES, "sequence": SEQUENCES}
+"""The classes of each condition whose samples can be evaluated per class."""
+
+GROUP_FOLDERS: tuple[str, ...] = tuple(dict.fromkeys([*SEQUENCES, *TUMOR_LABEL_NAMES]))
+"""Every folder a per-class or per-channel evaluation may write beside its JSON."""
+
+
+def group_folder(out_dir: Path | None, name: str) -> Path | None:
+    """The folder of one class or channel in ``out_dir`` (through the one slug-and-contain
+    helper, :func:`brainsynth.outputs.inside`), or None without ``out_dir``."""
+    return inside(out_dir, name, "class name") if out_dir is not None else None
+
+
+def label_groups(labels: list[str], condition: str) -> list[str]:
+    """The classes of ``labels`` that get evaluated (at least :data:`MIN_PER_CLASS` samples).
+
+    Checked before any metric runs, for every class present: a name from a file
+    (``labels.csv``, an export's ``label_names``) must be a safe name, since it names a
+    folder, and a class of ``condition``, since it selects the real images compared with.
+    """
+    if condition not in CLASSES:
+        raise BrainsynthError(f"samples labelled by condition {condition!r} cannot be evaluated")
+    names = distinct_names(labels, "class name")
+    unknown = [name for name in names if name not in CLASSES[condition]]
+    if unknown:
+        raise BrainsynthError(
+            f"class {unknown[0]!r} of the synthetic images is not a class of condition "
+            f"{condition} ({', '.join(CLASSES[condition])})"
+        )
+    return [name for name in names if labels.count(name) >= MIN_PER_CLASS]
 
 
 def evaluate_channels(
@@ -43,7 +74,7 @@ def evaluate_channels(
             prepared.image_set(name, as_float=False),
             np.ascontiguousarray(fake[:, c : c + 1]),
             config,
-            _sub(out_dir, name),
+            group_folder(out_dir, name),
             progress,
         )
         for c, name in enumerate(SEQUENCES)
@@ -93,16 +124,20 @@ def evaluate_per_label(
     progress: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """Every metric per class present in ``labels`` (one name per sample), against the real
-    images of that class; classes with fewer than 10 samples are skipped with a note."""
+    images of that class; classes with fewer than 10 samples are skipped with a note. Every
+    class name is checked (:func:`label_groups`) before the first metric runs."""
     names = np.asarray(labels)
     if len(names) != len(fake):
         raise BrainsynthError(f"{len(names)} labels for {len(fake)} samples")
+    evaluated = label_groups(list(labels), condition)
     out: dict[str, dict[str, Any]] = {}
     for name in dict.fromkeys(labels):
         chosen = fake[names == name]
-        if len(chosen) < 10:
-            out[name] = {"note": f"not evaluated: {len(chosen)} samples (at least 10 needed)"}
+        if name not in evaluated:
+            out[name] = {
+                "note": f"not evaluated: {len(chosen)} samples (at least {MIN_PER_CLASS} needed)"
+            }
             continue
         real = real_of_label(prepared, sequence, condition, name, threshold)
-        out[name] = evaluate(real, chosen, config, _sub(out_dir, name), progress)
+        out[name] = evaluate(real, chosen, config, group_folder(out_dir, name), progress)
     return out

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from brainsynth.config import write_atomic
+
 COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
 Series = tuple[Sequence[float], Sequence[float], Sequence[Sequence[float]] | None]
 
@@ -46,7 +48,7 @@ def line_plot(
     ]  # fmt: skip
     if not points:
         draw.text((left, height // 2), "no data", fill="black")
-        image.save(path)
+        write_atomic(path, lambda handle: image.save(handle, format="PNG"))
         return Path(path)
     x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
     y0, y1 = ylim or (min(p[1] for p in points), max(p[1] for p in points))
@@ -84,5 +86,5 @@ def line_plot(
             if ci is not None and None not in ci:
                 draw.line([px(x), py(ci[0]), px(x), py(ci[1])], fill=colour, width=1)
         draw.text((width - right - 170, top + 6 + 14 * i), name, fill=colour)
-    image.save(path)
+    write_atomic(path, lambda handle: image.save(handle, format="PNG"))
     return Path(path)

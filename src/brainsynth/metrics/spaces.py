@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from brainsynth.config import write_atomic
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics import domain, features
 from brainsynth.metrics.evaldata import EvalData
@@ -44,9 +45,7 @@ def _cached(cache: str | None, tag: str, images: np.ndarray, compute) -> np.ndar
         return np.load(path)
     values = compute(images)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, values)
-    tmp.replace(path)
+    write_atomic(path, lambda handle: np.save(handle, values))
     return values
 
 

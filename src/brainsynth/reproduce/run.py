@@ -16,7 +16,7 @@ from typing import Any
 from brainsynth.config import load_config, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
-from brainsynth.outputs import claim_folder
+from brainsynth.outputs import Vocabulary, claim_folder, inside
 from brainsynth.paper import Configuration, paper_configurations
 from brainsynth.pipeline import Experiment, run_experiment
 from brainsynth.report.table1 import write_table1
@@ -30,6 +30,13 @@ TABLE_FILES: tuple[str, ...] = ("table1.md", "table1.csv", "table1.html")
 def output_names(configurations: list[Configuration]) -> list[str]:
     """The entries ``reproduce`` writes at the top of its folder."""
     return ["config.yaml", *TABLE_FILES, *(c.slug for c in configurations)]
+
+
+def reproduce_vocabulary() -> Vocabulary:
+    """What a reproduction's marker may list: its files and one folder per configuration."""
+    return Vocabulary(
+        files=("config.yaml", *TABLE_FILES), folders=tuple(c.slug for c in paper_configurations())
+    )
 
 
 def legacy_reproduction(folder: Path) -> set[str] | None:
@@ -53,8 +60,9 @@ def run_reproduce(
     configurations = paper_configurations()
     names = output_names(configurations)
     claim = claim_folder(
-        config.out, "reproduce", "--out", names, overwrite=overwrite, legacy=legacy_reproduction
-    )
+        config.out, "reproduce", "--out", names, overwrite, legacy_reproduction,
+        reproduce_vocabulary(),
+    )  # fmt: skip
     check_sizes(config)
     out = Path(config.out)
     claim.begin(names)
@@ -83,7 +91,7 @@ def run_configuration(config: ReproduceConfig, configuration: Configuration) -> 
 
     EMA and DiffAugment stay off (the configs' defaults): this is the paper's setting.
     """
-    experiment = Experiment(Path(config.out) / configuration.slug)
+    experiment = Experiment(inside(config.out, configuration.slug, "configuration"))
     if experiment.metrics.is_file():
         print("   finished earlier: skipped", flush=True)
         return json.loads(experiment.metrics.read_text())

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.config import write_text_atomic
+from brainsynth.config import write_atomic, write_text_atomic
+from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import joint_panel, save_grid, save_png
 
 
@@ -27,6 +28,8 @@ def write_samples(
     montage of up to 64; ``meta`` (e.g. :func:`~brainsynth.sampling.generate_with_info`'s
     info) goes into ``sampling.json``, except a per-image ``labels`` list, which becomes
     ``DIR/labels.csv`` (file, label id, label name) with the counts per class in the JSON.
+    Every file is written atomically and never through a link (the caller's claim refused
+    links among these names before the work: :mod:`brainsynth.outputs`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -35,9 +38,7 @@ def write_samples(
         raise ValueError(f"expected (N, 1, H, W) or (N, 4, H, W) images, got {images.shape}")
     for i, image in enumerate(images):
         save_png(out / f"{i:06d}.png", joint_panel(image) if len(image) == 4 else image)
-    tmp = out / ".samples.npy.tmp.npy"
-    np.save(tmp, images)
-    os.replace(tmp, out / "samples.npy")
+    write_atomic(out / "samples.npy", lambda handle: np.save(handle, images))
     if grid is not None:
         save_grid(grid, images[:64])
     record = {**(meta or {}), "count": len(images), "grid": str(grid) if grid else None}
@@ -66,6 +67,12 @@ def read_sample_labels(
     path = (source if source.is_dir() else source.parent) / "labels.csv"
     if not path.is_file():
         return None
-    with path.open(newline="") as handle:
-        labels = [row["label"] for row in csv.DictReader(handle)]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = csv.DictReader(handle)
+            if "label" not in (rows.fieldnames or []):
+                raise BrainsynthError(f"{path}: no 'label' column (file,label_id,label)")
+            labels = [row["label"] or "" for row in rows]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise BrainsynthError(f"{path}: not a readable labels file ({exc})") from None
     return labels[:n] if len(labels) >= n else None

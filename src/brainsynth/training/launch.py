@@ -30,7 +30,14 @@ from brainsynth.config import config_from_dict, config_to_dict, save_config
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import architecture
 from brainsynth.models.checkpoint import find_checkpoint, load_checkpoint
-from brainsynth.outputs import FolderClaim, check_path_text, claim_folder, read_marker, shown
+from brainsynth.outputs import (
+    FolderClaim,
+    Vocabulary,
+    check_path_text,
+    claim_folder,
+    read_marker,
+    shown,
+)
 from brainsynth.training.config import DENOISING, TrainConfig, flat_to_nested, is_flat
 from brainsynth.training.distributed import Launch, on_main
 from brainsynth.training.loop import RunResult, training_loop
@@ -88,6 +95,12 @@ RUN_FILES: tuple[str, ...] = (
 )
 """What ``train`` writes into its run folder (all of it replaceable by ``train`` only)."""
 
+RUN_VOCABULARY = Vocabulary(
+    files=tuple(n for n in RUN_FILES if n not in ("checkpoints", "samples", "tb")),
+    folders=("checkpoints", "samples", "tb"),
+)
+"""What a run folder's marker may list: ``train``'s files, and its three folders."""
+
 
 def legacy_run(folder: Path) -> set[str] | None:
     """A run folder without marker (brainsynth 0.1.0): a config.yaml beside checkpoints/."""
@@ -117,7 +130,9 @@ def claim_run(out: str | Path, resuming: bool, overwrite: bool = False) -> Folde
     if not resuming:
         check_fresh(out)
     flag = "--resume" if resuming else "--out"
-    return claim_folder(out, "train", flag, RUN_FILES, overwrite=overwrite, legacy=legacy_run)
+    return claim_folder(
+        out, "train", flag, RUN_FILES, overwrite, legacy_run, vocabulary=RUN_VOCABULARY
+    )
 
 
 def run_training(

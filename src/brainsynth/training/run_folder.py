@@ -18,6 +18,7 @@ Layout of a run folder ``RUN/``:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,12 @@ def is_finished(run: str | Path) -> bool:
         return False
     iters = (config.get("run") or config).get("iters", 0)  # nested, or 0.1.0's flat config
     return int(done.get("iteration", -1)) >= int(iters)
+
+
+def no_follow(path: str, flags: int) -> int:
+    """An ``opener`` that refuses to open a symbolic link (the run's claim refused links among
+    its outputs before training; this keeps a link made since from being written through)."""
+    return os.open(path, flags | getattr(os, "O_NOFOLLOW", 0), 0o666)
 
 
 def write_done(run: Path, summary: dict[str, Any]) -> None:
@@ -70,7 +77,7 @@ class RunLogger:
         self.run = run
         self.metrics_path = run / "metrics.jsonl"
         truncate_metrics(self.metrics_path, start_iter)
-        self.metrics = self.metrics_path.open("a")
+        self.metrics = open(self.metrics_path, "a", opener=no_follow)  # noqa: SIM115 (closed in close)
         self.writer = SummaryWriter(log_dir=str(run / "tb"), purge_step=start_iter + 1)
 
     def log(self, record: dict[str, Any]) -> None:
