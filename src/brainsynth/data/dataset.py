@@ -91,6 +91,41 @@ class PreparedDataset:
     def patients(self) -> np.ndarray:
         return np.array([row["patient"] for row in self.slices])
 
+    @property
+    def has_masks(self) -> bool:
+        """Whether the folder holds ``masks.npy`` (prepared folders before 0.4.0 do not)."""
+        return (self.root / "masks.npy").is_file()
+
+    @property
+    def masks(self) -> np.ndarray:
+        """The label maps, uint8 (N, H, W) with labels 0..3, aligned with ``images.npy``
+        (memory-mapped; checked against the images before use)."""
+        path = self.root / "masks.npy"
+        if not path.is_file():
+            raise BrainsynthError(
+                f"{self.root}: no masks.npy (prepared before brainsynth 0.4.0): re-run "
+                "brainsynth prepare when masks are needed"
+            )
+        try:
+            masks = np.load(path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as exc:
+            raise BrainsynthError(f"{path}: unreadable ({exc})") from exc
+        n, _, h, w = self.images.shape
+        if masks.dtype != np.uint8 or masks.shape != (n, h, w):
+            raise BrainsynthError(
+                f"{path}: expected uint8 {(n, h, w)} aligned with images.npy, got "
+                f"{masks.dtype} {masks.shape}"
+            )
+        if len(masks) and int(masks.max()) > 3:
+            raise BrainsynthError(f"{path}: labels above 3 (expected 0..3)")
+        return masks
+
+    @property
+    def segmented(self) -> np.ndarray:
+        """(N,) bool: whether a slice's case had a segmentation (``tumor_pixels`` filled in);
+        the mask of a case without one is all zero and says nothing about its tumour."""
+        return np.array([str(row["tumor_pixels"]).strip() != "" for row in self.slices])
+
     def image_set(self, name: str, as_float: bool = True) -> ImageSet:
         """Select one image set: ``t1``, ``t1c``, ``t2``, ``flair``, ``concat`` or ``joint``.
 
