@@ -164,7 +164,7 @@ def summarise_segmentation(result: SegmentationResult, config: AugmentEvalConfig
             "(and repeats); dice = mean over the three regions",
             "hd95": "per test patient, mean 2D HD95 over its slices holding the region in "
             "reference or prediction; pixels",
-            "empty": "both empty: Dice 1, HD95 0; exactly one empty: Dice 0, HD95 = the image "
+            "empty": "Both empty: Dice 1, HD95 0; exactly one empty: Dice 0, HD95 = the image "
             f"diagonal ({worst_hd95(*test_masks.shape[1:]):.1f} pixels)",
         },
         "arms": arms,

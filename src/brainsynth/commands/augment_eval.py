@@ -55,7 +55,7 @@ image diagonal. Writes augment.json (arms[ARM][SIZE]: dice, dice_ci95, hd95, hd9
 regions, vs_real, vs_real_classic), augment.md, augment-dice.png, splits.json,
 predictions.npz.
 
-  brainsynth augment-eval --task segmentation --data prepared --out seg --train-patients 2,4 \
+  brainsynth augment-eval --task segmentation --data prepared --out seg --train-patients 2,4 \\
       --fractions 1 --repeats 2
 """
 
