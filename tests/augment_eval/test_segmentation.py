@@ -156,6 +156,10 @@ def test_guard_refuses_generators_that_saw_other_patients(seg_data, tmp_path):
     sneaky = mask_source([0, 1, 2, 3], extra=split.val)
     with pytest.raises(BrainsynthError, match=f"mask-conditioned generator .*{split.val[0]}"):
         run_segmentation(config, tmp_path, mask_source=sneaky, progress=False)
+    config = seg_config(seg_data, arms=("real", "synthetic"), synthetic_ratio=0.01)
+    honest = pair_source(seg_data, [0, 1, 2, 3])
+    with pytest.raises(BrainsynthError, match="0.01 gives no synthetic pair for the 12 real"):
+        run_segmentation(config, tmp_path, pair_source=honest, progress=False)
 
 
 def test_classic_augmentation_moves_masks_with_their_images():

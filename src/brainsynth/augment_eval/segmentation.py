@@ -13,7 +13,8 @@ segmenter of :mod:`brainsynth.metrics.segmenter` as the downstream model and lab
   PairGenerator`); ``real+synthetic-from-masks`` (images a :class:`~.synthetic.
   MaskConditionedGenerator` draws for the training set's own label maps, edited by a
   :data:`~.synthetic.MaskEdit`); ``synthetic`` (the generator's pairs only, tested on real).
-  ``--synthetic-ratio`` synthetic pairs per real training slice.
+  ``--synthetic-ratio`` synthetic pairs per real training slice. The validation patients
+  (real) choose the epoch in every arm, ``synthetic`` included.
 - Every generator is asked for with the training set's patients and refused when trained on
   any other (:func:`~.synthetic.check_patients`); every arm of a training set and repeat
   takes the same optimiser steps with the same seed (initial weights, order of the real
@@ -242,6 +243,11 @@ class Synthesiser:
         n = round(self.config.synthetic_ratio * real.n_real)
         shape = real.images.shape[1:]
         drawn: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        if n == 0 and self.config.uses_synthetic:
+            raise BrainsynthError(
+                f"--synthetic-ratio {self.config.synthetic_ratio:g} gives no synthetic pair "
+                f"for the {real.n_real} real slices of {request.describe()}"
+            )
         if any(arm in PAIR_ARMS for arm in self.config.arms) and self.pair_source is not None:
             generator = self.pair_source(request)
             check_patients(generator, request, "the pair generator")
