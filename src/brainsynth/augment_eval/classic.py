@@ -6,6 +6,8 @@ random, a left-right flip (p = 0.5), a rotation in [-10, 10] degrees and a scali
 [0.9, 1.1] (one bilinear resampling, zeros outside the image) and an intensity change of the
 brain only (contrast in [0.9, 1.1], gamma in [0.8, 1.25]; the background stays exactly 0, as
 in skull-stripped BraTS). Drawn from the caller's ``torch.Generator``, so runs repeat.
+:meth:`ClassicAugment.with_masks` moves tumour label maps with their images (geometry only,
+nearest neighbour) for the segmentation task.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ class ClassicAugment:
 
     def __call__(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         """Augment float images in [0, 1], (N, C, H, W); all channels of one image alike."""
+        return self.with_masks(images, None, generator)[0]
+
+    def with_masks(
+        self, images: torch.Tensor, masks: torch.Tensor | None, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Augment images as :meth:`__call__` does (same draws for the same generator) and
+        label maps (N, 1, H, W) with the same flip, rotation and scaling, resampled with
+        nearest neighbour so labels stay labels (0 outside the image); intensity changes
+        touch the images only."""
         n = len(images)
 
         def uniform(low: float, high: float) -> torch.Tensor:
@@ -52,4 +63,8 @@ class ClassicAugment:
         adjusted = warped.clamp(0, 1).pow(gamma.view(shape).to(warped)) * contrast.view(shape).to(
             warped
         )
-        return torch.where(brain, adjusted.clamp(0, 1), torch.zeros_like(warped))
+        augmented = torch.where(brain, adjusted.clamp(0, 1), torch.zeros_like(warped))
+        if masks is None:
+            return augmented, None
+        labels = F.grid_sample(masks.to(grid.dtype), grid, mode="nearest", align_corners=False)
+        return augmented, labels.to(masks.dtype)

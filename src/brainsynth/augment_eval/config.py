@@ -7,9 +7,22 @@ from dataclasses import dataclass, field
 
 from brainsynth.data.labels import DEFAULT_TUMOR_THRESHOLD
 from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.seg_config import SegmenterConfig
 
 ARMS: tuple[str, ...] = ("real", "real+classic", "real+synthetic", "real+classic+synthetic")
 """The four arms; ``real`` is the reference every other arm is compared with."""
+
+TASKS: tuple[str, ...] = ("classification", "segmentation")
+"""What the downstream model learns: tumour / no-tumour per slice, or the tumour label map."""
+
+SEGMENTATION_ARMS: tuple[str, ...] = (
+    "real",
+    "real+classic",
+    "real+synthetic",
+    "real+synthetic-from-masks",
+    "synthetic",
+)
+"""The arms of ``--task segmentation`` (:mod:`.segmentation`); ``real`` is the reference."""
 
 INPUT_SEQUENCES: tuple[str, ...] = ("t1", "t1c", "t2", "flair", "joint")
 """What the classifier sees: one sequence's channel, or all four (``joint``)."""
@@ -55,23 +68,32 @@ class AugmentEvalConfig:
     runs: dict[str, list[str]] = field(default_factory=dict)  # fraction -> run per repeat
     device: str = "auto"
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    task: str = "classification"
+    train_patients: tuple[int, ...] = ()  # training-set sizes in patients (segmentation)
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
 
     def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise BrainsynthError(f"--task {self.task!r}: choose one of {', '.join(TASKS)}")
         if self.sequence not in INPUT_SEQUENCES:
             raise BrainsynthError(
                 f"--sequence {self.sequence!r}: choose one of {', '.join(INPUT_SEQUENCES)}"
             )
-        if not self.fractions:
+        if not self.fractions and not self.train_patients:
             raise BrainsynthError("--fractions: give at least one fraction")
         for f in self.fractions:
             if not 0 < f <= 1:
-                raise BrainsynthError(f"--fractions: {f} is not in (0, 1]")
+                whole = f > 1 and f % 1 == 0
+                hint = f"; for {f:g} patients use --train-patients {f:g}" if whole else ""
+                raise BrainsynthError(f"--fractions: {f:g} is not in (0, 1]{hint}")
         if len(set(self.fractions)) != len(self.fractions):
             raise BrainsynthError("--fractions: each fraction once")
-        unknown = [a for a in self.arms if a not in ARMS]
+        self.check_train_patients()
+        arms = SEGMENTATION_ARMS if self.task == "segmentation" else ARMS
+        unknown = [a for a in self.arms if a not in arms]
         if unknown or "real" not in self.arms:
             raise BrainsynthError(
-                f"--arms: choose from {', '.join(ARMS)} and include 'real' (the reference)"
+                f"--arms: choose from {', '.join(arms)} and include 'real' (the reference)"
             )
         if self.repeats < 1:
             raise BrainsynthError(f"--repeats {self.repeats}: must be >= 1")
@@ -95,6 +117,15 @@ class AugmentEvalConfig:
                     f"--runs {key}=...: give one run, or one per repeat ({self.repeats})"
                 )
 
+    def check_train_patients(self) -> None:
+        if self.train_patients and self.task != "segmentation":
+            raise BrainsynthError("--train-patients: only with --task segmentation")
+        for k in self.train_patients:
+            if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+                raise BrainsynthError(f"--train-patients: {k!r} is not a whole number >= 1")
+        if len(set(self.train_patients)) != len(self.train_patients):
+            raise BrainsynthError("--train-patients: each count once")
+
     @property
     def uses_synthetic(self) -> bool:
         return any("synthetic" in arm for arm in self.arms)
@@ -113,6 +144,19 @@ def parse_fractions(text: str) -> tuple[float, ...]:
         values = tuple(sorted(float(v) for v in text.split(",") if v.strip()))
     except ValueError as exc:
         raise BrainsynthError(f"--fractions {text!r}: expected numbers like 0.1,0.25,1") from exc
+    return values
+
+
+def parse_patient_counts(text: str) -> tuple[int, ...]:
+    """``"2,4"`` -> (2, 4), sorted: training-set sizes in patients (``--train-patients``)."""
+    try:
+        values = tuple(sorted(int(v) for v in text.split(",") if v.strip()))
+    except ValueError as exc:
+        raise BrainsynthError(
+            f"--train-patients {text!r}: expected whole numbers of patients like 2,4"
+        ) from exc
+    if not values:
+        raise BrainsynthError("--train-patients: give at least one number of patients")
     return values
 
 

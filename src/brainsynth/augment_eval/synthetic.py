@@ -5,10 +5,16 @@ training patients and returns a :class:`LabelledGenerator` trained on at most th
 patients. The experiment checks ``generator.patients <= request.patients`` whatever the
 source, so no synthetic image carries information from a patient the classifier may not use
 (in particular from a test patient).
+
+The segmentation task asks the same way for generators of labelled data: a
+:class:`PairSource` gives a :class:`PairGenerator` of image + label-map pairs (``train
+--with-mask``), a :class:`MaskConditionedSource` a :class:`MaskConditionedGenerator` that
+draws images for given label maps (``train --condition mask``), and the same guard applies.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +35,13 @@ class GeneratorRequest:
     patients: tuple[str, ...]  # the only patients the generator may learn from
     seed: int
     folder: Path  # where a source may write a run
+    key: str = ""  # how the report names a training set given by patient count, e.g. "4p"
+
+    def describe(self) -> str:
+        """The training set in words, for messages."""
+        if self.key:
+            return f"the {len(self.patients)} training patients of {self.key}"
+        return f"the {len(self.patients)} training patients of fraction {self.fraction:g}"
 
 
 class LabelledGenerator(Protocol):
@@ -46,14 +59,52 @@ class SyntheticSource(Protocol):
     def __call__(self, request: GeneratorRequest) -> LabelledGenerator: ...
 
 
-def check_patients(generator: LabelledGenerator, request: GeneratorRequest, what: str) -> None:
-    """Refuse a generator trained on any patient outside the request's fraction."""
+class PairGenerator(Protocol):
+    """A trained generator of image + tumour label-map pairs."""
+
+    patients: frozenset[str]  # the patients its training pairs came from
+
+    def sample_pairs(self, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` pairs: float32 images in [0, 1], (n, C, H, W), and uint8 label maps with
+        labels 0..3 (``masks.npy``'s), (n, H, W)."""
+        ...
+
+
+class PairSource(Protocol):
+    def __call__(self, request: GeneratorRequest) -> PairGenerator: ...
+
+
+class MaskConditionedGenerator(Protocol):
+    """A trained generator of images for given tumour label maps."""
+
+    patients: frozenset[str]  # the patients its training pairs came from
+
+    def sample_from_masks(self, masks: np.ndarray, seed: int) -> np.ndarray:
+        """Float32 images in [0, 1], (N, C, H, W), one for each uint8 label map (N, H, W)."""
+        ...
+
+
+class MaskConditionedSource(Protocol):
+    def __call__(self, request: GeneratorRequest) -> MaskConditionedGenerator: ...
+
+
+MaskEdit = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+"""An edit of label maps (N, H, W) -> (N, H, W), e.g. from :mod:`brainsynth.data.mask_edit`:
+scale, move, rotate or flip a tumour, insert or remove one, grow or shrink a sub-region."""
+
+
+class TrainedOnPatients(Protocol):
+    patients: frozenset[str]
+
+
+def check_patients(generator: TrainedOnPatients, request: GeneratorRequest, what: str) -> None:
+    """Refuse a generator trained on any patient outside the request's training patients."""
     extra = sorted(set(generator.patients) - set(request.patients))
     if extra:
         shown = ", ".join(extra[:5]) + (f" and {len(extra) - 5} more" if len(extra) > 5 else "")
         raise BrainsynthError(
-            f"{what} was trained on patient(s) outside the {len(request.patients)} training "
-            f"patients of fraction {request.fraction:g} (repeat {request.repeat}): {shown}"
+            f"{what} was trained on patient(s) outside {request.describe()} "
+            f"(repeat {request.repeat}): {shown}"
         )
 
 
