@@ -98,8 +98,9 @@ def test_the_card_escapes_everything_from_users_and_files(config: dict) -> None:
     config = {**config, "training_data": {**config["training_data"], "plane": evil,
               "resize": evil, "normalization": evil, "grade_filter": evil,
               "layouts": {evil: 3}, "grades": {evil: 3}, "slice_range": evil}}  # fmt: skip
-    train = {"objective": {"name": evil, "n_critic": evil}, "optimizer": {"kind": evil,
-             "lr": evil, "betas": [evil]}, "augment": {"policy": [evil], "ada_target": 0.6}}  # fmt: skip
+    train = {"objective": {"name": evil, "n_critic": evil},
+             "optimizer": {"kind": evil, "lr": evil, "betas": [evil]},
+             "augment": {"policy": [evil], "ada_target": 0.6}}  # fmt: skip
     card = model_card(config, train, metrics, f"{evil}.json", vtt)
     parsed = render(card)
     assert {tag for tag, _ in parsed.tags} <= ALLOWED_TAGS, parsed.tags

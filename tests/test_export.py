@@ -55,9 +55,8 @@ def test_export_writes_four_files_without_identifiers(exported: Path, run: Path)
     assert len(data["dataset_json_sha256"]) == 64 and "provenance" not in config
     assert config["weights_sha256"] == sha256_of(exported / "model.safetensors")
     manifest = json.loads((exported / "manifest.json").read_text())
-    assert manifest["files"] == {
-        name: sha256_of(exported / name) for name in ("README.md", "config.json", "model.safetensors")
-    }
+    bundle = ("README.md", "config.json", "model.safetensors")
+    assert manifest["files"] == {name: sha256_of(exported / name) for name in bundle}
     for name in ("config.json", "README.md"):
         text = (exported / name).read_text()
         assert "SECRET" not in text and str(run.parent) not in text, name
@@ -73,7 +72,8 @@ def test_model_card_says_what_it_is(exported: Path) -> None:
     assert card.startswith("---\nlibrary_name: brainsynth\n")
     assert "trained on the brainsynth PHANTOM, not on patients" in card
     assert "# StyleGAN2 generator of T2 brain MR slices, 16×16" in card
-    for needle in ("| Classes | without-tumor, with-tumor (condition: tumor) |", "| Patients | 3 |", "| Images | 12 (12",
+    for needle in ("| Classes | without-tumor, with-tumor (condition: tumor) |",
+                   "| Patients | 3 |", "| Images | 12 (12",
                    "| Images shown | 32 |", "## Intended use", "Not for diagnosis",
                    "realism is **not measured**"):  # fmt: skip
         assert needle in card, needle

@@ -14,8 +14,13 @@ from brainsynth.models.checkpoint import ModelRecord
 from brainsynth.models.shape import MAX_PARAMETERS, ModelShape
 
 TINY_SG2 = {"channel_base": 64, "channel_max": 8, "w_dim": 8}
-TINY_DDPM = {"base_channels": 8, "channel_mult": [1, 2], "attention_resolutions": [8],
-             "norm_groups": 4, "head_channels": 8}  # fmt: skip
+TINY_DDPM = {
+    "base_channels": 8,
+    "channel_mult": [1, 2],
+    "attention_resolutions": [8],
+    "norm_groups": 4,
+    "head_channels": 8,
+}
 
 
 def allocated(nets) -> int:
@@ -31,8 +36,16 @@ def allocated(nets) -> int:
         ("stylegan2", TINY_SG2, ModelShape(16, 1, 100, 2)),
         ("ddpm", {}, ModelShape(64)),
         ("ddpm", TINY_DDPM, ModelShape(16, 4, 100, 2)),
-        ("ddpm", {**TINY_DDPM, "channel_mult": [1, 1, 2], "res_blocks": 2,
-                  "attention_resolutions": [16, 8]}, ModelShape(32, 1, 100, 4)),  # fmt: skip
+        (
+            "ddpm",
+            {
+                **TINY_DDPM,
+                "channel_mult": [1, 1, 2],
+                "res_blocks": 2,
+                "attention_resolutions": [16, 8],
+            },
+            ModelShape(32, 1, 100, 4),
+        ),
     ],
 )
 def test_parameter_estimates_bound_what_is_built(arch, options, shape) -> None:
@@ -64,11 +77,18 @@ def build_forbidden(monkeypatch: pytest.MonkeyPatch, arch: str) -> None:
         ("dcgan", {}, {"size": 64, "channels": 10**5}, "channels must be an integer"),
         # every setting within its own bounds, together gigabytes: the estimate refuses them
         ("dcgan", {"width": 1024}, {"size": 1024}, f"more than the {MAX_PARAMETERS:,}"),
-        ("stylegan2", {"channel_base": 2**17, "channel_max": 1024, "w_dim": 2048,
-          "mapping_layers": 16}, {"size": 1024},
-         f"more than the {MAX_PARAMETERS:,}"),  # fmt: skip
-        ("ddpm", {"base_channels": 1024, "channel_mult": [1, 2]}, {"size": 16},
-         f"more than the {MAX_PARAMETERS:,}"),  # fmt: skip
+        (
+            "stylegan2",
+            {"channel_base": 2**17, "channel_max": 1024, "w_dim": 2048, "mapping_layers": 16},
+            {"size": 1024},
+            f"more than the {MAX_PARAMETERS:,}",
+        ),
+        (
+            "ddpm",
+            {"base_channels": 1024, "channel_mult": [1, 2]},
+            {"size": 16},
+            f"more than the {MAX_PARAMETERS:,}",
+        ),
     ],
 )
 def test_huge_settings_are_refused_before_anything_is_built(
@@ -107,8 +127,9 @@ def test_settings_must_be_of_their_declared_type(
 def test_ddpm_middle_block_attention_is_checked_before_monai() -> None:
     # MONAI's middle block always has attention: its width must split into heads, whatever
     # attention_resolutions says (MONAI itself raised a bare ValueError)
-    record = ModelRecord("ddpm", {"channel_mult": [1, 1], "attention_resolutions": []},
-                         ModelShape(16))  # fmt: skip
+    record = ModelRecord(
+        "ddpm", {"channel_mult": [1, 1], "attention_resolutions": []}, ModelShape(16)
+    )
     with pytest.raises(BrainsynthError, match="head_channels 16 must divide the last width 8"):
         record.build()
     fixed = {"channel_mult": [1, 1], "attention_resolutions": [], "head_channels": 8}

@@ -331,7 +331,8 @@ def model_card(
         f"Synthetic brain MR slices from a {_family_name(config)} trained with "
         "brainsynth after Han et al., *GAN-based synthetic "
         "brain MR image generation* (ISBI 2018). This folder holds the generator only: "
-        "`model.safetensors` (weights), `config.json` (what they are) and this card.",
+        "`model.safetensors` (weights), `config.json` (what they are), this card and "
+        "`manifest.json` (the sha256 of the three; an edited file is refused when loaded).",
         "",
     ]
     lines += what_it_generates(config) + usage()
