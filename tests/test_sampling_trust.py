@@ -170,6 +170,21 @@ def test_large_samples_stream_to_disk_in_chunks(
     assert (out / "labels.csv").read_text().count("\n") == 38
 
 
+@pytest.mark.parametrize(
+    ("image", "noise", "batch"),
+    [((1, 16, 16), (100,), 4), ((4, 256, 256), (4, 256, 256), 1001), ((1, 64, 64), (100,), 256)],
+)
+def test_chunks_stay_within_their_budget(image, noise, batch) -> None:
+    class Generator:
+        noise_shape = noise
+
+    chunk = images.chunk_images(Generator(), image, batch)
+    per_image = 4 * max(np.prod(image), np.prod(noise))
+    assert chunk % 16 == 0 and chunk * per_image <= max(images.CHUNK_BYTES, 16 * per_image)
+    if np.lcm(16, batch) * per_image <= images.CHUNK_BYTES:
+        assert chunk % batch == 0  # every forward pass sees the images it would unchunked
+
+
 def test_what_does_not_fit_is_refused_naming_the_limit(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
@@ -188,6 +203,6 @@ def test_what_does_not_fit_is_refused_naming_the_limit(
 
 
 def test_sampling_config_takes_real_integers() -> None:
-    for bad in ({"n": 2.0}, {"n": True}, {"seed": 1.5}, {"batch": 0}):
+    for bad in ({"n": 2.0}, {"n": True}, {"seed": 1.5}, {"batch": 0}, {"batch": 10**6}):
         with pytest.raises(BrainsynthError, match="must be an integer"):
             SamplingConfig(**bad)

@@ -1,7 +1,7 @@
 """How images are sampled from a trained generator (torch-free; ``sampling.json`` records it).
 
-**Limits**: ``n`` (and ``batch``) 1..:data:`MAX_SAMPLES`, ``seed`` 0..:data:`MAX_SEED`,
-real integers; the background floor in [0, 0.5].
+**Limits**: ``n`` 1..:data:`MAX_SAMPLES`, ``batch`` 1..:data:`MAX_BATCH` and ``seed``
+0..:data:`MAX_SEED`, real integers; the background floor in [0, 0.5].
 
 **Background floor** (a named post-processing option, off by default). Real skull-stripped
 slices have an exactly black background; a calibration run found that faint noise in the
@@ -32,6 +32,8 @@ from brainsynth.vocabulary import floor_problem
 WEIGHTS: tuple[str, ...] = ("auto", "ema", "raw")
 MAX_SAMPLES = 1_000_000
 """The most images one sampling run makes: ``sample`` names them 000000.png..999999.png."""
+MAX_BATCH = 65_536
+"""The most images per forward pass (the default, 256, is plenty on a GPU)."""
 MAX_SEED = 2**64 - 1
 """Seeds are those of ``torch.Generator.manual_seed``: 64-bit, 0..2**64 - 1."""
 
@@ -50,7 +52,7 @@ class SamplingConfig:
 
     def __post_init__(self) -> None:
         check_int(self.n, "--n", 1, MAX_SAMPLES, "sampling")
-        check_int(self.batch, "--batch", 1, MAX_SAMPLES, "sampling")
+        check_int(self.batch, "--batch", 1, MAX_BATCH, "sampling")
         check_int(self.seed, "--seed", 0, MAX_SEED, "sampling")
         if self.weights not in WEIGHTS:
             raise BrainsynthError(f"unknown --weights {self.weights!r}: {', '.join(WEIGHTS)}")

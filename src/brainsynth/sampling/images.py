@@ -206,7 +206,7 @@ def run_generator(
             batch_labels = labels[part].to(device) if labels is not None else None
             out = generator.generate(noise[part].to(device), batch_labels, **given)
             chunks.append(generator.to_images(out).cpu())
-            (bar or own).update(len(out))
+            (own if bar is None else bar).update(len(out))
     return torch.cat(chunks).numpy().astype(np.float32, copy=False)
 
 
@@ -227,11 +227,14 @@ class ImageStream:
 
 def chunk_images(generator: torch.nn.Module, image_shape: tuple[int, ...], batch: int) -> int:
     """Images per chunk of :func:`sample_stream`: as many as fit in :data:`CHUNK_BYTES` (images
-    and noise), a multiple of both 16 (so noise drawn in chunks is the noise drawn at once)
-    and ``batch`` (so every forward pass sees the images it would see without chunks)."""
+    and noise; at least 16), a multiple of 16 (torch's CPU normal sampler fills blocks of 16,
+    so with 16 or more noise values per image the chunks draw exactly the noise of one draw)
+    and, when that fits too, of ``batch`` (every forward pass then sees the images it would
+    see without chunks)."""
     per_image = 4 * max(math.prod(image_shape), math.prod(generator.noise_shape))
+    fit = max(16, CHUNK_BYTES // per_image // 16 * 16)
     step = math.lcm(16, batch)
-    return max(1, CHUNK_BYTES // (per_image * step)) * step
+    return fit // step * step if step <= fit else fit
 
 
 def sample_loaded(
