@@ -181,6 +181,7 @@ def test_tensors_must_be_what_the_architecture_saves(
     assert message in err and key in err  # refused, never cast
 
 
+@pytest.mark.numerics
 def test_a_format_1_export_is_read_with_a_warning(exported: Path, tmp_path: Path, capsys) -> None:
     # what brainsynth 0.3.0 wrote: no manifest, format_version 1
     old = copy_of(exported, tmp_path, "v1")

@@ -148,6 +148,7 @@ def test_sampling_requests_are_bounded_before_any_work(tmp_path: Path, capsys, f
     assert message in err and not out.exists()
 
 
+@pytest.mark.numerics
 def test_large_samples_stream_to_disk_in_chunks(
     run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
