@@ -92,7 +92,7 @@ def test_an_accidental_edit_of_any_file_is_caught_by_the_manifest(
         ({"label_names": ["with-tumor", "without-tumor"]},
          "are not those of condition tumor (without-tumor, with-tumor, in this order)"),
         ({"label_names": ["../../x", "/tmp/y"]}, "class name '../../x' is not a plain name"),
-        ({"label_names": ["a", "a"]}, "label_names are not unique"),
+        ({"label_names": ["a", "A"]}, "label_names are not unique (ignoring case)"),
         ({"label_names": ["without-tumor"]}, "1 label names for 2 classes"),
         ({"background_floor": 0.9}, "background_floor 0.9 is not a number in [0, 0.5]"),
         ({"background_floor": float("nan")}, "background_floor nan"),
@@ -195,3 +195,14 @@ def test_a_format_1_export_is_read_with_a_warning(exported: Path, tmp_path: Path
     assert np.array_equal(images, generate(exported, n=4, seed=3))
     edit(old, seal=False, background_floor=0.9)  # every field is still checked
     assert "background_floor 0.9" in refusal(old, capsys)
+
+
+def test_class_names_are_the_names_outputs_accept() -> None:
+    from brainsynth.outputs import name_problem
+    from brainsynth.vocabulary import label_name_problem
+
+    names = ["with-tumor", "t1c", "a.b", "A_1", "x" * 64, "x" * 65, "", ".", "..", ".hidden",
+             "end.", "a/b", "/tmp/y", "../../x", "a b", "a\nb", "é", "a..b", 3, None]  # fmt: skip
+    for name in names:
+        plain = label_name_problem(name) is None
+        assert plain == (name_problem(name) is None and ".." not in str(name)), name

@@ -30,9 +30,10 @@ TUMOR_LABEL_NAMES: tuple[str, str] = ("without-tumor", "with-tumor")
 
 MAX_LABEL_NAME = 64
 """The longest class name accepted (a class name becomes a folder name and a CSV field)."""
-LABEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+LABEL_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9_-])?")
 """A plain class name: letters, digits, ``-``, ``_`` and ``.``, starting with a letter or
-digit (so never ``.``, ``..`` or a hidden name)."""
+digit and not ending with ``.`` (never ``.``, ``..`` or a hidden name): the names
+:data:`brainsynth.outputs.SAFE_NAME` lets become output folders (a test keeps them alike)."""
 MAX_BACKGROUND_FLOOR = 0.5
 """The highest background floor (:mod:`brainsynth.sampling.config`) accepted: a floor
 blackens the faint background; above half the intensity range it erases tissue."""
@@ -62,7 +63,8 @@ def label_name_problem(name: Any) -> str | None:
     if not name or len(name) > MAX_LABEL_NAME or not LABEL_NAME.fullmatch(name) or ".." in name:
         return (
             f"class name {brief(name)} is not a plain name (1 to {MAX_LABEL_NAME} letters, "
-            "digits, '-', '_' or '.', starting with a letter or digit, no '..')"
+            "digits, '-', '_' or '.', starting with a letter or digit, not ending with '.', "
+            "no '..')"
         )
     return None
 
@@ -87,8 +89,8 @@ def description_problems(
     if not isinstance(label_names, (list, tuple)):
         return [f"label_names must be a list of class names, got {brief(label_names)}"]
     problems = [p for p in map(label_name_problem, label_names) if p][:1]
-    if not problems and len(set(label_names)) != len(label_names):
-        problems.append("label_names are not unique")
+    if not problems and len({n.casefold() for n in label_names}) != len(label_names):
+        problems.append("label_names are not unique (ignoring case)")
     if len(label_names) != num_classes:
         problems.append(f"{len(label_names)} label names for {num_classes} classes")
     expected = expected_label_names(condition, image_set)
