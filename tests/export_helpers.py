@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from brainsynth.data.dataset import write_prepared
+from brainsynth.sampling.exported import BUNDLE_FILES
+from brainsynth.sampling.manifest import MANIFEST_FILE, manifest_text
 from brainsynth.training import DataConfig, ModelConfig, RunConfig, TrainConfig, train
 
 TINY_SG2 = {"channel_base": 64, "channel_max": 8, "w_dim": 8}
@@ -38,3 +40,9 @@ def tiny_conditional_run(root: Path) -> Path:
     )
     config.ema.half_life_kimg = 0.01
     return train(config)
+
+
+def reseal(folder: Path) -> None:
+    """Rewrite an export's manifest.json to match its files (what a forger, or an export
+    of a bundle edited on purpose, would do)."""
+    (folder / MANIFEST_FILE).write_text(manifest_text(folder, BUNDLE_FILES))

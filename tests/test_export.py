@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from brainsynth.imageio import is_generator_source
 from brainsynth.pipeline import load_fake_images
 from brainsynth.sampling import generate
 from brainsynth.sampling.exported import FORMAT_VERSION, sha256_of
-from export_helpers import tiny_conditional_run
+from export_helpers import reseal, tiny_conditional_run
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -38,11 +39,11 @@ def exported(run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_export_writes_three_files_without_identifiers(exported: Path, run: Path) -> None:
+def test_export_writes_four_files_without_identifiers(exported: Path, run: Path) -> None:
     assert sorted(p.name for p in exported.iterdir() if not p.name.startswith(".")) == [
-        "README.md", "config.json", "model.safetensors"]  # fmt: skip
+        "README.md", "config.json", "manifest.json", "model.safetensors"]  # fmt: skip
     config = json.loads((exported / "config.json").read_text())
-    assert config["format"] == "brainsynth-generator" and config["format_version"] == 1
+    assert config["format"] == "brainsynth-generator" and config["format_version"] == 2
     assert config["brainsynth_version"] == brainsynth.__version__
     assert config["arch"] == "stylegan2" and config["arch_config"]["channel_max"] == 8
     assert config["shape"] == {"size": 16, "channels": 1, "latent": 100, "num_classes": 2}
@@ -53,6 +54,9 @@ def test_export_writes_three_files_without_identifiers(exported: Path, run: Path
     assert data["patients"] == 3 and data["images"] == 12 and data["phantom"]
     assert len(data["dataset_json_sha256"]) == 64 and "provenance" not in config
     assert config["weights_sha256"] == sha256_of(exported / "model.safetensors")
+    manifest = json.loads((exported / "manifest.json").read_text())
+    bundle = ("README.md", "config.json", "model.safetensors")
+    assert manifest["files"] == {name: sha256_of(exported / name) for name in bundle}
     for name in ("config.json", "README.md"):
         text = (exported / name).read_text()
         assert "SECRET" not in text and str(run.parent) not in text, name
@@ -68,7 +72,8 @@ def test_model_card_says_what_it_is(exported: Path) -> None:
     assert card.startswith("---\nlibrary_name: brainsynth\n")
     assert "trained on the brainsynth PHANTOM, not on patients" in card
     assert "# StyleGAN2 generator of T2 brain MR slices, 16×16" in card
-    for needle in ("`without-tumor`, `with-tumor`", "| Patients | 3 |", "| Images | 12 (12",
+    for needle in ("| Classes | without-tumor, with-tumor (condition: tumor) |",
+                   "| Patients | 3 |", "| Images | 12 (12",
                    "| Images shown | 32 |", "## Intended use", "Not for diagnosis",
                    "realism is **not measured**"):  # fmt: skip
         assert needle in card, needle
@@ -138,9 +143,12 @@ def copy_export(exported: Path, tmp_path: Path, name: str) -> Path:
 
 
 def rewrite_config(folder: Path, **changes) -> None:
+    """Edit config.json as a forger would: the manifest rewritten to match, so the checks
+    of the fields themselves are what refuses the edit."""
     config = json.loads((folder / "config.json").read_text())
     config.update(changes)
     (folder / "config.json").write_text(json.dumps(config))
+    reseal(folder)
 
 
 def test_tampered_exports_are_one_line(exported: Path, tmp_path: Path, capsys) -> None:
@@ -150,7 +158,7 @@ def test_tampered_exports_are_one_line(exported: Path, tmp_path: Path, capsys) -
     raw = bytearray((bad / "model.safetensors").read_bytes())
     raw[-5] ^= 0xFF
     (bad / "model.safetensors").write_bytes(bytes(raw))
-    assert "does not match the sha256" in tampered_error(bad, capsys)
+    assert "does not match its sha256 in manifest.json" in tampered_error(bad, capsys)
 
     garbage = copy_export(exported, tmp_path, "garbage")
     (garbage / "model.safetensors").write_bytes(b"\x80\x04not safetensors at all")
@@ -190,6 +198,7 @@ def test_tampered_exports_are_one_line(exported: Path, tmp_path: Path, capsys) -
     config = json.loads((incomplete / "config.json").read_text())
     del config["arch_config"]
     (incomplete / "config.json").write_text(json.dumps(config))
+    reseal(incomplete)
     assert "missing arch_config" in tampered_error(incomplete, capsys)
     broken = copy_export(exported, tmp_path, "broken-json")
     (broken / "config.json").write_text("{not json")
@@ -217,16 +226,20 @@ def test_loading_an_export_imports_no_training_code(exported: Path) -> None:
         "g.generate(2, seed=0)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith('brainsynth'))))\n"
     )
+    env = {"OMP_NUM_THREADS": "1", "PATH": ""}
+    if "PYTHONPATH" in os.environ:  # a source tree given on purpose (e.g. a git worktree)
+        env["PYTHONPATH"] = os.environ["PYTHONPATH"]
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                            timeout=240, env={"OMP_NUM_THREADS": "1", "PATH": ""})  # fmt: skip
+                            timeout=240, env=env)  # fmt: skip
     assert result.returncode == 0, result.stderr
     modules = json.loads(result.stdout.strip().splitlines()[-1])
     assert "brainsynth.models.stylegan2" in modules
     assert not [m for m in modules if m.startswith("brainsynth.training")]
     architectures = [m for m in modules if m.startswith("brainsynth.models.")]
+    # what GANs share
     assert set(architectures) == {"brainsynth.models.stylegan2", "brainsynth.models.checkpoint",
                                   "brainsynth.models.shape",
-                                  "brainsynth.models.generator"}  # fmt: skip (what GANs share)
+                                  "brainsynth.models.generator"}  # fmt: skip
     for layer in ("metrics", "vtt", "data", "pipeline", "export", "report"):
         assert not [m for m in modules if m.startswith(f"brainsynth.{layer}")], layer
 

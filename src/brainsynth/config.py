@@ -9,6 +9,7 @@ a YAML file is an error, not a silently ignored setting.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import typing
 import uuid
@@ -152,3 +153,96 @@ def check_square(height: int, width: int, what: str) -> int:
     if height != width:
         raise BrainsynthError(f"{what}: images are {height}x{width}, not square")
     return int(height)
+
+
+MAX_NESTING = 32
+"""The deepest nesting of lists and mappings accepted in a config read from a file."""
+
+
+def brief(value: Any, limit: int = 40) -> str:
+    """``repr(value)`` for a one-line message, cut to ``limit`` characters (a value read from
+    a file may be long, hold newlines or be nested; repr escapes the newlines)."""
+    if isinstance(value, (dict, list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_nesting(value: Any, what: str, limit: int = MAX_NESTING) -> None:
+    """Refuse lists and mappings nested deeper than ``limit`` (counted without recursion, so
+    a 200,000-deep structure is one line, not a RecursionError later)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, (list, tuple)):
+            children = list(item)
+        else:
+            continue
+        if depth > limit:
+            raise BrainsynthError(f"{what}: nested more than {limit} levels deep")
+        stack.extend((child, depth + 1) for child in children)
+
+
+def is_int(value: Any) -> bool:
+    """A real integer: ``64``, not ``64.0``, ``True`` or ``"64"``."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def is_number(value: Any) -> bool:
+    """A finite int or float (not a bool, not NaN or infinite)."""
+    return (is_int(value) or isinstance(value, float)) and math.isfinite(value)
+
+
+def check_int(value: Any, name: str, low: int, high: int, what: str) -> int:
+    """``value`` if it is a real integer in ``low..high``; else one line naming ``what``."""
+    if not is_int(value) or not low <= value <= high:
+        raise BrainsynthError(
+            f"{what}: {name} must be an integer in {low}..{high:,}, got {brief(value)}"
+        )
+    return value
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, UnionType):
+        return any(_matches(value, option) for option in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return is_int(value)
+    if hint is float:
+        return is_number(value)
+    if hint is str:
+        return isinstance(value, str)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return isinstance(value, (list, tuple)) and all(_matches(v, args[0]) for v in value)
+    return True  # Any, dicts, nested dataclasses: checked by their own code
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if origin is tuple and len(args) == 2 and args[1] is Ellipsis:
+        return f"a list of {_type_name(args[0])}s"
+    names = {bool: "true or false", int: "an integer", float: "a finite number",
+             str: "text", type(None): "null"}  # fmt: skip
+    return names.get(hint, str(hint))
+
+
+def check_field_types(config: Any, what: str) -> None:
+    """Refuse a dataclass field whose value is not of its declared type: an ``int`` field
+    takes a real integer only (``64.0``, ``32.5`` and ``true`` are refused, not rounded), a
+    ``float`` field a finite number, a ``bool`` field true or false, ``tuple[int, ...]`` a
+    list of integers. Called by configs read from files before any value is used."""
+    hints = typing.get_type_hints(type(config))
+    for item in dataclasses.fields(config):
+        value = getattr(config, item.name)
+        if not _matches(value, hints.get(item.name, Any)):
+            raise BrainsynthError(
+                f"{what}: {item.name} must be {_type_name(hints[item.name])}, got {brief(value)}"
+            )

@@ -39,7 +39,8 @@ def noise(n: int = 4, channels: int = 1, seed: int = 1) -> torch.Tensor:
         ({"norm_groups": 3}, "must divide every width"),
         ({"label_dropout": 1.0}, "label_dropout"),
         ({"sample_steps": 0}, "--steps"),
-        ({"guidance": float("nan")}, "--guidance"),
+        ({"guidance": float("nan")}, "guidance must be a finite number"),
+        ({"guidance": -1.0}, "--guidance"),
         ({"channel_mult": ()}, "channel_mult"),
     ],
 )

@@ -245,7 +245,7 @@ def test_noise_random_in_training_fixed_in_eval_and_kept_in_state_dict() -> None
 def test_bad_config_and_shape_are_one_line_errors() -> None:
     with pytest.raises(BrainsynthError, match="unknown output 'tanh'"):
         sg.Config(output="tanh")
-    with pytest.raises(BrainsynthError, match="mapping_layers must be >= 1"):
+    with pytest.raises(BrainsynthError, match="mapping_layers must be an integer in 1..16"):
         sg.Config(mapping_layers=0)
     with pytest.raises(BrainsynthError, match="power of two"):
         sg.build(TINY, ModelShape(48, 1, 8, 0))

@@ -114,6 +114,30 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
                if v.is_floating_point())  # fmt: skip
 
 
+def test_weights_that_became_non_finite_are_never_saved(
+    blob_prepared, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brainsynth.training.step import GanTrainer
+
+    original = GanTrainer.step
+
+    def step(self, sampler, iteration):
+        logs = original(self, sampler, iteration)  # finite losses...
+        if iteration + 1 == 6:  # ...but after iteration 6 (a checkpoint's), an infinite weight
+            with torch.no_grad():
+                weight = next(self.generator.parameters())
+                weight[(0,) * weight.ndim] = float("inf")
+        return logs
+
+    monkeypatch.setattr(GanTrainer, "step", step)
+    expected = r"generator's weights became NaN or infinite by iteration 6 \(its losses were"
+    with pytest.raises(BrainsynthError, match=expected + r" finite\).*last good checkpoint"):
+        train(tiny(blob_prepared, tmp_path / "run", iters=10))
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")
+    assert state["iteration"] == 3
+    generate(tmp_path / "run", n=2)  # the last good checkpoint still samples
+
+
 def test_bf16_and_wgan_gp_train(blob_prepared, tiny, tmp_path: Path) -> None:
     run = train(tiny(blob_prepared, tmp_path / "run", gan="wgan-gp", precision="bf16"))
     config = yaml.safe_load((run / "config.yaml").read_text())

@@ -18,6 +18,10 @@ Write OUT with what another lab needs to sample the generator of RUN, and nothin
   README.md          the model card: what it generates, the training data and compute, the
                      evaluation (--evaluation), the Visual Turing Test (--vtt-db, --study),
                      intended use and limitations; a warning when trained on the phantom
+  manifest.json      the sha256 of the three files above: a file edited or damaged on the
+                     way is refused when the export is read (a hash catches accidents, not
+                     a forger, who can rewrite the manifest too: publish the sha256 of
+                     manifest.json, printed here, where the recipient can check it)
 
 Patient identifiers and paths are left out unless --with-provenance. Everything that reads a
 generator reads OUT: brainsynth sample OUT, evaluate --fake OUT, vtt create --fake OUT and
@@ -25,7 +29,7 @@ brainsynth.load_generator(OUT) in Python; the same seed gives the run's images e
 A run laid out by the pipeline (demo, reproduce: EXP/run beside EXP/metrics.json) reports
 its own evaluation unless --evaluation names another.
 
-OUT is new, empty, or an earlier export's folder (then only its three files are replaced);
+OUT is new, empty, or an earlier export's folder (then only its four files are replaced);
 anything else is refused unless --overwrite, before the run is read.
 
   brainsynth export runs/sg2-concat exports/sg2-concat
@@ -51,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "config.json (leave off to share outside your institution)")  # fmt: skip
     add("--overwrite", action="store_true",
         help="write into OUT even where files export did not write are in the way (only "
-        "model.safetensors, config.json and README.md are replaced)")  # fmt: skip
+        "model.safetensors, config.json, README.md and manifest.json are replaced)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
         with_provenance=args.with_provenance,
         overwrite=args.overwrite,
     )
+    from brainsynth.sampling.manifest import MANIFEST_FILE, sha256_of
+
     out = export_run(args.run, args.out, options)
-    print(f"brainsynth: exported the generator to {out} (model card: {out / 'README.md'})")
+    print(f"brainsynth: exported the generator to {out} (model card: {out / 'README.md'}; "
+          f"sha256 of {MANIFEST_FILE}: {sha256_of(out / MANIFEST_FILE)})")  # fmt: skip
     return 0

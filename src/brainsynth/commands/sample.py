@@ -27,6 +27,11 @@ clip((y + 1) / 2, 0, 1), the inverse of the [-1, 1] scaling of the training imag
 The same checkpoint, seed, --n and --batch give identical images. Runs trained with
 --ema-half-life sample their EMA generator unless --weights raw.
 
+The images are generated and written in chunks (at most 256 MiB at a time), so --n is
+bounded by the disk, not the memory: up to 1,000,000 images (000000.png..999999.png); a
+--n whose files would not fit on the disk is refused before anything is generated. --seed
+is an integer in 0..2**64-1 (torch's seeds).
+
 DIR is new, empty, or a folder sample wrote before: then only its own files are replaced (and
 its PNGs beyond --n removed); anything else is left alone. Files of others in the way are
 refused unless --overwrite, before the generator runs.
@@ -81,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(those are replaced; nothing else is deleted)")  # fmt: skip
 
 
-def sample_names(n: int) -> list[str]:
+def sample_names(n: int) -> list[str]:  # n <= MAX_SAMPLES (SamplingConfig): 6 digits
     """The files ``sample`` writes into its folder for ``n`` images (``labels.csv`` too when
     the generator is conditional: claimed always, so a stale one never labels new images)."""
     return [*(f"{i:06d}.png" for i in range(n)), "samples.npy", "sampling.json", "labels.csv"]
@@ -112,11 +117,31 @@ def legacy_samples(folder):
     }
 
 
+def check_disk_space(folder, shape: tuple[int, ...]) -> None:
+    """Refuse, before any image is generated, samples that would not fit on the disk of
+    ``folder``: ``samples.npy`` (float32) and one 8-bit PNG each, at most their raw size."""
+    import math
+    import shutil
+
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.outputs import nearest_existing
+
+    need = math.prod(shape) * (4 + 1) + shape[0] * 1024  # + PNG headers and file entries
+    free = shutil.disk_usage(nearest_existing(folder)).free
+    if need > free:
+        n, size = shape[0], "×".join(map(str, shape[1:]))
+        raise BrainsynthError(
+            f"--n {n:,}: {n:,} images of {size} need about {need / 1e9:.1f} GB on disk "
+            f"(samples.npy and the PNGs), but only {free / 1e9:.1f} GB is free there"
+        )
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from brainsynth.outputs import claim_file, claim_folder
-    from brainsynth.sampling import sample_images, write_samples
+    from brainsynth.sampling import write_samples
+    from brainsynth.sampling.images import sample_images_stream
 
     config = SamplingConfig(
         n=args.n,
@@ -139,7 +164,8 @@ def run(args: argparse.Namespace) -> int:
         grid_claim = claim_file(args.grid, "sample", "--grid", args.overwrite, within=claim)
         if grid_claim is None:
             names.append(Path(args.grid).name)
-    images, info = sample_images(args.source, config)
+    images, info = sample_images_stream(args.source, config)  # generated while written
+    check_disk_space(Path(args.out), images.shape)
     claim.begin(names)
     if grid_claim is not None:
         grid_claim.begin([Path(args.grid).name])

@@ -31,11 +31,9 @@ from typing import Any
 import numpy as np
 
 from brainsynth.errors import BrainsynthError
-from brainsynth.paper import IMAGE_SETS, SEQUENCES
+from brainsynth.paper import SEQUENCES
+from brainsynth.vocabulary import JOINT, TRAINING_SETS
 
-JOINT: str = "joint"
-"""Not one of the paper's sets: the four sequences of a slice as one (4, H, W) image."""
-TRAINING_SETS: tuple[str, ...] = (*IMAGE_SETS, JOINT)
 SLICE_COLUMNS: tuple[str, ...] = ("patient", "grade", "plane", "slice", "tumor_pixels")
 """Columns every prepared folder's ``slices.csv`` has (``segmented`` came with the masks)."""
 

@@ -21,14 +21,10 @@ import numpy as np
 from brainsynth.data.dataset import ImageSet
 from brainsynth.errors import BrainsynthError
 from brainsynth.paper import SEQUENCES
-
-CONDITIONS: tuple[str, ...] = ("none", "tumor", "sequence")
+from brainsynth.vocabulary import CONDITIONS, TUMOR_LABEL_NAMES
 
 DEFAULT_TUMOR_THRESHOLD: int = 0
 """A slice is ``with-tumor`` when ``tumor_pixels > DEFAULT_TUMOR_THRESHOLD``."""
-
-TUMOR_LABEL_NAMES: tuple[str, str] = ("without-tumor", "with-tumor")
-"""Class names of the tumour label: id 0 and id 1."""
 
 
 def tumor_labels(

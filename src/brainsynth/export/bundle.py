@@ -1,6 +1,6 @@
 """``brainsynth export RUN OUT``: a generator another lab can sample, without the run folder.
 
-OUT gets three files (see :mod:`brainsynth.sampling.exported` for how they are read):
+OUT gets four files (see :mod:`brainsynth.sampling.exported` for how they are read):
 
 - ``model.safetensors``: the generator's state dict only (EMA weights by default), no
   discriminator, optimiser, RNG state or pickle;
@@ -9,7 +9,9 @@ OUT gets three files (see :mod:`brainsynth.sampling.exported` for how they are r
   checkpoint iteration, the sha256 of the weights and of the training data's
   ``dataset.json``, patient and image counts; patient identifiers and paths only with
   ``with_provenance``;
-- ``README.md``: the model card (:mod:`.card`).
+- ``README.md``: the model card (:mod:`.card`);
+- ``manifest.json``: the sha256 of the three files above (:mod:`brainsynth.sampling.manifest`),
+  so an edited or damaged file is refused when the export is read.
 
 OUT follows the output rule (:mod:`brainsynth.outputs`): new, empty, or an earlier export's
 folder, checked before anything is read; the files are built in a scratch folder and moved
@@ -38,17 +40,19 @@ from brainsynth.models.checkpoint import (
 )
 from brainsynth.outputs import claim_folder
 from brainsynth.sampling.exported import (
+    BUNDLE_FILES,
     CARD_FILE,
     CONFIG_FILE,
     FORMAT,
     FORMAT_VERSION,
     WEIGHTS_FILE,
     flatten_state,
-    sha256_of,
 )
 from brainsynth.sampling.images import label_names_of, run_default_floor
+from brainsynth.sampling.manifest import MANIFEST_FILE, manifest_text, sha256_of
+from brainsynth.vocabulary import description_problems
 
-EXPORT_FILES: tuple[str, ...] = (WEIGHTS_FILE, CONFIG_FILE, CARD_FILE)
+EXPORT_FILES: tuple[str, ...] = (*BUNDLE_FILES, MANIFEST_FILE)
 
 
 @dataclass
@@ -123,6 +127,12 @@ def export_config(
     }
     if options.with_provenance:
         config["provenance"] = facts.provenance(run_folder_of(path), path, train)
+    problems = description_problems(
+        image_set, config["condition"], config["label_names"], record.shape.channels,
+        record.shape.num_classes, config["channels"],
+    )  # fmt: skip
+    if problems:  # what loading the export would refuse
+        raise BrainsynthError(f"{path}: bad training config in checkpoint ({problems[0]})")
     return config
 
 
@@ -173,9 +183,10 @@ def export_run(
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         card = model_card(config, train_settings, **extra)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
+        (tmp / MANIFEST_FILE).write_text(manifest_text(tmp, BUNDLE_FILES), encoding="utf-8")
         # safetensors writes its file private (0600); the export is meant to be shared
         (tmp / WEIGHTS_FILE).chmod((tmp / CONFIG_FILE).stat().st_mode & 0o777)
-        return claim.install(tmp, last=[CONFIG_FILE])
+        return claim.install(tmp, last=[CONFIG_FILE, MANIFEST_FILE])
     except BaseException:
         import shutil
 

@@ -1,12 +1,15 @@
 """The model card of an export (``README.md``): Hugging Face style front matter, then what the
 generator makes, what it was trained on and how, how realistic it measured, what it is for and
 what it must not be used for. Everything comes from ``config.json``'s facts and the results
-the caller supplies; a missing fact is said to be missing, never made up."""
+the caller supplies; a missing fact is said to be missing, never made up. Every value that
+came from a user or a file (names, keys, descriptions) is shown through
+:func:`~brainsynth.export.markdown.escape`: the card holds no Markdown or HTML but its own."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from brainsynth.export.markdown import escape
 from brainsynth.export.metrics_table import metrics_rows
 
 PHANTOM_WARNING = (
@@ -18,15 +21,25 @@ PHANTOM_WARNING = (
 
 
 def _n(value: Any, unit: str = "") -> str:
+    """A number as the card shows it; anything else escaped (a value read from a file)."""
     if value is None:
         return "not recorded"
     if isinstance(value, float):
         return f"{value:,.4g}{unit}"
-    return f"{value:,}{unit}" if isinstance(value, int) else f"{value}{unit}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}{unit}"
+    return f"{escape(value)}{unit}"
+
+
+def _slices(value: Any) -> str | None:
+    """``#a–#b`` of a recorded half-open slice range [a, b), or None when it is not one."""
+    if isinstance(value, list) and len(value) == 2 and all(type(v) is int for v in value):
+        return f"#{value[0]}–#{value[1] - 1}"
+    return None
 
 
 def _duration(seconds: Any) -> str:
-    if not isinstance(seconds, (int, float)):
+    if not isinstance(seconds, (int, float)) or isinstance(seconds, bool):
         return "not recorded"
     if seconds < 120:
         return f"{seconds:.1f} s"
@@ -73,33 +86,33 @@ SET_NAMES = {"concat": "Concat", "joint": "joint four-sequence", "t1c": "T1c", "
 
 def title(config: dict[str, Any]) -> str:
     size = config["shape"]["size"]
-    image_set = SET_NAMES.get(config["image_set"], config["image_set"].upper())
-    arch = ARCH_NAMES.get(config["arch"], config["arch"])
+    image_set = SET_NAMES.get(config["image_set"]) or escape(str(config["image_set"]).upper())
+    arch = ARCH_NAMES.get(config["arch"]) or escape(config["arch"])
     return f"# {arch} generator of {image_set} brain MR slices, {size}×{size}"
 
 
 def _channels(config: dict[str, Any]) -> str:
     if config["image_set"] == "concat":
         return "one channel; each image is a T1, T1c, T2 or FLAIR slice"
-    names = [SET_NAMES.get(c, c.upper()) for c in config["channels"]]
+    names = [SET_NAMES.get(c) or escape(str(c).upper()) for c in config["channels"]]
     return "channel " + names[0] if len(names) == 1 else "channels " + ", ".join(names)
 
 
 def what_it_generates(config: dict[str, Any]) -> list[str]:
     shape, data = config["shape"], config["training_data"]
-    plane = data.get("plane") or "sagittal"
-    slices = data.get("slice_range")
-    where = f"{plane} slices" + (f" #{slices[0]}–#{slices[1] - 1}" if slices else "")
-    classes = ", ".join(f"`{n}`" for n in config["label_names"]) or "none (unconditional)"
+    plane = escape(data.get("plane") or "sagittal")
+    slices = _slices(data.get("slice_range"))
+    where = f"{plane} slices" + (f" {slices}" if slices else "")
+    classes = ", ".join(map(escape, config["label_names"])) or "none (unconditional)"
     floor = config["background_floor"]
     rows = [
-        ("Images", f"{config['image_set_description']}; {where}"),
+        ("Images", f"{escape(config['image_set_description'])}; {where}"),
         ("Shape", f"{shape['channels']} × {shape['size']} × {shape['size']} ({_channels(config)})"),
-        ("Values", "float32 in [0, 1]: " + config["output_mapping"]),
+        ("Values", "float32 in [0, 1]: " + escape(config["output_mapping"], 500)),
         ("Background floor", f"pixels below {floor:g} set to 0" if floor else "off"),
         ("Classes", classes + (f" (condition: {config['condition']})"
                                if config["label_names"] else "")),
-        ("Architecture", f"{ARCH_NAMES.get(config['arch'], config['arch'])}, "
+        ("Architecture", f"{ARCH_NAMES.get(config['arch']) or escape(config['arch'])}, "
                          f"{config.get('parameters', 0):,} generator parameters; "
                          f"{_sampler(config)}"),
         ("Weights", f"{config['weights']} (`model.safetensors`, generator only)"),
@@ -141,27 +154,27 @@ def usage() -> list[str]:
 def training_data_section(data: dict[str, Any]) -> list[str]:
     lines = ["## Training data", ""]
     if not data.get("available"):
-        return lines + [f"Not known: {data.get('note')}. The image set was "
-                        f"`{data.get('image_set')}`.", ""]  # fmt: skip
+        return lines + [f"Not known: {escape(data.get('note'))}. The image set was "
+                        f"{escape(data.get('image_set'))}.", ""]  # fmt: skip
     source = "brainsynth PHANTOM (MNI152 template, simulated tumours)" if data["phantom"] else (
         "BraTS-style MR volumes")  # fmt: skip
-    layouts = ", ".join(f"{k} ({v} patients)" for k, v in data["layouts"].items())
-    grades = ", ".join(f"{k}: {v}" for k, v in data["grades"].items())
-    slices = data.get("slice_range")
-    patients = f"{data['patients']:,}"
+    layouts = ", ".join(f"{escape(k)} ({_n(v)} patients)" for k, v in data["layouts"].items())
+    grades = ", ".join(f"{escape(k)}: {_n(v)}" for k, v in data["grades"].items())
+    slices = _slices(data.get("slice_range"))
+    plane = escape(data.get("plane"))
+    patients = _n(data["patients"])
     if data["patients_restricted"]:
         patients += f" (a chosen subset of the folder's {_n(data['patients_in_folder'])})"
     rows = [
         ("Source", source),
         ("Release / layout", layouts or "not recorded"),
-        ("Grades", (grades or "not recorded") + f" (filter: {data.get('grade_filter')})"),
-        ("Plane and slices", f"{data.get('plane')}, #{slices[0]}–#{slices[1] - 1}" if slices
-         else str(data.get("plane"))),
-        ("Size", f"{data.get('size')}×{data.get('size')} ({data.get('resize')})"),
+        ("Grades", (grades or "not recorded") + f" (filter: {escape(data.get('grade_filter'))})"),
+        ("Plane and slices", f"{plane}, {slices}" if slices else plane),
+        ("Size", f"{_n(data.get('size'))}×{_n(data.get('size'))} ({escape(data.get('resize'))})"),
         ("Patients", patients),
         ("Images", f"{_n(data['images'])} ({_n(data['slices'])} slices)"),
-        ("Normalisation", str(data.get("normalization"))),
-        ("`dataset.json` sha256", f"`{data['dataset_json_sha256']}`"),
+        ("Normalisation", escape(data.get("normalization"))),
+        ("`dataset.json` sha256", f"`{escape(data['dataset_json_sha256'])}`"),
     ]  # fmt: skip
     note = ("No patient identifiers or paths are in this folder; the hash identifies the "
             "prepared data set for whoever holds it.")  # fmt: skip
@@ -172,38 +185,44 @@ def _settings(train: dict[str, Any]) -> list[tuple[str, str]]:
     rows = []
     objective = train.get("objective")
     if isinstance(objective, dict):
-        extra = [f"R1 γ {objective['r1_gamma']:g}"] if objective.get("r1_gamma") else []
-        extra += (
-            [f"{objective['n_critic']} critic steps"] if objective.get("n_critic", 1) > 1 else []
-        )
-        rows.append(("Objective", ", ".join([str(objective.get("name")), *extra])))
+        extra = [f"R1 γ {_n(objective['r1_gamma'])}"] if objective.get("r1_gamma") else []
+        critic = objective.get("n_critic", 1)
+        extra += [f"{_n(critic)} critic steps"] if _is_number(critic) and critic > 1 else []
+        rows.append(("Objective", ", ".join([escape(objective.get("name")), *extra])))
     elif objective:
-        rows.append(("Objective", str(objective)))
+        rows.append(("Objective", escape(objective)))
     opt = train.get("optimizer")
     if isinstance(opt, dict):
-        betas = f", betas {tuple(opt['betas'])}" if opt.get("betas") else ""
-        rows.append(("Optimiser", f"{opt.get('kind')} lr {opt.get('lr')}{betas}"))
+        betas = opt.get("betas")
+        betas = f", betas ({', '.join(map(_n, betas))})" if isinstance(betas, list) else ""
+        rows.append(("Optimiser", f"{escape(opt.get('kind'))} lr {_n(opt.get('lr'))}{betas}"))
     ema = train.get("ema")
     if isinstance(ema, dict):
         half = ema.get("half_life_kimg") or 0
-        rows.append(("EMA", f"half-life {half:g} kimg" if half else "off"))
+        rows.append(("EMA", f"half-life {_n(half)} kimg" if half else "off"))
     aug = train.get("augment")
     if isinstance(aug, dict):
-        policy = ", ".join(aug.get("policy") or []) or "none"
-        ada = f", adaptive (ADA target {aug['ada_target']:g})" if aug.get("ada_target") else ""
-        rows.append(("Augmentation", policy + (ada if aug.get("policy") else "")))
+        policy = aug.get("policy") if isinstance(aug.get("policy"), list) else []
+        ada = f", adaptive (ADA target {_n(aug['ada_target'])})" if aug.get("ada_target") else ""
+        rows.append(
+            ("Augmentation", (", ".join(map(escape, policy)) or "none") + (ada if policy else ""))
+        )
     return rows  # fmt: skip
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _processes(count: Any) -> str:
-    count = int(count or 1)
+    count = count if isinstance(count, int) and not isinstance(count, bool) else 1
     return "1 process" if count == 1 else f"{count} processes (torchrun)"
 
 
 def training_section(compute: dict[str, Any], train: dict[str, Any]) -> list[str]:
-    iters = f"{compute['iterations']:,}"
+    iters = _n(compute["iterations"])
     if compute.get("iterations_requested") and not compute["finished"]:
-        iters += f" of {compute['iterations_requested']:,} requested (not finished)"
+        iters += f" of {_n(compute['iterations_requested'])} requested (not finished)"
     rows = _settings(train) + [
         ("Iterations", iters + " generator updates"),
         ("Batch", _n(compute.get("batch"))),
@@ -211,7 +230,7 @@ def training_section(compute: dict[str, Any], train: dict[str, Any]) -> list[str
         ("Wall time", _duration(compute.get("wall_seconds"))),
         ("CPU time", _duration(compute.get("cpu_seconds"))),
         ("Device", f"{_n(compute.get('device'))}; {_processes(compute.get('processes'))}, "
-                   f"{compute.get('precision') or 'fp32'}"),
+                   f"{escape(compute.get('precision') or 'fp32')}"),
     ]  # fmt: skip
     note = ("Times are those of the session that completed the run (a resumed run's earlier "
             "sessions are not added).")  # fmt: skip
@@ -227,10 +246,10 @@ def evaluation_section(metrics: dict[str, Any] | None, source: str | None) -> li
             "",
         ]
     rows = metrics_rows(metrics)
-    head = (f"From `{source}`: {_n(metrics.get('n_real'))} real images "
+    head = (f"From {escape(source)}: {_n(metrics.get('n_real'))} real images "
             f"({_n(metrics.get('n_real_patients'))} patients) against "
-            f"{_n(metrics.get('n_fake'))} synthetic, {metrics.get('sequence', '?')} "
-            f"{metrics.get('image_size', '?')} px. Intervals are 95 %.")  # fmt: skip
+            f"{_n(metrics.get('n_fake'))} synthetic, {escape(metrics.get('sequence', '?'))} "
+            f"{_n(metrics.get('image_size', '?'))} px. Intervals are 95 %.")  # fmt: skip
     table = ["| Metric | Value | 95 % interval |", "|---|---|---|"]
     table += [f"| {name} | {value} | {ci} |" for name, value, ci in rows]
     note = (
@@ -250,17 +269,20 @@ def vtt_section(vtt: dict[str, Any] | None) -> list[str]:
     low, high = vtt.get("wilson_ci") or (None, None)
     lines = ["## Visual Turing Test", ""]
     if acc is None:
-        return lines + [f"Study *{vtt['name']}* has no answers yet.", ""]
+        return lines + [f"Study *{escape(vtt['name'])}* has no answers yet.", ""]
     kappa = vtt.get("kappa")
     rows = [
-        ("Study", f"{vtt['name']} ({vtt['n_real']} real + {vtt['n_fake']} synthetic images)"),
+        ("Study", f"{escape(vtt['name'])} ({_n(vtt['n_real'])} real + {_n(vtt['n_fake'])} "
+                  "synthetic images)"),
         ("Raters", f"{len(vtt['raters'])}" + ("" if vtt["complete"] else " (not all finished)")),
         ("Accuracy", f"{100 * acc:.1f} % [{100 * low:.1f}, {100 * high:.1f}] (Wilson 95 %), "
                      f"p = {vtt['p_value']:.3g} against 50 %"),
-        ("Real as real / as synthetic", f"{vtt['real_as_real']} / {vtt['real_as_synthetic']}"),
+        ("Real as real / as synthetic",
+         f"{_n(vtt['real_as_real'])} / {_n(vtt['real_as_synthetic'])}"),
         ("Synthetic as real / as synthetic",
-         f"{vtt['synthetic_as_real']} / {vtt['synthetic_as_synthetic']}"),
-        ("Agreement", f"{vtt['kappa_method']} κ {kappa:.2f}" if kappa is not None else "n/a"),
+         f"{_n(vtt['synthetic_as_real'])} / {_n(vtt['synthetic_as_synthetic'])}"),
+        ("Agreement", f"{escape(vtt['kappa_method'])} κ {kappa:.2f}" if kappa is not None
+         else "n/a"),
     ]  # fmt: skip
     note = "50 % accuracy means the raters could not tell synthetic from real images."
     return lines + _table(rows) + ["", note, ""]
@@ -309,7 +331,8 @@ def model_card(
         f"Synthetic brain MR slices from a {_family_name(config)} trained with "
         "brainsynth after Han et al., *GAN-based synthetic "
         "brain MR image generation* (ISBI 2018). This folder holds the generator only: "
-        "`model.safetensors` (weights), `config.json` (what they are) and this card.",
+        "`model.safetensors` (weights), `config.json` (what they are), this card and "
+        "`manifest.json` (the sha256 of the three; an edited file is refused when loaded).",
         "",
     ]
     lines += what_it_generates(config) + usage()

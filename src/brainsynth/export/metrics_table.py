@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from brainsynth.export.markdown import escape
+
 KNOWN: dict[str, str] = {
     "detectability": "Detectability (0 = never detected, 1 = from a handful of examples)",
     "detectability_control": "Detectability real-vs-real control (about 0)",
@@ -35,9 +37,12 @@ CI_KEYS: dict[str, str] = {"c2st_accuracy": "c2st_ci95"}
 
 
 def _fmt(value: Any) -> str:
+    """A number as the card shows it; anything else (read from the file) escaped."""
     if isinstance(value, float):
         return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
-    return str(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return escape(value)
 
 
 def interval_of(metrics: dict[str, Any], key: str) -> str:
@@ -48,7 +53,8 @@ def interval_of(metrics: dict[str, Any], key: str) -> str:
 
 
 def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """(name, value, interval) of the known metrics present, then any other with an interval."""
+    """(name, value, interval) of the known metrics present, then any other with an interval;
+    every part is Markdown-safe (a metric key from the file is escaped)."""
     keys = [k for k in KNOWN if isinstance(metrics.get(k), (int, float))]
     others = sorted(
         k[: -len("_ci95")]
@@ -56,4 +62,5 @@ def metrics_rows(metrics: dict[str, Any]) -> list[tuple[str, str, str]]:
         if k.endswith("_ci95") and k[: -len("_ci95")] not in KNOWN
         and isinstance(metrics.get(k[: -len("_ci95")]), (int, float))
     )  # fmt: skip
-    return [(KNOWN.get(k, k), _fmt(metrics[k]), interval_of(metrics, k)) for k in keys + others]
+    return [(KNOWN.get(k) or escape(k), _fmt(metrics[k]), interval_of(metrics, k))
+            for k in keys + others]  # fmt: skip

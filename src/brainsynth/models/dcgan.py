@@ -41,12 +41,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.generator import OneShotGenerator
 from brainsynth.models.shape import ModelShape
 from brainsynth.paper import WIDTH
 
 DISC_NORMS: tuple[str, ...] = ("batch", "layer", "none")
+MAX_WIDTH = 1024  # base width and label embedding (paper: 32 and 16)
 SUPPORTS_LABELS = True
 DEFAULT_OBJECTIVE = "dcgan"
 OUTPUT_MAPPING = "x = clip((G(z) + 1) / 2, 0, 1); training images scaled to [-1, 1]; no tanh"
@@ -59,6 +61,7 @@ class Config:
     ``width``: base channel width (paper: 32, half of Radford's 64); ``disc_norm``:
     normalisation in the discriminator, ``batch`` (paper) | ``layer`` | ``none``;
     ``label_embedding``: size of the generator's class embedding (conditional runs only).
+    Both widths are integers in 1..:data:`MAX_WIDTH`.
     """
 
     width: int = WIDTH
@@ -66,8 +69,9 @@ class Config:
     label_embedding: int = 16
 
     def __post_init__(self) -> None:
-        if self.width < 1 or self.label_embedding < 1:
-            raise BrainsynthError("dcgan: width and label_embedding must be at least 1")
+        check_field_types(self, "dcgan")
+        check_int(self.width, "width", 1, MAX_WIDTH, "dcgan")
+        check_int(self.label_embedding, "label_embedding", 1, MAX_WIDTH, "dcgan")
         if self.disc_norm not in DISC_NORMS:
             raise BrainsynthError(
                 f"dcgan: unknown disc_norm {self.disc_norm!r}: choose {', '.join(DISC_NORMS)}"
@@ -191,3 +195,25 @@ class Discriminator(nn.Module):
 def build(config: Config, shape: ModelShape) -> tuple[Generator, Discriminator]:
     """A freshly initialised generator and discriminator."""
     return Generator(config, shape), Discriminator(config, shape)
+
+
+def parameter_estimate(config: Config, shape: ModelShape) -> int:
+    """The parameters and buffers :func:`build` allocates, counted without building (the
+    convolution weights exactly, normalisation and bias terms bounded from above)."""
+    n_blocks = blocks(shape)
+    classes = shape.num_classes
+    widest = config.width * 2 ** (n_blocks - 1)
+    inputs = shape.latent + (config.label_embedding if classes else 0)
+    total = inputs * widest * 16 + classes * config.label_embedding
+    channels = widest
+    for _ in range(n_blocks - 1):  # generator: halving widths
+        total += channels * (channels // 2) * 16
+        channels //= 2
+    total += channels * shape.channels * 16
+    channels = config.width
+    total += shape.channels * channels * 16
+    for _ in range(n_blocks - 1):  # discriminator: doubling widths
+        total += channels * channels * 2 * 16
+        channels *= 2
+    total += channels * 16 + classes * channels
+    return total + 8 * widest * n_blocks + 64  # normalisation, biases

@@ -75,7 +75,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.shape import MAX_SIZE
 
 TRAINER = "denoiser"  # trained by brainsynth.training.denoise.DenoiserTrainer
 SUPPORTS_LABELS = True
@@ -87,6 +89,17 @@ SAMPLER_SETTINGS: tuple[str, ...] = ("steps", "guidance")
 # CPU time than 32 at a time on one thread. Images are independent (group norm, attention
 # within an image), so the chunk size changes no image beyond float rounding.
 SAMPLE_CHUNK = 32
+MAX_LEVELS = 8  # UNet levels (channel_mult entries); a 256 px image halves to 2 px in 8
+MAX_MULT = 64  # a level's width multiplier
+LIMITS: dict[str, tuple[int, int]] = {
+    "base_channels": (1, 1024),
+    "res_blocks": (1, 8),
+    "norm_groups": (1, 1024),
+    "head_channels": (1, 4096),
+    "timesteps": (1, 10_000),  # Ho et al. 2020: 1,000
+}
+"""The integer settings' ranges, so that a config read from a file cannot ask for
+gigabytes (a widths' product is bounded by :func:`parameter_estimate`)."""
 OUTPUT_MAPPING = (
     "x = (x0 + 1) / 2 of the DDIM sample x0, clamped to [-1, 1] at every step: exact black "
     "where x0 = -1"
@@ -123,13 +136,19 @@ class Config:
     guidance: float = 1.0
 
     def __post_init__(self) -> None:
-        self.channel_mult = tuple(int(m) for m in self.channel_mult)
-        self.attention_resolutions = tuple(int(r) for r in self.attention_resolutions)
-        if not self.channel_mult or min(self.channel_mult) < 1:
-            raise BrainsynthError("ddpm: channel_mult needs at least one multiplier >= 1")
-        for name in ("base_channels", "res_blocks", "norm_groups", "head_channels", "timesteps"):
-            if int(getattr(self, name)) < 1:
-                raise BrainsynthError(f"ddpm: {name} must be >= 1, got {getattr(self, name)}")
+        check_field_types(self, "ddpm")
+        self.channel_mult = tuple(self.channel_mult)
+        self.attention_resolutions = tuple(self.attention_resolutions)
+        if not 1 <= len(self.channel_mult) <= MAX_LEVELS:
+            raise BrainsynthError(f"ddpm: channel_mult needs 1 to {MAX_LEVELS} multipliers")
+        if len(self.attention_resolutions) > MAX_LEVELS:
+            raise BrainsynthError(f"ddpm: at most {MAX_LEVELS} attention_resolutions")
+        for name, (low, high) in LIMITS.items():
+            check_int(getattr(self, name), name, low, high, "ddpm")
+        for m in self.channel_mult:
+            check_int(m, "each channel_mult", 1, MAX_MULT, "ddpm")
+        for r in self.attention_resolutions:
+            check_int(r, "each attention resolution", 1, MAX_SIZE, "ddpm")
         bad = [c for c in self.widths if c % self.norm_groups]
         if bad:
             raise BrainsynthError(
@@ -353,4 +372,47 @@ def build(config: Config, shape: Any) -> tuple[DiffusionGenerator]:
     if any(w % config.head_channels for w in attention_widths):
         raise BrainsynthError(f"ddpm: head_channels {config.head_channels} must divide the "
                               f"widths with attention {attention_widths}")  # fmt: skip
+    if config.widths[-1] % config.head_channels:  # MONAI's middle block always has attention
+        raise BrainsynthError(
+            f"ddpm: head_channels {config.head_channels} must divide the last width "
+            f"{config.widths[-1]} (base_channels x the last channel_mult): the UNet's middle "
+            "block always uses attention"
+        )
     return (DiffusionGenerator(config, shape),)
+
+
+def parameter_estimate(config: Config, shape: Any) -> int:
+    """An upper bound of the parameters and buffers :func:`build` allocates, counted without
+    building: MONAI's UNet level by level (residual blocks, attention, resampling
+    convolutions; normalisation and bias terms bounded from above)."""
+    widths, channels = config.widths, shape.channels
+    sides = [shape.size // 2**i for i in range(len(widths))]
+    attention = [side in config.attention_resolutions for side in sides]
+    embed = 4 * widths[0]  # MONAI's time embedding: 4 x the first width
+
+    def resnet(a: int, b: int) -> int:
+        return 9 * a * b + 9 * b * b + (a * b if a != b else 0) + embed * b + 2 * a + 8 * b
+
+    def attend(c: int) -> int:
+        return 4 * c * c + 8 * c
+
+    total = 10 * channels * widths[0] + widths[0] * embed + embed * embed + 2 * embed
+    total += (shape.num_classes + 1) * embed if shape.num_classes else 0
+    previous = widths[0]
+    for i, width in enumerate(widths):  # down path
+        for j in range(config.res_blocks):
+            total += resnet(previous if j == 0 else width, width)
+            total += attend(width) if attention[i] else 0
+        total += 10 * width * width if i + 1 < len(widths) else 0
+        previous = width
+    total += 2 * resnet(widths[-1], widths[-1]) + attend(widths[-1])  # middle
+    ups, up_attention = widths[::-1], attention[::-1]
+    previous = ups[0]
+    for i, width in enumerate(ups):  # up path: inputs concatenated with the skips
+        skip = ups[min(i + 1, len(ups) - 1)]
+        for j in range(config.res_blocks + 1):
+            inputs = (previous if j == 0 else width) + (skip if j == config.res_blocks else width)
+            total += resnet(inputs, width) + (attend(width) if up_attention[i] else 0)
+        total += 10 * width * width if i + 1 < len(ups) else 0
+        previous = width
+    return total + 2 * widths[0] + 10 * widths[0] * channels + config.timesteps

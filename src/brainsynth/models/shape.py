@@ -4,8 +4,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brainsynth.errors import BrainsynthError
+from brainsynth.config import IMAGE_SIZES, check_int
 from brainsynth.paper import LATENT
+
+MAX_SIZE = IMAGE_SIZES[-1]
+"""The largest image side (1024 px), as :data:`brainsynth.config.IMAGE_SIZES`."""
+MAX_CHANNELS = 16
+"""The most image channels (brainsynth makes 1, or 4 for ``joint``)."""
+MAX_LATENT = 4096
+"""The longest latent vector (the paper's 100; StyleGAN2's 512)."""
+MAX_CLASSES = 256
+"""The most class labels of a conditional model (brainsynth's conditions give 2 or 4)."""
+MAX_PARAMETERS = 2**28
+"""The most parameters and buffers an architecture's networks may hold together (268M,
+1 GiB of float32 per copy; StyleGAN2's official 1024 px generator and discriminator hold
+about 60M). Each architecture's ``parameter_estimate`` is checked against it before
+anything is built, so a 2 KB config cannot allocate gigabytes."""
 
 
 @dataclass(frozen=True)
@@ -14,7 +28,8 @@ class ModelShape:
 
     ``size``: square image side; ``channels``: image channels (1; 4 when the four MR
     sequences are generated jointly); ``latent``: latent vector size (paper: 100, Radford et
-    al.); ``num_classes``: number of class labels (0 = unconditional, the paper's).
+    al.); ``num_classes``: number of class labels (0 = unconditional, the paper's). Each is
+    a real integer (``64.0`` is refused) within the maxima above.
     """
 
     size: int
@@ -23,7 +38,7 @@ class ModelShape:
     num_classes: int = 0
 
     def __post_init__(self) -> None:
-        if self.size < 1 or self.channels < 1 or self.latent < 1:
-            raise BrainsynthError("image size, channels and latent size must be positive")
-        if self.num_classes < 0:
-            raise BrainsynthError("the number of classes cannot be negative")
+        check_int(self.size, "size", 1, MAX_SIZE, "model shape")
+        check_int(self.channels, "channels", 1, MAX_CHANNELS, "model shape")
+        check_int(self.latent, "latent", 1, MAX_LATENT, "model shape")
+        check_int(self.num_classes, "num_classes", 0, MAX_CLASSES, "model shape")

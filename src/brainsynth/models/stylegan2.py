@@ -69,6 +69,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.generator import OneShotGenerator
 
@@ -76,6 +77,17 @@ SUPPORTS_LABELS = True
 DEFAULT_OBJECTIVE = "nonsaturating"
 OUTPUTS: tuple[str, ...] = ("clamp", "linear")
 LRELU_GAIN = math.sqrt(2.0)
+LIMITS: dict[str, tuple[int, int]] = {
+    "channel_base": (1, 2**17),  # official 32768
+    "channel_max": (1, 1024),  # official 512
+    "w_dim": (1, 2048),  # official 512
+    "mapping_layers": (1, 16),  # official 8
+    "mbstd_group": (1, 64),
+    "mbstd_channels": (0, 64),
+    "cmap_dim": (0, 2048),
+}
+"""The integer settings' ranges: wide enough for the official configurations, bounded so
+that a config read from a file cannot ask for gigabytes."""
 NoiseSource = Callable[[tuple[int, ...]], torch.Tensor]  # shape -> noise inputs of that shape
 
 
@@ -106,11 +118,9 @@ class Config:
     cmap_dim: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("channel_base", "channel_max", "w_dim", "mapping_layers", "mbstd_group"):
-            if int(getattr(self, name)) < 1:
-                raise BrainsynthError(f"stylegan2: {name} must be >= 1, got {getattr(self, name)}")
-        if self.mbstd_channels < 0 or self.cmap_dim < 0:
-            raise BrainsynthError("stylegan2: mbstd_channels and cmap_dim must be >= 0")
+        check_field_types(self, "stylegan2")
+        for name, (low, high) in LIMITS.items():
+            check_int(getattr(self, name), name, low, high, "stylegan2")
         if not self.mapping_lr_mult > 0:
             raise BrainsynthError(f"stylegan2: mapping_lr_mult must be > 0: {self.mapping_lr_mult}")
         if self.output not in OUTPUTS:
@@ -499,3 +509,39 @@ def build(config: Config, shape: Any) -> tuple[Generator, Discriminator]:
             f"{config.channels(4)} channels at 4x4"
         )
     return Generator(config, shape), Discriminator(config, shape)
+
+
+def parameter_estimate(config: Config, shape: Any) -> int:
+    """An upper bound of the parameters and buffers :func:`build` allocates, counted without
+    building (weights exactly; biases, styles' biases and noise buffers bounded)."""
+    w, classes = config.w_dim, shape.num_classes
+    total = (shape.latent + (w if classes else 0)) * w + (config.mapping_layers - 1) * w * w
+    total += classes * w + 2 * w * config.mapping_layers  # label embedding, biases
+    channels = config.channels(4)
+    total += channels * 16 + _layer_estimate(channels, channels, w, shape.channels)
+    resolution = 4
+    while resolution < shape.size:
+        resolution *= 2
+        out = config.channels(resolution)
+        total += _layer_estimate(channels, out, w, shape.channels) + 16 * out + 2 * resolution**2
+        total += _layer_estimate(out, out, w, 0)
+        channels = out
+    resolution = shape.size  # discriminator
+    total += (shape.channels + 1) * config.channels(resolution)
+    while resolution > 4:
+        a, b = config.channels(resolution), config.channels(resolution // 2)
+        total += a * a * 9 + a * b * 10 + a + b
+        resolution //= 2
+    c4 = config.channels(4)
+    cmap = (config.cmap_dim or c4) if classes else 1
+    total += (c4 + config.mbstd_channels) * c4 * 9 + c4 * 16 * c4 + c4 * cmap + classes * cmap
+    return total + 4 * c4 + 2 * cmap + 2 * shape.size**2
+
+
+def _layer_estimate(inputs: int, out: int, w_dim: int, image_channels: int) -> int:
+    """A synthesis layer's modulated 3x3 convolution and style affine (and, with
+    ``image_channels``, its ToImage 1x1 layer), biases included."""
+    total = out * inputs * 9 + w_dim * inputs + inputs + out + 1
+    if image_channels:
+        total += image_channels * out + w_dim * out + out + image_channels
+    return total

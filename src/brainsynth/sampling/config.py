@@ -1,5 +1,8 @@
 """How images are sampled from a trained generator (torch-free; ``sampling.json`` records it).
 
+**Limits**: ``n`` 1..:data:`MAX_SAMPLES`, ``batch`` 1..:data:`MAX_BATCH` and ``seed``
+0..:data:`MAX_SEED`, real integers; the background floor in [0, 0.5].
+
 **Background floor** (a named post-processing option, off by default). Real skull-stripped
 slices have an exactly black background; a calibration run found that faint noise in the
 background of synthetic slices was most of what gave them away to a classifier. With
@@ -22,10 +25,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from brainsynth.config import DEVICES
+from brainsynth.config import DEVICES, check_int
 from brainsynth.errors import BrainsynthError
+from brainsynth.vocabulary import floor_problem
 
 WEIGHTS: tuple[str, ...] = ("auto", "ema", "raw")
+MAX_SAMPLES = 1_000_000
+"""The most images one sampling run makes: ``sample`` names them 000000.png..999999.png."""
+MAX_BATCH = 65_536
+"""The most images per forward pass (the default, 256, is plenty on a GPU)."""
+MAX_SEED = 2**64 - 1
+"""Seeds are those of ``torch.Generator.manual_seed``: 64-bit, 0..2**64 - 1."""
 
 
 @dataclass
@@ -41,14 +51,15 @@ class SamplingConfig:
     guidance: float | None = None  # classifier-free guidance weight; None = the model's
 
     def __post_init__(self) -> None:
-        if self.n < 1 or self.batch < 1:
-            raise BrainsynthError("--n and --batch must be at least 1")
+        check_int(self.n, "--n", 1, MAX_SAMPLES, "sampling")
+        check_int(self.batch, "--batch", 1, MAX_BATCH, "sampling")
+        check_int(self.seed, "--seed", 0, MAX_SEED, "sampling")
         if self.weights not in WEIGHTS:
             raise BrainsynthError(f"unknown --weights {self.weights!r}: {', '.join(WEIGHTS)}")
         if self.device not in DEVICES:
             raise BrainsynthError(f"unknown --device {self.device!r}: {', '.join(DEVICES)}")
-        if self.background_floor is not None and not 0.0 <= self.background_floor < 1.0:
-            raise BrainsynthError(f"background floor {self.background_floor} is not in [0, 1)")
+        if self.background_floor is not None and floor_problem(self.background_floor):
+            raise BrainsynthError(str(floor_problem(self.background_floor)))
         if isinstance(self.label, str) and self.label.strip().isdigit():
             self.label = int(self.label)
         if self.steps is not None and (isinstance(self.steps, bool) or self.steps < 1):

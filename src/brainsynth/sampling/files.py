@@ -16,7 +16,7 @@ from brainsynth.imageio import joint_panel, save_grid, save_png
 
 
 def write_samples(
-    images: np.ndarray,
+    images: np.ndarray | Any,
     out_dir: str | os.PathLike[str],
     grid: str | os.PathLike[str] | None = None,
     meta: dict[str, Any] | None = None,
@@ -24,24 +24,43 @@ def write_samples(
     """Write ``DIR/000000.png``..., ``DIR/samples.npy`` and ``DIR/sampling.json``.
 
     ``images`` is (N, 1, H, W) in [0, 1], or (N, 4, H, W) for joint four-sequence samples
-    (each PNG is then a 2x2 panel: T1 | T1c over T2 | FLAIR); ``grid`` optionally saves a
-    montage of up to 64; ``meta`` (e.g. :func:`~brainsynth.sampling.generate_with_info`'s
-    info) goes into ``sampling.json``, except a per-image ``labels`` list, which becomes
-    ``DIR/labels.csv`` (file, label id, label name) with the counts per class in the JSON.
-    Every file is written atomically and never through a link (the caller's claim refused
-    links among these names before the work: :mod:`brainsynth.outputs`).
+    (each PNG is then a 2x2 panel: T1 | T1c over T2 | FLAIR), as one array or as an
+    :class:`~brainsynth.sampling.images.ImageStream` (its ``shape`` and chunks of images,
+    each written before the next is generated, so N is bounded by the disk, not the
+    memory); ``grid`` optionally saves a montage of up to 64; ``meta`` (e.g.
+    :func:`~brainsynth.sampling.generate_with_info`'s info) goes into ``sampling.json``,
+    except a per-image ``labels`` list, which becomes ``DIR/labels.csv`` (file, label id,
+    label name) with the counts per class in the JSON. Every file is written atomically and
+    never through a link (the caller's claim refused links among these names before the
+    work: :mod:`brainsynth.outputs`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    images = np.clip(np.asarray(images, dtype=np.float32), 0.0, 1.0)
-    if images.ndim != 4 or images.shape[1] not in (1, 4):
-        raise ValueError(f"expected (N, 1, H, W) or (N, 4, H, W) images, got {images.shape}")
-    for i, image in enumerate(images):
-        save_png(out / f"{i:06d}.png", joint_panel(image) if len(image) == 4 else image)
-    write_atomic(out / "samples.npy", lambda handle: np.save(handle, images))
+    shape = tuple(images.shape)
+    if len(shape) != 4 or shape[1] not in (1, 4):
+        raise ValueError(f"expected (N, 1, H, W) or (N, 4, H, W) images, got {shape}")
+    chunks = [images] if isinstance(images, np.ndarray) else images
+    first: list[np.ndarray] = []  # the grid's images
+
+    def write_npy_and_pngs(handle: Any) -> None:  # samples.npy as np.save writes it
+        descr = np.lib.format.dtype_to_descr(np.dtype(np.float32))
+        header = {"descr": descr, "fortran_order": False, "shape": shape}
+        np.lib.format.write_array_header_1_0(handle, header)
+        start = 0
+        for chunk in chunks:
+            chunk = np.clip(np.asarray(chunk, dtype=np.float32), 0.0, 1.0)
+            for i, image in enumerate(chunk, start):
+                save_png(out / f"{i:06d}.png", joint_panel(image) if len(image) == 4 else image)
+            handle.write(np.ascontiguousarray(chunk).data)
+            first.extend(chunk[: 64 - len(first)].copy())
+            start += len(chunk)
+        if start != shape[0]:
+            raise ValueError(f"{start} images for a shape of {shape}")
+
+    write_atomic(out / "samples.npy", write_npy_and_pngs)
     if grid is not None:
-        save_grid(grid, images[:64])
-    record = {**(meta or {}), "count": len(images), "grid": str(grid) if grid else None}
+        save_grid(grid, np.stack(first))
+    record = {**(meta or {}), "count": shape[0], "grid": str(grid) if grid else None}
     labels = record.pop("labels", None)
     if labels is not None:
         names = list(record.get("label_names") or [])

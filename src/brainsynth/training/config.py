@@ -113,10 +113,10 @@ class DataConfig:
         _choose("--condition", self.condition, CONDITIONS)
         names = condition_label_names(self.condition, self.sequence)
         self.label_names = tuple(self.label_names) or names
-        if len(self.label_names) != len(names):
+        if self.label_names != names:  # what loading the generator checks (vocabulary)
             raise BrainsynthError(
-                f"--condition {self.condition} has {len(names)} classes, but label_names "
-                f"lists {len(self.label_names)}: {', '.join(self.label_names)}"
+                f"--condition {self.condition} names its classes {', '.join(names) or '(none)'}"
+                f" in this order, but label_names lists {', '.join(map(str, self.label_names))}"
             )
         _at_least(self.tumor_threshold, 0, "--tumor-threshold")
         self.patients = tuple(str(p) for p in self.patients)

@@ -5,7 +5,8 @@ One iteration is one generator update (``--iters`` counts them); objectives with
 every family: the trainer (:func:`~brainsynth.training.trainer.make_trainer`) does the
 iteration and says what its state is. Nothing is lost on a stop:
 SIGINT/SIGTERM and an exhausted ``max_seconds`` budget save ``checkpoints/last.pt`` and
-return; a NaN or infinite loss stops with an error and keeps the last good checkpoint (never
+return; a NaN or infinite loss, or generator weights that became NaN or infinite (checked
+before every checkpoint), stop with an error and keep the last good checkpoint (never
 overwritten by the broken state). Resume restores models, optimisers, EMA, objective and
 augmentation state, iteration and every RNG, so a run resumed to N equals an uninterrupted
 run to N (fp32, CPU). Only the main process (``runtime.is_main``) writes files.
@@ -154,6 +155,23 @@ class _FiniteWatch:
                 "--lr or --precision fp32."
             )
 
+    def check_weights(self, trainer: Trainer, iteration: int, last_good: Path | None) -> None:
+        """Raise if the generator's (or its EMA's) weights hold NaN or infinite values, which
+        the losses need not show (a checkpoint of them would sample NaN images). Every rank
+        holds the same weights, so every rank raises alike."""
+        networks = {"generator": trainer.generator, "EMA generator": trainer.sampling_generator()}
+        for name, network in networks.items():
+            tensors = [t for t in network.state_dict().values()
+                       if isinstance(t, torch.Tensor) and t.is_floating_point()]  # fmt: skip
+            if tensors and not bool(torch.stack([t.isfinite().all() for t in tensors]).all()):
+                kept = f"last good checkpoint: {last_good}" if last_good else "none saved"
+                error = BrainsynthError if self.runtime.is_main else RankQuietError
+                raise error(
+                    f"the {name}'s weights became NaN or infinite by iteration {iteration} "
+                    f"(its losses were finite); training stopped, {kept}. Try a lower --lr or "
+                    "--precision fp32."
+                )
+
 
 def finite_check_interval(runtime: Runtime, run: RunConfig) -> int:
     """Iterations between NaN checks: 1 on a CPU, ``log_every`` where checks wait for a GPU."""
@@ -240,6 +258,7 @@ def training_loop(
     def save(periodic: bool) -> Path | None:
         nonlocal ever_saved
         watch.check(last_good)  # every rank: a broken state is never saved
+        watch.check_weights(trainer, iteration, last_good)
         ever_saved = True
         if not runtime.is_main:
             return None
@@ -268,6 +287,8 @@ def training_loop(
                                     "seconds": now - began})  # fmt: skip
                     bar.set_postfix({k: f"{v:.3f}" for k, v in values.items() if "loss" in k})
                     interval_start, logged_at = now, iteration
+                if grid_now:  # every rank alike; no grid is drawn from broken weights
+                    watch.check_weights(trainer, iteration, last_good)
                 if logger and grid_now:
                     grid = trainer.sampling_generator().to_images(trainer.sample(grid_z))
                     logger.grid(iteration, grid.cpu().numpy())
