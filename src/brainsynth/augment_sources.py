@@ -28,7 +28,9 @@ from brainsynth.augment_eval.synthetic import (
 )
 from brainsynth.config import config_from_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.sampling.images import draw_noise, load_generator, run_generator
+from brainsynth.sampling.config import SamplingConfig
+from brainsynth.sampling.images import sample_loaded
+from brainsynth.sampling.source import load_generator
 from brainsynth.training import TrainConfig, is_finished, resume_training, run_training
 
 DEFAULT_GEN_ITERS = 2000
@@ -36,18 +38,20 @@ DEFAULT_GEN_ITERS = 2000
 
 
 class RunGenerator:
-    """A trained conditional run as a :class:`LabelledGenerator` (EMA weights if kept)."""
+    """A trained conditional run as a :class:`LabelledGenerator` (EMA weights if kept), drawn
+    through the one generation path: its background floor and its sampler's defaults apply
+    as they do in ``brainsynth sample``."""
 
     def __init__(self, run: str | Path, device: str = "auto", batch: int = 256) -> None:
-        self.generator, info = load_generator(run, "auto", device)
-        self.label_names = tuple(info["label_names"])
+        self.generator, self.record = load_generator(run, "auto", device)
+        self.label_names = self.record.label_names
         self.patients = run_training_patients(run)
-        self.batch = batch
+        self.batch, self.device = batch, device
 
     def sample(self, labels: np.ndarray, seed: int) -> np.ndarray:
-        noise = draw_noise(self.generator, len(labels), seed)
         ids = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        return run_generator(self.generator, noise, ids, self.batch)
+        config = SamplingConfig(n=len(ids), seed=seed, batch=self.batch, device=self.device)
+        return sample_loaded(self.generator, self.record, config, labels=ids)[0]
 
 
 def generator_config(config: AugmentEvalConfig, request: GeneratorRequest) -> TrainConfig:

@@ -30,6 +30,7 @@ from brainsynth.config import write_text_atomic
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import is_generator_source, load_image_source
 from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
+from brainsynth.models.upgrade import upgrade_sampling_record
 from brainsynth.sampling import SamplingConfig
 from brainsynth.training import TrainConfig, is_finished
 
@@ -58,7 +59,8 @@ class Experiment:
 
 
 def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The ``sampling.json`` beside saved synthetic images, if any (records post-processing)."""
+    """The ``sampling.json`` beside saved synthetic images, if any (records post-processing),
+    with this version's keys (:func:`~brainsynth.models.upgrade.upgrade_sampling_record`)."""
     source = Path(source)
     folder = source if source.is_dir() else source.parent
     for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
@@ -69,7 +71,7 @@ def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
                 raise BrainsynthError(f"{candidate}: not valid JSON ({exc})") from None
             if not isinstance(record, dict):
                 raise BrainsynthError(f"{candidate}: not a sampling record (a JSON object)")
-            return record
+            return upgrade_sampling_record(record)
     return None
 
 

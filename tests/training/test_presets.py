@@ -9,7 +9,7 @@ import torch
 
 from brainsynth.cli import build_parser
 from brainsynth.config import config_from_dict
-from brainsynth.models import arch_names
+from brainsynth.models import family, family_names
 from brainsynth.models.checkpoint import ModelRecord
 from brainsynth.models.shape import ModelShape
 from brainsynth.training.config import TrainConfig
@@ -21,7 +21,7 @@ def test_every_preset_validates(name: str, tmp_path: Path) -> None:
     data = merge(preset(name), {"data": {"prepared": str(tmp_path), "sequence": "concat"},
                                 "run": {"out": str(tmp_path / "run")}})  # fmt: skip
     config = config_from_dict(TrainConfig, data)
-    assert config.model.arch in arch_names()
+    assert config.model.arch in family_names()
 
 
 def test_recommended_is_the_cpu_preset() -> None:
@@ -37,7 +37,7 @@ def test_gpu_preset_is_full_width_stylegan2_at_128() -> None:
     options = settings["model"]["options"]
     torch.manual_seed(0)
     generator, discriminator = ModelRecord(
-        "stylegan2", options, ModelShape(128, 1, settings["model"]["latent"])
+        family("stylegan2"), options, ModelShape(128, 1, settings["model"]["latent"])
     ).build()
     # The synthesis convolutions (3x3, out x in) at channels min(16384 // r, 512): one at 4 px
     # (after the constant), two per resolution from 8 to 128 px.

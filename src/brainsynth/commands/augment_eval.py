@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brainsynth.models import DEFAULT_FAMILY, family_names
+
 if TYPE_CHECKING:
     from brainsynth.augment_eval.config import AugmentEvalConfig
 
@@ -114,7 +116,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--classifier-width", type=int, default=8, help="CNN (or U-Net) base width (8)"
     )
     parser.add_argument(
-        "--arch", help="generator architecture (default: --gen-config's, else dcgan)"
+        "--arch",
+        choices=family_names(),
+        help=f"generator family (default: --gen-config's, else {DEFAULT_FAMILY})",
     )
     parser.add_argument(
         "--gen-iters",

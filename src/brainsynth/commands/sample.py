@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from brainsynth.config import DEVICES, field_default
 from brainsynth.sampling.config import WEIGHTS, SamplingConfig
 
 HELP = "generate N images from a trained run folder, .pt checkpoint or export"
 DESCRIPTION = """\
-Generate images with a trained generator (any architecture: the checkpoint says which), from
+Generate images with a trained generator (any family: the checkpoint says which), from
 a run folder, a .pt checkpoint or an export folder (brainsynth export; the same seed gives
 the run's images exactly), and
 write DIR/000000.png, ... (8-bit grayscale at the training size), DIR/samples.npy
@@ -38,12 +39,13 @@ refused unless --overwrite, before the generator runs.
 
   brainsynth sample runs/dcgan-concat --n 1000 --out samples/dcgan-concat --grid grid.png
   brainsynth sample runs/dcgan-tumor --label with-tumor --n 500 --out samples/with-tumor
-  brainsynth sample runs/ddpm-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \\
-      --out samples/ddpm-with-tumor
+  brainsynth sample runs/diffusion-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \\
+      --out samples/diffusion-with-tumor
 
-A diffusion model (--arch ddpm) samples with deterministic DDIM: --steps sets the number of
-denoising steps (the cost grows with it), --guidance the classifier-free guidance weight of a
-conditional model; both are recorded in sampling.json. GANs have neither (one-line error).
+A denoising family (diffusion, flow matching) samples in steps: --steps sets their number
+(the cost grows with it), --guidance the classifier-free guidance weight of a conditional
+model, --sampler-option KEY=VALUE any other setting its sampler declares (e.g. its ODE
+solver); all are recorded in sampling.json. GANs have none (one-line error).
 """
 
 
@@ -69,13 +71,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="class of a conditional generator, by name (with-tumor, without-tumor; t1, t1c, "
         "t2, flair) or id (default: every class in turn); written to labels.csv and "
         "sampling.json")  # fmt: skip
-    add("--steps", type=int,
-        help="diffusion models: DDIM sampling steps (default: the model's, 25 for --arch ddpm); "
-        "a GAN refuses it")  # fmt: skip
+    add(
+        "--steps",
+        type=int,
+        help="denoising families: sampling steps (default: the model's); a GAN refuses it",
+    )
     add("--guidance", type=float, metavar="W",
-        help="conditional diffusion models: classifier-free guidance weight, 1 = plain "
-        "conditional, >1 stronger class features (default: the model's, 1); a GAN refuses "
+        help="conditional denoising families: classifier-free guidance weight, 1 = plain "
+        "conditional, >1 stronger class features (default: the model's); a GAN refuses "
         "it")  # fmt: skip
+    add("--sampler-option", action="append", default=[], metavar="KEY=VALUE",
+        help="another setting of the family's sampler (YAML value), e.g. solver=heun; "
+        "repeatable (default: the model's)")  # fmt: skip
     add("--background-floor", type=float,
         help="pixels below this become exactly 0 (default: the run's sampling.yaml value, "
         "0 = off)")  # fmt: skip
@@ -136,6 +143,24 @@ def check_disk_space(folder, shape: tuple[int, ...]) -> None:
         )
 
 
+def sampler_options(items: list[str]) -> dict[str, Any]:
+    """``--sampler-option KEY=VALUE`` items as a dict (values parsed as YAML)."""
+    import yaml
+
+    from brainsynth.errors import BrainsynthError
+
+    options: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise BrainsynthError(f"--sampler-option {item!r}: expected KEY=VALUE")
+        try:
+            options[key.strip()] = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise BrainsynthError(f"--sampler-option {item!r}: not a value") from exc
+    return options
+
+
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -153,6 +178,7 @@ def run(args: argparse.Namespace) -> int:
         label=args.label,
         steps=args.steps,
         guidance=args.guidance,
+        options=sampler_options(args.sampler_option),
     )
     names = sample_names(args.n)
     claim = claim_folder(

@@ -9,9 +9,9 @@ from brainsynth.metrics.evaluate import EvalConfig
 
 
 @dataclass
-class DemoGan:
+class DemoModel:
     """One model of the demo: a training preset (``brainsynth train --preset``) and its
-    overrides (nested TrainConfig sections); the defaults are in :data:`DEMO_GANS`."""
+    overrides (nested TrainConfig sections); the defaults are in :data:`DEMO_MODELS`."""
 
     name: str  # shown in the report and used as its folder name
     preset: str  # recommended | paper-dcgan | paper-wgan
@@ -19,8 +19,8 @@ class DemoGan:
     note: str = ""  # why these settings, shown in the report
 
 
-DEMO_GANS: tuple[DemoGan, ...] = (
-    DemoGan(
+DEMO_MODELS: tuple[DemoModel, ...] = (
+    DemoModel(
         "stylegan2",
         "recommended",
         note=(
@@ -28,9 +28,9 @@ DEMO_GANS: tuple[DemoGan, ...] = (
             "benchmarks/realism.py): StyleGAN2 at CPU widths, R1, EMA, adaptive DiffAugment"
         ),
     ),
-    DemoGan("dcgan", "paper-dcgan", note="the paper's DCGAN (Adam 2e-4, beta1 0.5, batch 64)"),
+    DemoModel("dcgan", "paper-dcgan", note="the paper's DCGAN (Adam 2e-4, beta1 0.5, batch 64)"),
 )
-DEMO_WGAN = DemoGan(
+DEMO_WGAN = DemoModel(
     "wgan",
     "paper-wgan",
     overrides={"objective": {"n_critic": 2}, "optimizer": {"lr": 5e-4}},
@@ -40,6 +40,9 @@ DEMO_WGAN = DemoGan(
         "outlines in a few CPU minutes; these give brain silhouettes on a black background"
     ),
 )
+
+DemoGan = DemoModel  # the names before 0.4 (the demo also trains models that are not GANs)
+DEMO_GANS = DEMO_MODELS
 
 
 @dataclass
@@ -66,7 +69,7 @@ class DemoConfig:
     evaluation: EvalConfig = field(
         default_factory=lambda: EvalConfig(max_real=1000, c2st_control_repeats=1)
     )
-    gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
+    gans: list[DemoModel] = field(default_factory=lambda: list(DEMO_MODELS))  # the models
     vtt_n: int = 50  # images per class in the Visual Turing Test study
 
 

@@ -27,7 +27,7 @@ from brainsynth import training
 from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
-from brainsynth.demo.config import DEMO_GANS, DEMO_WGAN, DemoConfig, DemoGan, training_budgets
+from brainsynth.demo.config import DEMO_MODELS, DEMO_WGAN, DemoConfig, DemoModel, training_budgets
 from brainsynth.errors import BrainsynthError
 from brainsynth.outputs import Vocabulary, claim_folder, inside, safe_name
 from brainsynth.phantom import make_cohort
@@ -78,7 +78,7 @@ def output_names(config: DemoConfig) -> list[str]:
 
 def demo_vocabulary(config: DemoConfig) -> Vocabulary:
     """What the demo's marker may list: its files, the phantom, prepared and model folders."""
-    models = {gan.name for gan in (*DEMO_GANS, DEMO_WGAN, *config.gans)}
+    models = {gan.name for gan in (*DEMO_MODELS, DEMO_WGAN, *config.gans)}
     return Vocabulary(
         files=("config.yaml", "prepared-preview.png", *VTT_FILES, "report.html"),
         folders=("phantom", *sorted(models)),
@@ -161,7 +161,7 @@ def matching_phantom(folder: Path, config: DemoConfig) -> bool:
 
 def train_and_evaluate(
     config: DemoConfig,
-    gan: DemoGan,
+    gan: DemoModel,
     prepared: Path,
     real: Any,
     budget_s: float,

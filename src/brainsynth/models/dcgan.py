@@ -43,14 +43,13 @@ from torch import nn
 
 from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.family import ADVERSARIAL_OBJECTIVES, Family
 from brainsynth.models.generator import OneShotGenerator
 from brainsynth.models.shape import ModelShape
 from brainsynth.paper import WIDTH
 
 DISC_NORMS: tuple[str, ...] = ("batch", "layer", "none")
 MAX_WIDTH = 1024  # base width and label embedding (paper: 32 and 16)
-SUPPORTS_LABELS = True
-DEFAULT_OBJECTIVE = "dcgan"
 OUTPUT_MAPPING = "x = clip((G(z) + 1) / 2, 0, 1); training images scaled to [-1, 1]; no tanh"
 
 
@@ -61,7 +60,8 @@ class Config:
     ``width``: base channel width (paper: 32, half of Radford's 64); ``disc_norm``:
     normalisation in the discriminator, ``batch`` (paper) | ``layer`` | ``none``;
     ``label_embedding``: size of the generator's class embedding (conditional runs only).
-    Both widths are integers in 1..:data:`MAX_WIDTH`.
+    Both widths are integers in 1..:data:`MAX_WIDTH`. Trained with ``wgan-gp`` the critic's
+    normalisation defaults to ``layer`` (``FAMILY.objective_options``).
     """
 
     width: int = WIDTH
@@ -217,3 +217,19 @@ def parameter_estimate(config: Config, shape: ModelShape) -> int:
         channels *= 2
     total += channels * 16 + classes * channels
     return total + 8 * widest * n_blocks + 64  # normalisation, biases
+
+
+FAMILY = Family(
+    name="dcgan",
+    display_name="DCGAN",
+    kind="gan",
+    summary="the paper's DCGAN: half-width, no tanh, ELU critic (Han et al. 2018, §3.2.2; "
+    "Radford et al. 2016)",
+    Config=Config,
+    build=build,
+    parameter_estimate=parameter_estimate,
+    trainer="adversarial",
+    objectives=ADVERSARIAL_OBJECTIVES,  # dcgan first: the paper's
+    # Gulrajani et al. 2017: the gradient penalty is per image, so no batch norm in the critic
+    objective_options={"wgan-gp": {"disc_norm": "layer"}},
+)

@@ -22,7 +22,7 @@ Generator (StyleGAN2 Fig. 2d and 7):
 - Noise inputs (StyleGAN §2): per-pixel Gaussian noise with a learned per-layer strength
   (initially 0) after every 3x3 convolution. In training mode the noise comes from the
   generator's own random stream, kept in its state dict (so resumed runs are exact; a
-  trainer may supply it through ``Generator.noise_source``, e.g. for several ranks); in
+  trainer of several processes shares its draws through ``share_training_draws``); in
   eval mode (sampling, EMA copy) fixed noise buffers drawn at construction are used, the
   official code's ``noise_mode='const'``, so the same latents give the same images.
 - Skip-connection output (StyleGAN2 §4.1, Fig. 7b): every resolution has a ToRGB layer (a
@@ -71,10 +71,9 @@ from torch import nn
 
 from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
-from brainsynth.models.generator import OneShotGenerator
+from brainsynth.models.family import ADVERSARIAL_OBJECTIVES, Family
+from brainsynth.models.generator import BatchDraw, OneShotGenerator
 
-SUPPORTS_LABELS = True
-DEFAULT_OBJECTIVE = "nonsaturating"
 OUTPUTS: tuple[str, ...] = ("clamp", "linear")
 LRELU_GAIN = math.sqrt(2.0)
 LIMITS: dict[str, tuple[int, int]] = {
@@ -387,8 +386,8 @@ class Generator(OneShotGenerator, nn.Module):
             self.image_layers.append(ToImage(out, shape.channels, config.w_dim))
             channels = out
         # Training-mode noise: the generator's own stream, kept in its state dict. A trainer
-        # may set ``noise_source`` (shape -> noise on the device) to draw it its own way,
-        # e.g. for the global batch of several ranks; None draws (shape) from ``noise_rng``.
+        # that splits batches among processes shares its draws (share_training_draws), which
+        # sets ``noise_source`` (shape -> noise on the device); None draws from ``noise_rng``.
         self.noise_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
         self.noise_source: NoiseSource | None = None
         self.output_mapping = (
@@ -414,6 +413,14 @@ class Generator(OneShotGenerator, nn.Module):
 
     def _own_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randn(shape, generator=self.noise_rng)
+
+    def share_training_draws(self, draw: BatchDraw) -> None:
+        """Per-image noise inputs of this process's rows: the global batch's draw from the
+        generator's own stream, sliced, so they do not depend on the number of processes."""
+        rng = self.noise_rng
+        self.noise_source = lambda shape: draw(
+            shape[0], lambda m: torch.randn(m, *shape[1:], generator=rng)
+        )
 
     @staticmethod
     def to_images(raw: torch.Tensor) -> torch.Tensor:
@@ -545,3 +552,18 @@ def _layer_estimate(inputs: int, out: int, w_dim: int, image_channels: int) -> i
     if image_channels:
         total += image_channels * out + w_dim * out + out + image_channels
     return total
+
+
+FAMILY = Family(
+    name="stylegan2",
+    display_name="StyleGAN2",
+    kind="gan",
+    summary="StyleGAN2 at small-data settings: mapping network, modulated convolutions, "
+    "residual discriminator (Karras et al. 2020; StyleGAN2-ADA, Karras et al. 2020b)",
+    Config=Config,
+    build=build,
+    parameter_estimate=parameter_estimate,
+    trainer="adversarial",
+    # the logistic loss with StyleGAN2's optimiser and R1 first: Karras et al. 2020, app. B
+    objectives=("nonsaturating", *(o for o in ADVERSARIAL_OBJECTIVES if o != "nonsaturating")),
+)

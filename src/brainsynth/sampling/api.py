@@ -17,12 +17,13 @@ from typing import Any
 import numpy as np
 
 from brainsynth.sampling.config import SamplingConfig
-from brainsynth.sampling.images import load_generator as load_source
 from brainsynth.sampling.images import sample_loaded
+from brainsynth.sampling.source import load_generator as load_source
 
 
 class TrainedGenerator:
-    """A loaded generator and what it is (:attr:`info`: architecture, shape, class names...)."""
+    """A loaded generator and what it is (:attr:`record`, a
+    :class:`~brainsynth.sampling.source.GeneratorRecord`: family, shape, class names...)."""
 
     def __init__(
         self, path: str | os.PathLike[str], weights: str = "auto", device: str = "auto"
@@ -30,18 +31,23 @@ class TrainedGenerator:
         SamplingConfig(weights=weights, device=device)  # one-line errors for bad choices
         self.path = os.fspath(path)
         self.weights, self.device = weights, device
-        self.module, self.info = load_source(path, weights, device)
+        self.module, self.record = load_source(path, weights, device)
+
+    @property
+    def info(self) -> dict[str, Any]:
+        """The record as plain values (family, settings, shape, weights, class names...)."""
+        return self.record.as_dict()
 
     @property
     def label_names(self) -> tuple[str, ...]:
         """The classes ``generate(label=...)`` accepts; () for an unconditional generator."""
-        return tuple(self.info["label_names"])
+        return self.record.label_names
 
     @property
     def image_shape(self) -> tuple[int, int, int]:
         """(channels, height, width) of one image."""
-        shape = self.info["shape"]
-        return (int(shape["channels"]), int(shape["size"]), int(shape["size"]))
+        shape = self.record.shape
+        return (shape.channels, shape.size, shape.size)
 
     def generate(
         self,
@@ -51,18 +57,18 @@ class TrainedGenerator:
         **settings: Any,
     ) -> np.ndarray:
         """``n`` images, (n, C, H, W) float32 in [0, 1]; ``settings`` are the other
-        :class:`SamplingConfig` fields (``batch``, ``background_floor``, and a diffusion
-        model's ``steps`` and ``guidance``)."""
+        :class:`SamplingConfig` fields (``batch``, ``background_floor``, and the sampler
+        settings of a family that samples in steps: ``steps``, ``guidance``, ``options``)."""
         config = SamplingConfig(
             n=n, seed=seed, label=label, weights=self.weights, device=self.device, **settings
         )
-        return sample_loaded(self.module, self.info, config)[0]
+        return sample_loaded(self.module, self.record, config)[0]
 
     def __repr__(self) -> str:
         c, h, w = self.image_shape
         return (
-            f"TrainedGenerator({self.path!r}: {self.info['arch']}, {self.info['sequence']}, "
-            f"{c}x{h}x{w}, {self.info['weights']} weights)"
+            f"TrainedGenerator({self.path!r}: {self.record.family.name}, "
+            f"{self.record.image_set}, {c}x{h}x{w}, {self.record.weights} weights)"
         )
 
 

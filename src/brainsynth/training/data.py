@@ -26,6 +26,7 @@ from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.generator import Condition
 from brainsynth.outputs import shown
 from brainsynth.training.runtime import Runtime, to_device
 
@@ -146,6 +147,11 @@ class EpochSampler:
         batch = self.images.index_select(0, to_device(rows, self.images.device))
         batch = to_model_range(to_device(batch, self.device))
         return batch.contiguous(memory_format=torch.channels_last)
+
+    @property
+    def last_condition(self) -> Condition:
+        """What the last batch's images are conditioned on (its class ids, this rank's)."""
+        return Condition(labels=self.last_labels)
 
     def state_dict(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,7 @@
 
 One iteration is one generator update (``--iters`` counts them); objectives with
 ``n_critic > 1`` do that many discriminator updates before each. The loop is the same for
-every family: the trainer (:func:`~brainsynth.training.trainer.make_trainer`) does the
+every family: the trainer (:func:`~brainsynth.training.trainers.make_trainer`) does the
 iteration and says what its state is. Nothing is lost on a stop:
 SIGINT/SIGTERM and an exhausted ``max_seconds`` budget save ``checkpoints/last.pt`` and
 return; a NaN or infinite loss, or generator weights that became NaN or infinite (checked
@@ -28,8 +28,8 @@ import torch.distributed as dist
 
 from brainsynth.config import config_to_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
+from brainsynth.models.family import Family
 from brainsynth.models.shape import ModelShape
 from brainsynth.outputs import shown
 from brainsynth.training import rng
@@ -38,7 +38,8 @@ from brainsynth.training.data import EpochSampler, load_training_data, warn_larg
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime, describe_device
-from brainsynth.training.trainer import Trainer, make_trainer
+from brainsynth.training.trainer import Trainer
+from brainsynth.training.trainers import make_trainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
 # What ``max_seconds`` counts: wall-clock time, or this process's CPU time (all its threads),
@@ -61,16 +62,17 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_model_record(config: TrainConfig, images: torch.Tensor) -> ModelRecord:
-    """The architecture, its full settings and the shape this run trains."""
-    options = architecture(config.model.arch).Config(**config.model.options)
+def run_model_record(config: TrainConfig, family: Family, images: torch.Tensor) -> ModelRecord:
+    """The family, its full settings and the shape this run trains (a latent size only for
+    families that have one)."""
+    options = family.Config(**config.model.options)
     shape = ModelShape(
         size=images.shape[-1],
         channels=images.shape[1],
-        latent=config.model.latent,
+        latent=config.model.latent if family.uses_latent else None,
         num_classes=len(config.data.label_names) if config.data.condition != "none" else 0,
     )
-    return ModelRecord(config.model.arch, config_to_dict(options), shape)
+    return ModelRecord(family, config_to_dict(options), shape)
 
 
 class _Checkpointer:
@@ -98,9 +100,7 @@ class _Checkpointer:
 
 def _restore(state: dict[str, Any], path: Path, trainer: Trainer, sampler: EpochSampler) -> int:
     """Load a checkpoint's state into the trainer, sampler and global RNGs; its iteration."""
-    saved = model_record(state, path)
-    saved_options = architecture(saved.arch).Config(**saved.arch_config)
-    saved = ModelRecord(saved.arch, config_to_dict(saved_options), saved.shape)
+    saved = model_record(state, path, trainer.family).with_config_defaults()
     now = trainer.record.shape
     if (saved.shape.size, saved.shape.channels) != (now.size, now.channels):
         raise BrainsynthError(
@@ -197,7 +197,8 @@ def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
     from tqdm.auto import tqdm
 
     run = config.run
-    name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
+    family, objective = config.model.arch, config.objective.name
+    name = family if objective in (family, None) else f"{family} {objective}"
     budgeted = run.max_seconds is not None
     unit = "CPU s" if run.budget_clock == "cpu" else "s"
     return tqdm(
@@ -212,6 +213,7 @@ def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
 
 def training_loop(
     config: TrainConfig,
+    family: Family,
     runtime: Runtime,
     resume_state: dict[str, Any] | None = None,
     resume_path: Path | None = None,
@@ -219,7 +221,8 @@ def training_loop(
 ) -> RunResult:
     """Train until ``config.run.iters`` generator updates, a signal or the time budget.
 
-    ``config`` is resolved; ``resume_state`` is a loaded checkpoint (from ``resume_path``)
+    ``config`` is resolved, for ``family`` (its ``model.arch``, resolved once by the caller);
+    ``resume_state`` is a loaded checkpoint (from ``resume_path``)
     to continue from, or None for a fresh start. Nothing is written before every check has
     passed (data, image size, model, checkpoint keys); then ``begin`` (main process) writes
     ``config.yaml`` and clears a stale ``done.json``, and training starts. Every rank runs
@@ -229,7 +232,7 @@ def training_loop(
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
     images, labels = load_training_data(config.data)
-    record = run_model_record(config, images)
+    record = run_model_record(config, family, images)
     if runtime.is_main:
         warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
