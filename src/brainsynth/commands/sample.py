@@ -42,10 +42,11 @@ refused unless --overwrite, before the generator runs.
   brainsynth sample runs/diffusion-tumor --steps 50 --label with-tumor --guidance 2 --n 500 \\
       --out samples/diffusion-with-tumor
 
-A denoising family (diffusion, flow matching) samples in steps: --steps sets their number
-(the cost grows with it), --guidance the classifier-free guidance weight of a conditional
-model, --sampler-option KEY=VALUE any other setting its sampler declares (e.g. its ODE
-solver); all are recorded in sampling.json. GANs have none (one-line error).
+A denoising family (one network that turns noise into an image step by step) samples in
+steps: --steps sets their number (the cost grows with it), --guidance the classifier-free
+guidance weight of a conditional model, --sampler-option KEY=VALUE any other setting its
+sampler declares (e.g. an ODE solver); all are recorded in sampling.json. GANs have none
+(one-line error).
 """
 
 

@@ -64,10 +64,10 @@ set of a prepared folder. --iters counts generator updates.
 
 Families (--arch {" | ".join(family_names())}): a GAN trains its generator against a
 discriminator with one of the objectives below (--objective; --gan is the same flag). A
-denoising family (diffusion, flow matching) trains one network with its own loss (its only
-objective), has no discriminator (no --augment), and samples in steps (`brainsynth sample
---steps N --guidance W`). Each family's settings are --arch-option KEY=VALUE (the README
-lists them; an unknown key is refused with the family's list).
+denoising family trains one network that turns noise into an image step by step, with its
+own loss (its only objective), has no discriminator (no --augment), and samples in steps
+(`brainsynth sample --steps N --guidance W`). Each family's settings are --arch-option
+KEY=VALUE (the README lists them; an unknown key is refused with the family's list).
 
 Presets (--preset; a --config file and the flags override them field by field):
 {_presets_table()}
