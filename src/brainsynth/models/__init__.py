@@ -28,6 +28,7 @@ FAMILIES: dict[str, str] = {
     "dcgan": "brainsynth.models.dcgan",  # the paper's (Han et al. 2018, §3.2.2)
     "stylegan2": "brainsynth.models.stylegan2",  # Karras et al. 2020, small-data settings
     "ddpm": "brainsynth.models.ddpm",  # a diffusion model: Ho et al. 2020, DDIM sampling
+    "flow": "brainsynth.models.flow",  # flow matching: Lipman et al. 2023, Esser et al. 2024
 }
 DEFAULT_FAMILY = "dcgan"
 """The family ``--arch`` defaults to: the paper's DCGAN."""
