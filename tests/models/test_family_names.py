@@ -70,7 +70,8 @@ def family_keys() -> set[str]:
         module = importlib.import_module(FAMILIES[name])
         keys |= set(found.setting_names)
         keys |= {key for key in constants(module) if key != "FAMILY"}
-        shape = ModelShape(16, latent=8 if found.uses_latent else None)
+        masks = 3 if "mask" in found.requires else 0  # a SPADE generator needs its mask
+        shape = ModelShape(16, latent=8 if found.uses_latent else None, condition_channels=masks)
         generator = found.build(found.Config(), shape)[0]
         keys |= {key for key in vars(generator) if not key.startswith("_")} - {"training"}
     shared = {s.name for name in family_names() for s in family(name).sampler_settings}

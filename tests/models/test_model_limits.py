@@ -48,6 +48,13 @@ def allocated(nets) -> int:
             },
             ModelShape(32, 1, 100, 4),
         ),
+        # image + mask pairs (generated mask channels) and mask conditioning (input channels)
+        ("dcgan", {"width": 4}, ModelShape(16, 1, 7, 0, mask_channels=3)),
+        ("stylegan2", TINY_SG2, ModelShape(16, 4, 100, 0, mask_channels=1)),
+        ("ddpm", TINY_DDPM, ModelShape(16, 1, 100, 2, mask_channels=3)),
+        ("ddpm", TINY_DDPM, ModelShape(16, 4, 100, 0, condition_channels=3)),
+        ("spade", {}, ModelShape(64, 1, 100, condition_channels=3)),
+        ("spade", {"width": 4, "spade_hidden": 4}, ModelShape(16, 4, 100, condition_channels=1)),
     ],
 )
 def test_parameter_estimates_bound_what_is_built(arch, options, shape) -> None:

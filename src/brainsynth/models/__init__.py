@@ -29,9 +29,13 @@ FAMILIES: dict[str, str] = {
     "stylegan2": "brainsynth.models.stylegan2",  # Karras et al. 2020, small-data settings
     "ddpm": "brainsynth.models.ddpm",  # a diffusion model: Ho et al. 2020, DDIM sampling
     "flow": "brainsynth.models.flow",  # flow matching: Lipman et al. 2023, Esser et al. 2024
+    "spade": "brainsynth.models.spade",  # images for a tumour mask: Park et al. 2019
 }
 DEFAULT_FAMILY = "dcgan"
 """The family ``--arch`` defaults to: the paper's DCGAN."""
+DEFAULT_MASK_FAMILY = "spade"
+"""The family a mask-conditioned generator defaults to where none is named (augment-eval's
+``real+synthetic-from-masks`` arm): the paper's DCGAN with SPADE normalisation."""
 
 
 def family_names() -> tuple[str, ...]:
@@ -58,5 +62,5 @@ def family(name: str) -> Family:
     return found
 
 
-__all__ = ["DEFAULT_FAMILY", "FAMILIES", "Family", "ModelShape", "check_family", "family",
-           "family_names"]  # fmt: skip
+__all__ = ["DEFAULT_FAMILY", "DEFAULT_MASK_FAMILY", "FAMILIES", "Family", "ModelShape",
+           "check_family", "family", "family_names"]  # fmt: skip

@@ -25,6 +25,9 @@ Departures, each named:
   the gradient penalty is per-sample (Gulrajani et al. 2017); layer normalisation
   (``GroupNorm`` with one group: over channels and space of each image) takes its place.
 - ``disc_norm="none"``: no normalisation in the critic at all.
+- Image + mask pairs (``shape.mask_channels > 0``, ``train --with-mask``; not the paper's):
+  the generator's last layer outputs the mask channels after the image's and the
+  discriminator reads both, so the two are learned as one multi-channel image.
 - Class labels (``shape.num_classes > 0``; the paper is unconditional): the generator
   concatenates a learned class embedding of ``label_embedding`` numbers to z (conditional
   GAN, Mirza & Osindero 2014, with an embedding instead of a one-hot code); the
@@ -131,7 +134,7 @@ class Generator(OneShotGenerator, nn.Module):
             ]
             channels //= 2
         # §3.2.2: "no tanh in the generator" -- the last layer is left linear.
-        layers.append(nn.ConvTranspose2d(channels, shape.channels, 4, 2, 1, bias=True))
+        layers.append(nn.ConvTranspose2d(channels, shape.generated_channels, 4, 2, 1, bias=True))
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
@@ -163,7 +166,7 @@ class Discriminator(nn.Module):
         self.config, self.shape = config, shape
         use_bias = config.disc_norm == "none"
         layers: list[nn.Module] = [
-            nn.Conv2d(shape.channels, config.width, 4, 2, 1, bias=True),
+            nn.Conv2d(shape.generated_channels, config.width, 4, 2, 1, bias=True),
             nn.ELU(inplace=True),  # §3.2.2: ELU; no norm on the first layer (Radford et al.)
         ]
         channels = config.width
@@ -209,9 +212,9 @@ def parameter_estimate(config: Config, shape: ModelShape) -> int:
     for _ in range(n_blocks - 1):  # generator: halving widths
         total += channels * (channels // 2) * 16
         channels //= 2
-    total += channels * shape.channels * 16
+    total += channels * shape.generated_channels * 16
     channels = config.width
-    total += shape.channels * channels * 16
+    total += shape.generated_channels * channels * 16
     for _ in range(n_blocks - 1):  # discriminator: doubling widths
         total += channels * channels * 2 * 16
         channels *= 2

@@ -60,6 +60,13 @@ Departures, each named:
   the margin), the sampler clamps its intermediate x_0 to [-1 - margin, 1], and the final
   clamp to [-1, 1] turns a background predicted within the margin of its target into exact
   black. 0 turns this off (the plain DDPM data range).
+- Image + mask pairs and mask conditioning (issue 25; not in Ho et al.): a pair model
+  (``train --with-mask``) denoises the mask channels together with the image's, one
+  multi-channel x_0; a mask-conditioned model (``train --condition mask``) learns
+  p(image | mask) with the mask's channels concatenated to x_t at the UNet's input in every
+  step (as SR3, Saharia et al. 2022 §2, concatenate their low-resolution image, and
+  Fernandez et al. 2022's brainSPADE-like diffusion baselines their label maps). The masks
+  are not dropped in training: guidance works on class labels only.
 - Widths: the defaults (:mod:`brainsynth.models.unet`; the ``diffusion-0.3`` preset's)
   make a 64x64 model train and sample on one CPU thread: about 7 ms per image and step, so
   1,000 images with 25 steps take about 3 CPU minutes.
@@ -78,7 +85,13 @@ from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import unet
 from brainsynth.models.family import Family, SamplerSetting
-from brainsynth.models.generator import NO_CONDITION, Condition, check_labels
+from brainsynth.models.generator import (
+    NO_CONDITION,
+    Condition,
+    check_labels,
+    check_masks,
+    masks_arg,
+)
 
 PREDICTIONS: tuple[str, ...] = ("v", "epsilon")
 # Images per UNet pass when sampling on a CPU, whatever the caller's batch: a 256-image batch
@@ -158,7 +171,7 @@ class DiffusionLoss:
         self.prediction, self.timesteps = config.prediction, config.timesteps
         self.black_margin, self.label_dropout = config.black_margin, config.label_dropout
         self.num_classes = shape.num_classes
-        self.noise_shape = (shape.channels, shape.size, shape.size)
+        self.noise_shape = (shape.generated_channels, shape.size, shape.size)
         self.alphas_cumprod = cosine_alphas_cumprod(config.timesteps)
 
     def draws(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
@@ -188,7 +201,7 @@ class DiffusionLoss:
         if self.num_classes:
             null = torch.full_like(labels, self.num_classes)
             labels = torch.where(draws["keep"].to(device), labels, null)
-        prediction = network(x_t, t, labels)
+        prediction = network(x_t, t, labels, *masks_arg(condition.masks))
         loss = (prediction.float() - target).square().mean()
         return loss, {"loss": loss.detach()}
 
@@ -216,19 +229,21 @@ class DDIMSampler:
         steps = self.steps if steps is None else steps
         guidance = self.guidance if guidance is None else guidance
         check_sampler(steps, guidance, self.timesteps)
-        labels = condition.labels
+        labels, masks = condition.labels, condition.masks
         check_labels(labels, model.num_classes, len(noise))
+        check_masks(masks, model.shape, len(noise))
         if guidance != 1.0 and labels is None:
             raise BrainsynthError("--guidance: this model is unconditional (no classes to guide)")
         chunk = SAMPLE_CHUNK if noise.device.type == "cpu" else len(noise)  # GPUs: whole batch
         if len(noise) > chunk:
             parts = [
                 self._ddim(model, noise[i : i + chunk],
-                           None if labels is None else labels[i : i + chunk], steps, guidance)
+                           None if labels is None else labels[i : i + chunk], steps, guidance,
+                           None if masks is None else masks[i : i + chunk])
                 for i in range(0, len(noise), chunk)
             ]  # fmt: skip
             return torch.cat(parts)
-        return self._ddim(model, noise, labels, steps, guidance)
+        return self._ddim(model, noise, labels, steps, guidance, masks)
 
     def _ddim(
         self,
@@ -237,15 +252,16 @@ class DDIMSampler:
         labels: torch.Tensor | None,
         steps: int,
         guidance: float,
+        masks: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The DDIM loop on one chunk."""
+        """The DDIM loop on one chunk (``masks``: its condition masks, if any)."""
         alphas = model.alphas_cumprod.double()
         times = torch.linspace(self.timesteps - 1, 0, steps).round().long().tolist()
         x = noise.float().contiguous(memory_format=torch.channels_last)
         for i, t in enumerate(times):
             a_t = alphas[t]
             a_next = alphas[times[i + 1]] if i + 1 < len(times) else torch.ones((), dtype=a_t.dtype)
-            prediction = _guided(model, x, t, labels, guidance)
+            prediction = _guided(model, x, t, labels, guidance, masks)
             if self.prediction == "epsilon":
                 x0 = (x - (1 - a_t).sqrt() * prediction) / a_t.sqrt()
             else:  # Salimans & Ho 2022 appendix D: x0 from v
@@ -259,15 +275,22 @@ class DDIMSampler:
 
 
 def _guided(
-    model: nn.Module, x: torch.Tensor, t: Any, labels: torch.Tensor | None, guidance: float
+    model: nn.Module,
+    x: torch.Tensor,
+    t: Any,
+    labels: torch.Tensor | None,
+    guidance: float,
+    masks: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """The network's prediction at time ``t``, guided (Ho & Salimans 2022 §3.2): pred_uncond
-    + w (pred_cond - pred_uncond), the unconditional pass with the null class K."""
+    + w (pred_cond - pred_uncond), the unconditional pass with the null class K (both
+    passes with the same condition masks, if any)."""
     times = torch.full((len(x),), t, dtype=torch.long, device=x.device)
     if labels is None or guidance == 1.0:
-        return model(x, times, labels).float()
+        return model(x, times, labels, *masks_arg(masks)).float()
     null = torch.full_like(labels, model.num_classes)
-    both = model(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]))
+    twice = masks_arg(None if masks is None else torch.cat([masks, masks]))
+    both = model(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]), *twice)
     conditional, unconditional = both.float().chunk(2)
     return unconditional + guidance * (conditional - unconditional)
 
@@ -275,8 +298,10 @@ def _guided(
 class DiffusionGenerator(nn.Module):
     """The denoiser (``forward``) and its sampler (``generate``): a brainsynth generator.
 
-    ``forward(x_t, t, labels)`` -> the network's prediction (v or eps) for noisy images
-    x_t at integer timesteps t (N,); labels (N,) in 0..K, K = the null class.
+    ``forward(x_t, t, labels, masks)`` -> the network's prediction (v or eps) for noisy
+    images x_t at integer timesteps t (N,); labels (N,) in 0..K, K = the null class; masks
+    (N, condition_channels, H, W): the condition masks of a mask-conditional model,
+    concatenated to x_t as input channels.
     """
 
     output_mapping = OUTPUT_MAPPING
@@ -292,12 +317,20 @@ class DiffusionGenerator(nn.Module):
 
     @property
     def noise_shape(self) -> tuple[int, ...]:
-        """The shape of one image's starting noise x_T: (C, H, W)."""
-        return (self.shape.channels, self.shape.size, self.shape.size)
+        """The shape of one image's starting noise x_T: (C, H, W), C the generated channels
+        (image, then mask of a pair model)."""
+        return (self.shape.generated_channels, self.shape.size, self.shape.size)
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        check_masks(masks, self.shape, len(x))
+        if masks is not None:
+            x = torch.cat([x, masks.to(x.dtype)], dim=1)
         return self.unet(x, t, class_labels=labels)
 
     def generate(
@@ -362,5 +395,6 @@ FAMILY = Family(
         ),
     ),  # fmt: skip
     describe_sampler=describe_sampler,
+    conditioning=frozenset({"class", "mask"}),
     uses_latent=False,
 )

@@ -22,9 +22,13 @@ they ask its :class:`Family` instead (tests/models/test_family_names.py checks t
   is one forward pass), ``sampler_settings`` (:class:`SamplerSetting` records: the
   ``brainsynth sample`` flags it takes and the Config fields holding their defaults) and
   ``describe_sampler(config, shape)`` (one phrase for a model card);
-- what it can be conditioned on: ``conditioning`` (``class`` today; ``mask`` is reserved for
-  generators drawn from a tumour mask) and whether it has a latent vector (``uses_latent``;
-  a denoiser starts from an image of noise and stores no latent size).
+- what it can be conditioned on: ``conditioning`` (``class`` labels; ``mask``: images drawn
+  for a tumour mask, ``train --condition mask``, the mask entering the network as extra input
+  channels or SPADE normalisation), what it must be conditioned on (``requires``: a SPADE
+  generator has nothing to draw without a mask) and whether it has a latent vector
+  (``uses_latent``; a denoiser starts from an image of noise and stores no latent size).
+  Image + mask pairs (``train --with-mask``) need nothing of a family: its networks read and
+  write ``ModelShape.generated_channels``.
 
 This module imports without torch: the command line's choices come from the registry.
 """
@@ -86,6 +90,7 @@ class Family:
     make_loss: Callable[[Any, Any], Any] | None = None
     sampler_settings: tuple[SamplerSetting, ...] = ()
     conditioning: frozenset[str] = frozenset({"class"})
+    requires: frozenset[str] = frozenset()
     describe_sampler: Callable[[Any, Any], str] = one_pass
     objective_defaults: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     objective_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
@@ -101,6 +106,8 @@ class Family:
             problems.append("no objective")
         if not set(self.conditioning) <= set(CONDITIONS):
             problems.append(f"conditioning {sorted(self.conditioning)}")
+        if not set(self.requires) <= set(self.conditioning):
+            problems.append(f"requires {sorted(self.requires)} beyond its conditioning")
         if self.trainer == "denoising" and self.make_loss is None:
             problems.append("a denoising family needs make_loss")
         for objective in set(self.objectives) - set(ADVERSARIAL_OBJECTIVES):

@@ -45,6 +45,9 @@ Departures, each named:
   clamp to [-1, 1] turns a background within the margin of its target into exact black,
   as the diffusion family's sampler does. 0 turns this off (the endpoint clamped to the
   data range [-1, 1]).
+- Image + mask pairs and mask conditioning (issue 25), as the diffusion family's: a pair
+  model integrates the mask channels with the image's; a mask-conditioned model sees the
+  mask's channels concatenated to x_t at the UNet's input at every step.
 - Widths: the UNet's at CPU widths (:mod:`brainsynth.models.unet`); SD3 uses transformers.
 """
 
@@ -61,7 +64,13 @@ from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import unet
 from brainsynth.models.family import Family, SamplerSetting
-from brainsynth.models.generator import NO_CONDITION, Condition, check_labels
+from brainsynth.models.generator import (
+    NO_CONDITION,
+    Condition,
+    check_labels,
+    check_masks,
+    masks_arg,
+)
 
 T_DISTRIBUTIONS: tuple[str, ...] = ("logit-normal", "uniform")
 SOLVERS: tuple[str, ...] = ("euler", "heun")
@@ -129,7 +138,7 @@ class FlowMatchingLoss:
     def __init__(self, config: Config, shape: Any) -> None:
         self.config = config
         self.num_classes = shape.num_classes
-        self.noise_shape = (shape.channels, shape.size, shape.size)
+        self.noise_shape = (shape.generated_channels, shape.size, shape.size)
 
     def draws(self, n: int, rng: torch.Generator) -> dict[str, torch.Tensor]:
         """The random numbers of ``n`` training images, in a fixed order from ``rng``: times,
@@ -156,7 +165,7 @@ class FlowMatchingLoss:
         if self.num_classes:
             null = torch.full_like(labels, self.num_classes)
             labels = torch.where(draws["keep"].to(device), labels, null)
-        velocity = network(x_t, t, labels)
+        velocity = network(x_t, t, labels, *masks_arg(condition.masks))
         loss = (velocity.float() - (noise - x0)).square().mean()
         return loss, {"loss": loss.detach()}
 
@@ -184,30 +193,40 @@ class FlowSampler:
         guidance = self.guidance if guidance is None else guidance
         solver = self.solver if solver is None else solver
         check_sampler(steps, guidance, solver)
-        labels = condition.labels
+        labels, masks = condition.labels, condition.masks
         check_labels(labels, model.num_classes, len(noise))
+        check_masks(masks, model.shape, len(noise))
         if guidance != 1.0 and labels is None:
             raise BrainsynthError("--guidance: this model is unconditional (no classes to guide)")
         chunk = SAMPLE_CHUNK if noise.device.type == "cpu" else len(noise)  # GPUs: whole batch
         parts = [
             self._integrate(model, noise[i : i + chunk],
                             None if labels is None else labels[i : i + chunk],
-                            steps, guidance, solver)
+                            steps, guidance, solver,
+                            None if masks is None else masks[i : i + chunk])
             for i in range(0, len(noise), chunk)
         ]  # fmt: skip
         return torch.cat(parts)
 
     def _velocity(
-        self, model: FlowGenerator, x: torch.Tensor, t: float, labels: Any, guidance: float
+        self,
+        model: FlowGenerator,
+        x: torch.Tensor,
+        t: float,
+        labels: Any,
+        guidance: float,
+        masks: Any = None,
     ) -> torch.Tensor:
         """The (guided) velocity at (x, t), that of the endpoint x_0 = x - t v clamped to
-        [-1 - margin, 1] and the noise it implies."""
+        [-1 - margin, 1] and the noise it implies (``masks``: the condition masks, if any)."""
         times = torch.full((len(x),), t, device=x.device)
         if labels is None or guidance == 1.0:
-            v = model(x, times, labels).float()
+            v = model(x, times, labels, *masks_arg(masks)).float()
         else:
             null = torch.full_like(labels, model.num_classes)
-            both = model(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]))
+            twice = masks_arg(None if masks is None else torch.cat([masks, masks]))
+            both = model(torch.cat([x, x]), torch.cat([times, times]), torch.cat([labels, null]),
+                         *twice)  # fmt: skip
             conditional, unconditional = both.float().chunk(2)
             v = unconditional + guidance * (conditional - unconditional)
         x0 = (x - t * v).clamp(-1.0 - self.black_margin, 1.0)
@@ -222,23 +241,25 @@ class FlowSampler:
         steps: int,
         guidance: float,
         solver: str,
+        masks: Any = None,
     ) -> torch.Tensor:
         x = noise.float().contiguous(memory_format=torch.channels_last)
         times = [1.0 - i / steps for i in range(steps)] + [0.0]
         for t, t_next in zip(times[:-1], times[1:], strict=True):
-            v = self._velocity(model, x, t, labels, guidance)
+            v = self._velocity(model, x, t, labels, guidance, masks)
             step = t_next - t
             if solver == "heun" and t_next > 0:  # EDM Algorithm 1: Euler on the last step
                 end = x + step * v
-                v = 0.5 * (v + self._velocity(model, end, t_next, labels, guidance))
+                v = 0.5 * (v + self._velocity(model, end, t_next, labels, guidance, masks))
             x = (x + step * v).float()
         return x.clamp(-1.0, 1.0)
 
 
 class FlowGenerator(nn.Module):
     """The velocity network (``forward``) and its sampler (``generate``): a brainsynth
-    generator. ``forward(x_t, t, labels)``: the velocity at times t in [0, 1] (N,); labels
-    (N,) in 0..K, K = the null class."""
+    generator. ``forward(x_t, t, labels, masks)``: the velocity at times t in [0, 1] (N,);
+    labels (N,) in 0..K, K = the null class; masks (N, condition_channels, H, W): the
+    condition masks of a mask-conditional model, concatenated to x_t as input channels."""
 
     output_mapping = OUTPUT_MAPPING
 
@@ -251,12 +272,20 @@ class FlowGenerator(nn.Module):
 
     @property
     def noise_shape(self) -> tuple[int, ...]:
-        """The shape of one image's starting noise (t = 1): (C, H, W)."""
-        return (self.shape.channels, self.shape.size, self.shape.size)
+        """The shape of one image's starting noise (t = 1): (C, H, W), C the generated
+        channels (image, then mask of a pair model)."""
+        return (self.shape.generated_channels, self.shape.size, self.shape.size)
 
     def forward(
-        self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
     ) -> torch.Tensor:
+        check_masks(masks, self.shape, len(x))
+        if masks is not None:
+            x = torch.cat([x, masks.to(x.dtype)], dim=1)
         return self.unet(x, t * TIME_SCALE, class_labels=labels)
 
     def generate(
@@ -315,5 +344,6 @@ FAMILY = Family(
         ),
     ),  # fmt: skip
     describe_sampler=describe_sampler,
+    conditioning=frozenset({"class", "mask"}),
     uses_latent=False,
 )

@@ -28,7 +28,8 @@ class Condition:
     """What images are drawn for: one entry per image in each field that is set.
 
     ``labels``: class ids (N,) of a class-conditional model; ``masks``: tumour masks given as
-    input (N, condition_channels, H, W) of a mask-conditional one (no family reads them yet).
+    input, (N, condition_channels, H, W) in the training range [-1, 1]
+    (:mod:`brainsynth.models.mask_encoding`), of a mask-conditional one.
     """
 
     labels: Any = None
@@ -59,6 +60,28 @@ def check_labels(labels: Any, num_classes: int, n: int) -> None:
         raise BrainsynthError(f"labels must be {n} class ids in 0..{num_classes - 1}")
 
 
+def check_masks(masks: Any, shape: Any, n: int) -> None:
+    """One-line errors for condition masks a model of ``shape`` cannot take for ``n``
+    images: missing (mask-conditional), given (not), or not (n, condition_channels, H, W)."""
+    wanted = shape.condition_channels
+    if wanted and masks is None:
+        raise BrainsynthError(
+            "this model draws images for given tumour masks (trained with "
+            "--condition mask): give the masks (sample --from-masks)"
+        )
+    if not wanted and masks is not None:
+        raise BrainsynthError("this model is not conditioned on tumour masks: it takes none")
+    expected = (n, wanted, shape.size, shape.size)
+    if masks is not None and tuple(masks.shape) != expected:
+        raise BrainsynthError(f"condition masks must be {expected}, got {tuple(masks.shape)}")
+
+
+def masks_arg(masks: Any) -> tuple[Any, ...]:
+    """The condition masks as the trailing argument of a network call, or nothing: a network
+    of a model without masks is called exactly as before they existed."""
+    return () if masks is None else (masks,)
+
+
 class OneShotGenerator:
     """Mixin of a generator ``forward(z, labels)`` with z (N, latent): one pass per image."""
 
@@ -68,8 +91,12 @@ class OneShotGenerator:
         return (int(self.shape.latent),)  # type: ignore[attr-defined]
 
     def generate(self, noise: Any, condition: Condition | None = None) -> Any:
-        """Raw images of ``noise`` (N, latent) and ``condition``: the forward pass itself."""
-        return self(noise, (condition or NO_CONDITION).labels)  # type: ignore[operator]
+        """Raw images of ``noise`` (N, latent) and ``condition``: the forward pass itself
+        (with the condition's masks for a mask-conditional generator)."""
+        condition = condition or NO_CONDITION
+        if condition.masks is not None:
+            return self(noise, condition.labels, condition.masks)  # type: ignore[operator]
+        return self(noise, condition.labels)  # type: ignore[operator]
 
     def share_training_draws(self, draw: BatchDraw) -> None:
         """The trainer's hook for random numbers a generator draws itself in training (e.g.

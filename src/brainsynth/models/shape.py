@@ -31,10 +31,11 @@ class ModelShape:
     al.), ``None`` for families without one (a denoiser starts from an image of noise);
     ``num_classes``: number of class labels (0 = unconditional, the paper's);
     ``mask_channels``: extra *generated* channels holding a one-hot tumour mask (image + mask
-    pairs); ``condition_channels``: mask channels given as *input* (images drawn for a
-    mask). Each is a real integer (``64.0`` is refused) within the maxima above; the last two
-    are 0 in every model brainsynth trains today (and read as 0 from files that predate
-    them).
+    pairs, ``train --with-mask``); ``condition_channels``: mask channels given as *input*
+    (images drawn for a mask, ``train --condition mask``). Both hold a tumour mask in one of
+    the encodings of :mod:`brainsynth.models.mask_encoding` (3 one-hot channels, or 1
+    scalar channel); each field is a real integer (``64.0`` is refused) within the maxima
+    above, and both are read as 0 from files that predate them.
     """
 
     size: int
@@ -52,3 +53,9 @@ class ModelShape:
         check_int(self.num_classes, "num_classes", 0, MAX_CLASSES, "model shape")
         check_int(self.mask_channels, "mask_channels", 0, MAX_CHANNELS, "model shape")
         check_int(self.condition_channels, "condition_channels", 0, MAX_CHANNELS, "model shape")
+
+    @property
+    def generated_channels(self) -> int:
+        """Channels a generator outputs (and its discriminator reads): the image's, then the
+        mask's of an image + mask pair model."""
+        return self.channels + self.mask_channels

@@ -44,6 +44,9 @@ Departures, each named:
 - Resampling: up- and downsampling use bilinear interpolation and 2x2 averaging instead of
   the official FIR filter [1, 3, 3, 1] with transposed or strided convolutions (no custom
   ops; bilinear x2 upsampling is the same [1, 3, 3, 1] / 4 filter with edge padding).
+- Image + mask pairs (``shape.mask_channels > 0``, ``train --with-mask``): the ToImage
+  layers output the mask channels after the image's and FromRGB reads both (Asadi et al.
+  2023 generate FLAIR and its glioma mask the same way with StyleGAN2-ADA).
 - Widths: ``channel_base`` / ``channel_max`` follow StyleGAN2-ADA's ``cbase``/``cmax``
   (channels at resolution r = min(channel_base / r, channel_max)); the official values are
   32768 / 512. The defaults here (2048 / 128) make a 64x64 model train on two CPU cores.
@@ -373,7 +376,7 @@ class Generator(OneShotGenerator, nn.Module):
         self.layers.append(
             SynthesisLayer(channels, channels, config.w_dim, 4, config.noise, up=False)
         )
-        self.image_layers.append(ToImage(channels, shape.channels, config.w_dim))
+        self.image_layers.append(ToImage(channels, shape.generated_channels, config.w_dim))
         while resolution < shape.size:
             resolution *= 2
             out = config.channels(resolution)
@@ -383,7 +386,7 @@ class Generator(OneShotGenerator, nn.Module):
             self.layers.append(
                 SynthesisLayer(out, out, config.w_dim, resolution, config.noise, up=False)
             )
-            self.image_layers.append(ToImage(out, shape.channels, config.w_dim))
+            self.image_layers.append(ToImage(out, shape.generated_channels, config.w_dim))
             channels = out
         # Training-mode noise: the generator's own stream, kept in its state dict. A trainer
         # that splits batches among processes shares its draws (share_training_draws), which
@@ -470,7 +473,7 @@ class Discriminator(nn.Module):
     def __init__(self, config: Config, shape: Any) -> None:
         super().__init__()
         self.config, self.num_classes = config, shape.num_classes
-        self.from_image = EqualizedConv2d(shape.channels, config.channels(shape.size), 1)
+        self.from_image = EqualizedConv2d(shape.generated_channels, config.channels(shape.size), 1)
         blocks, resolution = [], shape.size
         while resolution > 4:
             blocks.append(
@@ -525,16 +528,17 @@ def parameter_estimate(config: Config, shape: Any) -> int:
     total = (shape.latent + (w if classes else 0)) * w + (config.mapping_layers - 1) * w * w
     total += classes * w + 2 * w * config.mapping_layers  # label embedding, biases
     channels = config.channels(4)
-    total += channels * 16 + _layer_estimate(channels, channels, w, shape.channels)
+    total += channels * 16 + _layer_estimate(channels, channels, w, shape.generated_channels)
     resolution = 4
     while resolution < shape.size:
         resolution *= 2
         out = config.channels(resolution)
-        total += _layer_estimate(channels, out, w, shape.channels) + 16 * out + 2 * resolution**2
+        total += _layer_estimate(channels, out, w, shape.generated_channels)
+        total += 16 * out + 2 * resolution**2
         total += _layer_estimate(out, out, w, 0)
         channels = out
     resolution = shape.size  # discriminator
-    total += (shape.channels + 1) * config.channels(resolution)
+    total += (shape.generated_channels + 1) * config.channels(resolution)
     while resolution > 4:
         a, b = config.channels(resolution), config.channels(resolution // 2)
         total += a * a * 9 + a * b * 10 + a + b

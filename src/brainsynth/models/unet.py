@@ -110,7 +110,8 @@ def check_unet_shape(settings: UNetSettings, shape: Any) -> None:
 
 
 def build_unet(settings: UNetSettings, shape: Any) -> nn.Module:
-    """MONAI's diffusion UNet of these widths for ``shape`` (image channels in and out; a
+    """MONAI's diffusion UNet of these widths for ``shape`` (the generated channels, image
+    then mask, in and out, with the condition mask's channels concatenated to the input; a
     class embedding of K + 1 entries, the last the null class of classifier-free guidance,
     when the shape has K classes)."""
     from monai.networks.nets import DiffusionModelUNet
@@ -118,8 +119,8 @@ def build_unet(settings: UNetSettings, shape: Any) -> nn.Module:
     sides = [shape.size // 2**i for i in range(len(settings.channel_mult))]
     return DiffusionModelUNet(
         spatial_dims=2,
-        in_channels=shape.channels,
-        out_channels=shape.channels,
+        in_channels=shape.generated_channels + shape.condition_channels,
+        out_channels=shape.generated_channels,
         num_res_blocks=settings.res_blocks,
         channels=settings.widths,
         attention_levels=[side in settings.attention_resolutions for side in sides],
@@ -133,7 +134,8 @@ def parameter_estimate(settings: UNetSettings, shape: Any) -> int:
     """An upper bound of the parameters and buffers :func:`build_unet` allocates, counted
     without building: MONAI's UNet level by level (residual blocks, attention, resampling
     convolutions; normalisation and bias terms bounded from above)."""
-    widths, channels = settings.widths, shape.channels
+    widths = settings.widths
+    channels = shape.generated_channels + shape.condition_channels
     sides = [shape.size // 2**i for i in range(len(widths))]
     attention = [side in settings.attention_resolutions for side in sides]
     embed = 4 * widths[0]  # MONAI's time embedding: 4 x the first width

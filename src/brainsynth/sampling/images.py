@@ -19,6 +19,14 @@ running statistics) in fp32; a denoiser's sampler is deterministic. The same che
 seed, ``n``, ``batch`` and sampler settings give identical images, and brainsynth 0.1.0
 checkpoints give 0.1.0's images.
 
+**Tumour masks** (issue 25). A pair model (``train --with-mask``) generates the mask as
+channels after the image's: the stream splits them off and decodes them to labels 0..3
+(:func:`brainsynth.models.mask_encoding.decode`), so the images are the image channels only
+and each chunk carries its masks. A mask-conditioned model (``train --condition mask``) is
+given one uint8 (H, W) mask per image (``masks``), encoded as the run was trained; its
+chunks carry those masks unchanged. Either way ``masks.npy`` is written beside
+``samples.npy`` (:func:`~brainsynth.sampling.files.write_samples`).
+
 **Memory.** :func:`sample_stream` generates the images chunk by chunk (``brainsynth sample``
 writes each chunk to disk before the next), so ``n`` is bounded by the disk, not the memory;
 :func:`sample_loaded` returns them as one array and refuses, in one line naming the limit,
@@ -38,6 +46,7 @@ import torch
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.generator import Condition, check_labels
+from brainsynth.models.mask_encoding import decode, encode, encoding_of
 from brainsynth.sampling.config import SamplingConfig
 from brainsynth.sampling.record import GeneratorRecord
 from brainsynth.sampling.source import load_generator
@@ -114,13 +123,17 @@ def run_generator(
 @dataclass
 class ImageStream:
     """The ``shape[0]`` images of a sampling run, generated chunk by chunk (float32 (k, C, H,
-    W) arrays in [0, 1]) as they are iterated, once."""
+    W) arrays in [0, 1]) as they are iterated, once. ``chunks`` yields each chunk's images
+    with its masks (uint8 (k, H, W), labels 0..3; None unless ``has_masks``: a pair model's
+    generated masks, or the masks a mask-conditioned model was given); iterating the stream
+    itself yields the images alone."""
 
     shape: tuple[int, int, int, int]
-    chunks: Iterator[np.ndarray]
+    chunks: Iterator[tuple[np.ndarray, np.ndarray | None]]
+    has_masks: bool = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return self.chunks
+        return (images for images, _ in self.chunks)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -149,14 +162,31 @@ def sample_loaded(
     per image instead of ``config.label``). The images are returned as one array: an ``n``
     whose images exceed the memory available is refused in one line (``brainsynth sample``
     streams them to disk instead)."""
-    stream, sampled = sample_stream(generator, record, config, labels)
+    images, _, sampled = sample_loaded_pairs(generator, record, config, labels)
+    return images, sampled
+
+
+def sample_loaded_pairs(
+    generator: torch.nn.Module,
+    record: GeneratorRecord,
+    config: SamplingConfig,
+    labels: torch.Tensor | None = None,
+    masks: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """:func:`sample_loaded` with the masks: images (n, C, H, W), the pair model's generated
+    masks or the given ``masks`` of a mask-conditioned model (uint8 (n, H, W); None for a
+    model of images alone), and what ``sampling.json`` records."""
+    stream, sampled = sample_stream(generator, record, config, labels, masks)
     check_fits_in_memory(stream.shape)
     images = np.empty(stream.shape, dtype=np.float32)
+    drawn = np.empty((stream.shape[0], *stream.shape[2:]), np.uint8) if stream.has_masks else None
     start = 0
-    for chunk in stream:
+    for chunk, chunk_masks in stream.chunks:
         images[start : start + len(chunk)] = chunk
+        if drawn is not None:
+            drawn[start : start + len(chunk)] = chunk_masks
         start += len(chunk)
-    return images, sampled
+    return images, drawn, sampled
 
 
 def check_fits_in_memory(shape: tuple[int, ...]) -> None:
@@ -212,16 +242,42 @@ def sample_images(
     return sample_loaded(generator, record, config)
 
 
+def check_condition_masks(record: GeneratorRecord, masks: np.ndarray | None, n: int) -> None:
+    """One-line errors, before any image is drawn, for masks a generator cannot take: none
+    for a mask-conditioned model, some for any other, or not ``n`` labelled (H, W) maps of
+    the model's size."""
+    from brainsynth.errors import BrainsynthError
+
+    shape = record.shape
+    if shape.condition_channels and masks is None:
+        raise BrainsynthError("this generator draws images for given tumour masks (trained "
+                              "with --condition mask): give them with --from-masks")  # fmt: skip
+    if not shape.condition_channels and masks is not None:
+        raise BrainsynthError("--from-masks: this generator is not conditioned on tumour masks "
+                              "(train one with --condition mask)")  # fmt: skip
+    if masks is None:
+        return
+    if masks.ndim != 3 or masks.shape[1:] != (shape.size, shape.size):
+        raise BrainsynthError(f"--from-masks: masks of {'x'.join(map(str, masks.shape[1:]))} "
+                              f"px; this generator draws {shape.size}x{shape.size} px")  # fmt: skip
+    if len(masks) != n:
+        raise BrainsynthError(f"--from-masks: {len(masks)} masks for --n {n}")
+    if masks.dtype != np.uint8 or (masks.size and masks.max() > 3):
+        raise BrainsynthError("--from-masks: masks hold the labels 0..3 as uint8")
+
+
 def sample_stream(
     generator: torch.nn.Module,
     record: GeneratorRecord,
     config: SamplingConfig,
     labels: torch.Tensor | None = None,
+    masks: np.ndarray | None = None,
 ) -> tuple[ImageStream, dict[str, Any]]:
     """The ``config.n`` images of a loaded generator as an :class:`ImageStream` (generated
     chunk by chunk as it is read) and what ``sampling.json`` records. ``labels``: one class
-    id per image (else ``config.label`` for all, or every class in turn). Every setting is
-    checked here, before the first image is generated."""
+    id per image (else ``config.label`` for all, or every class in turn); ``masks``: uint8
+    (n, H, W) tumour masks, one per image, for a mask-conditioned generator. Every setting
+    is checked here, before the first image is generated."""
     floor = config.background_floor
     if floor is None:
         floor = record.background_floor
@@ -233,9 +289,10 @@ def sample_stream(
         labels = _labels(config.n, label, shape.num_classes)
     else:
         check_labels(labels, shape.num_classes, config.n)
+    check_condition_masks(record, masks, config.n)
     multi_step = bool(record.family.sampler_settings)  # minutes on a CPU: a progress bar
     image_shape = (shape.channels, shape.size, shape.size)
-    chunk = chunk_images(generator, image_shape, config.batch)
+    chunk = chunk_images(generator, (shape.generated_channels, *image_shape[1:]), config.batch)
 
     def chunks() -> Iterator[np.ndarray]:
         from tqdm.auto import tqdm
@@ -247,12 +304,16 @@ def sample_stream(
                 count = min(chunk, config.n - start)
                 noise = torch.randn(count, *generator.noise_shape, generator=rng)
                 part = labels[start : start + count] if labels is not None else None
-                images = run_generator(
-                    generator, noise, Condition(part), config.batch, bar=bar, **settings
-                )
+                given = None if masks is None else masks[start : start + count]
+                condition = Condition(part, None if given is None else torch.from_numpy(
+                    encode(given, shape.condition_channels)))  # fmt: skip
+                out = run_generator(generator, noise, condition, config.batch, bar=bar,
+                                    **settings)  # fmt: skip
+                images = np.ascontiguousarray(out[:, : shape.channels])
                 if floor > 0:
                     images[images < floor] = 0.0
-                yield images
+                drawn = decode(out[:, shape.channels :]) if shape.mask_channels else given
+                yield images, drawn
 
     sampled = {
         record.kind: record.path,
@@ -271,12 +332,18 @@ def sample_stream(
         "generator_mode": "eval (batch-norm running statistics), fp32",
         **sampler_record(record, settings),
     }
+    if shape.mask_channels or shape.condition_channels:
+        channels = shape.mask_channels or shape.condition_channels
+        sampled["masks"] = "generated" if shape.mask_channels else "given"
+        sampled["masks_file"] = "masks.npy"
+        sampled["mask_encoding"] = encoding_of(channels)
     if labels is not None:
         sampled["condition"] = record.condition
         sampled["tumor_threshold"] = record.tumor_threshold
         sampled["label_names"] = list(names)
         sampled["labels"] = labels.tolist()  # written as labels.csv by write_samples
-    return ImageStream((config.n, *image_shape), chunks()), sampled
+    has_masks = bool(shape.mask_channels) or masks is not None
+    return ImageStream((config.n, *image_shape), chunks(), has_masks), sampled
 
 
 def sample_images_stream(

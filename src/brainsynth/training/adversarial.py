@@ -48,7 +48,10 @@ class AdversarialTrainer(Trainer):
         self.opt_d = self.make_optimizer(self.discriminator)
         seed = config.run.seed
         self.objective = make_objective(config.objective, self.noise, runtime)
-        self.augment = DiffAugment(config.augment.policy, seed + 3, runtime)
+        # Masks (generated or given) are augmented with their images, geometry alike; the
+        # intensity policy changes the image channels only.
+        self.augment = DiffAugment(config.augment.policy, seed + 3, runtime,
+                                   image_channels=record.shape.channels)  # fmt: skip
         augment = config.augment
         self.ada = (
             AdaptiveAugment(
@@ -83,15 +86,25 @@ class AdversarialTrainer(Trainer):
 
     def _fakes(self, z: torch.Tensor, condition: Condition) -> torch.Tensor:
         """The generator's images of ``z`` for ``condition`` (under DDP when distributed)."""
+        if condition.masks is not None:
+            return self._g(z, condition.labels, condition.masks)
         return self._g(z, condition.labels)
+
+    @staticmethod
+    def _with_masks(x: torch.Tensor, condition: Condition) -> torch.Tensor:
+        """The images with their condition masks as more channels: a mask-conditional
+        discriminator judges the pair (pix2pix, Isola et al. 2017 §3.2)."""
+        if condition.masks is None:
+            return x
+        return torch.cat([x, condition.masks.to(x.dtype)], dim=1)
 
     def _critic(self, x: torch.Tensor, condition: Condition) -> torch.Tensor:
         """What every discriminator call sees: the augmented images (same policy for all)."""
-        return self._d(self._augment(x), condition.labels)
+        return self._d(self._augment(self._with_masks(x, condition)), condition.labels)
 
     def _frozen_critic(self, x: torch.Tensor, condition: Condition) -> torch.Tensor:
         """The same, in the generator update: the plain module, outside DDP."""
-        return self.discriminator(self._augment(x), condition.labels)
+        return self.discriminator(self._augment(self._with_masks(x, condition)), condition.labels)
 
     def step(self, sampler: EpochSampler, iteration: int) -> dict[str, torch.Tensor]:
         """Generator update number ``iteration + 1`` after ``n_critic`` discriminator updates.

@@ -41,6 +41,7 @@ from brainsynth.data.dataset import TRAINING_SETS
 from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD, condition_label_names
 from brainsynth.errors import BrainsynthError
 from brainsynth.models import DEFAULT_FAMILY, check_family
+from brainsynth.models.mask_encoding import DEFAULT_ENCODING, ENCODINGS, channels_of
 from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
@@ -100,8 +101,13 @@ class DataConfig:
     ``joint`` (not the paper's) learns the four sequences of a slice as one (4, H, W) image.
     ``condition`` (see :mod:`brainsynth.data.labels`): ``tumor`` labels a slice with-tumor
     when its ``tumor_pixels`` exceed ``tumor_threshold``; ``sequence`` labels Concat's images
-    by sequence. ``patients`` restricts training to those patients (empty = all), e.g. to
-    keep a test set's patients out of a generator (``brainsynth augment-eval``).
+    by sequence; ``mask`` draws each image for its slice's tumour mask (``masks.npy``), given
+    to the network as input channels (p(image | mask), issue 25). ``with_mask`` learns each
+    image together with its slice's tumour mask as extra generated channels (image + mask
+    pairs); ``mask_encoding`` says how a mask becomes channels, ``one-hot`` (3) or ``scalar``
+    (1) (:mod:`brainsynth.models.mask_encoding`). ``patients`` restricts training to those
+    patients (empty = all), e.g. to keep a test set's patients out of a generator
+    (``brainsynth augment-eval``).
     """
 
     prepared: str  # prepared dataset folder (brainsynth prepare), stored absolute
@@ -110,6 +116,8 @@ class DataConfig:
     label_names: tuple[str, ...] = ()  # names of the class ids 0..K-1 (conditional runs)
     tumor_threshold: float = DEFAULT_TUMOR_THRESHOLD  # with-tumor: tumor_pixels > this
     patients: tuple[str, ...] = ()  # train on these patients only (empty = all)
+    with_mask: bool = False  # generate each image with its tumour mask (pairs)
+    mask_encoding: str = DEFAULT_ENCODING  # one-hot (3 channels) | scalar (1 channel)
 
     def __post_init__(self) -> None:
         self.prepared = str(Path(self.prepared).expanduser().absolute())
@@ -125,6 +133,27 @@ class DataConfig:
             )
         _at_least(self.tumor_threshold, 0, "--tumor-threshold")
         self.patients = tuple(str(p) for p in self.patients)
+        if not isinstance(self.with_mask, bool):
+            raise BrainsynthError(f"with_mask must be true or false, got {self.with_mask!r}")
+        _choose("--mask-encoding", self.mask_encoding, tuple(ENCODINGS))
+        if self.with_mask and self.condition == "mask":
+            raise BrainsynthError("--with-mask generates masks, --condition mask is given them: "
+                                  "choose one")  # fmt: skip
+
+    @property
+    def mask_channels(self) -> int:
+        """Generated mask channels (``with_mask``), else 0."""
+        return channels_of(self.mask_encoding) if self.with_mask else 0
+
+    @property
+    def condition_channels(self) -> int:
+        """Mask channels given as input (``condition: mask``), else 0."""
+        return channels_of(self.mask_encoding) if self.condition == "mask" else 0
+
+    @property
+    def uses_masks(self) -> bool:
+        """Whether training reads the prepared folder's ``masks.npy``."""
+        return self.with_mask or self.condition == "mask"
 
 
 @dataclass

@@ -56,11 +56,7 @@ def complete(config: TrainConfig, chosen: Family | None = None) -> TrainConfig:
     after checking that the family can train as asked. ``chosen``: the family of
     ``config.model.arch`` when the caller has it already."""
     chosen = chosen or family(config.model.arch)
-    if config.data.condition != "none" and "class" not in chosen.conditioning:
-        raise BrainsynthError(
-            f"--arch {chosen.name} cannot be conditioned on labels (--condition "
-            f"{config.data.condition})"
-        )
+    check_conditioning(config, chosen)
     objective = config.objective.name or chosen.default_objective
     check_family_settings(config, chosen, objective)
     shared = OBJECTIVE_DEFAULTS.get(objective, ONE_NETWORK_DEFAULTS)
@@ -77,6 +73,23 @@ def complete(config: TrainConfig, chosen: Family | None = None) -> TrainConfig:
     options = chosen.Config(**config.model.options)
     model = dataclasses.replace(config.model, options=config_to_dict(options))
     return dataclasses.replace(config, model=model)
+
+
+def check_conditioning(config: TrainConfig, chosen: Family) -> None:
+    """One-line errors for a condition the family cannot take (class labels, or a tumour
+    mask: the families that can are named), or one it must have and was not given."""
+    condition = config.data.condition
+    if condition == "mask" and "mask" not in chosen.conditioning:
+        able = [f.name for f in map(family, family_names()) if "mask" in f.conditioning]
+        raise BrainsynthError(f"--arch {chosen.name} cannot draw images for a tumour mask "
+                              f"(--condition mask): use --arch {' | '.join(able)}")  # fmt: skip
+    if condition not in ("none", "mask") and "class" not in chosen.conditioning:
+        raise BrainsynthError(
+            f"--arch {chosen.name} cannot be conditioned on labels (--condition {condition})"
+        )
+    if "mask" in chosen.requires and condition != "mask":
+        raise BrainsynthError(f"--arch {chosen.name} ({chosen.display_name}) draws images for "
+                              "given tumour masks: train it with --condition mask")  # fmt: skip
 
 
 def check_family_settings(config: TrainConfig, chosen: Family, objective: str) -> None:

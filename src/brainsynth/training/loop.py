@@ -34,7 +34,12 @@ from brainsynth.models.shape import ModelShape
 from brainsynth.outputs import shown
 from brainsynth.training import rng
 from brainsynth.training.config import RunConfig, TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_data, warn_large_batch
+from brainsynth.training.data import (
+    EpochSampler,
+    load_training_set,
+    to_model_range,
+    warn_large_batch,
+)
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime, describe_device
@@ -64,13 +69,17 @@ def _seed_everything(seed: int) -> None:
 
 def run_model_record(config: TrainConfig, family: Family, images: torch.Tensor) -> ModelRecord:
     """The family, its full settings and the shape this run trains (a latent size only for
-    families that have one)."""
+    families that have one; a pair run's mask channels follow its image channels in
+    ``images``)."""
     options = family.Config(**config.model.options)
+    data = config.data
     shape = ModelShape(
         size=images.shape[-1],
-        channels=images.shape[1],
+        channels=images.shape[1] - data.mask_channels,
         latent=config.model.latent if family.uses_latent else None,
-        num_classes=len(config.data.label_names) if config.data.condition != "none" else 0,
+        num_classes=len(data.label_names) if data.condition != "none" else 0,
+        mask_channels=data.mask_channels,
+        condition_channels=data.condition_channels,
     )
     return ModelRecord(family, config_to_dict(options), shape)
 
@@ -231,13 +240,13 @@ def training_loop(
     run, run_dir = config.run, Path(config.run.out)
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
-    images, labels = load_training_data(config.data)
+    images, labels, masks = load_training_set(config.data)
     record = run_model_record(config, family, images)
     if runtime.is_main:
         warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
     trainer = make_trainer(config, record, runtime)
-    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels)
+    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels, masks=masks)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
@@ -245,6 +254,10 @@ def training_loop(
         on_main(runtime, begin)  # every rank waits for it, and for its error if any
     grid_z = torch.randn(GRID_SIZE, *trainer.generator.noise_shape,
                          generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
+    grid_masks = None  # a mask-conditional run draws its grid for training masks, evenly spread
+    if masks is not None:
+        grid_masks = to_model_range(masks[torch.linspace(0, len(masks) - 1, GRID_SIZE).long()])
+    image_channels = record.shape.channels  # the grid shows images (a pair's mask is not)
     checkpointer = _Checkpointer(run_dir, config, record)
     logger = RunLogger(run_dir, start) if runtime.is_main else None
     images_per_iter = trainer.images_per_iteration
@@ -293,7 +306,8 @@ def training_loop(
                 if grid_now:  # every rank alike; no grid is drawn from broken weights
                     watch.check_weights(trainer, iteration, last_good)
                 if logger and grid_now:
-                    grid = trainer.sampling_generator().to_images(trainer.sample(grid_z))
+                    raw = trainer.sample(grid_z, grid_masks)
+                    grid = trainer.sampling_generator().to_images(raw)[:, :image_channels]
                     logger.grid(iteration, grid.cpu().numpy())
                 if iteration % run.checkpoint_every == 0:
                     last_good, saved_at = save(periodic=True) or last_good, iteration

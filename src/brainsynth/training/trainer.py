@@ -109,10 +109,10 @@ class Trainer:
         return self.ema.model if self.ema is not None else self.generator
 
     @torch.no_grad()
-    def sample(self, noise: torch.Tensor) -> torch.Tensor:
+    def sample(self, noise: torch.Tensor, masks: torch.Tensor | None = None) -> torch.Tensor:
         """Raw images (float32) of ``noise`` (N, *noise_shape) by the sampler's defaults, in
         eval mode (batch norms' running statistics); a conditional generator gets the classes
-        0, 1, ..., K-1 in turn."""
+        0, 1, ..., K-1 in turn, a mask-conditional one ``masks`` (N, C, H, W) in [-1, 1]."""
         generator = self.sampling_generator()
         was_training = generator.training
         generator.eval()
@@ -121,7 +121,8 @@ class Trainer:
             labels = (torch.arange(len(noise)) % self.shape.num_classes).to(self.device)
         try:
             with self.autocast():
-                return generator.generate(noise.to(self.device), Condition(labels)).float()
+                condition = Condition(labels, None if masks is None else masks.to(self.device))
+                return generator.generate(noise.to(self.device), condition).float()
         finally:
             generator.train(was_training)
 
