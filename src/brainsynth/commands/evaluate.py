@@ -54,6 +54,17 @@ other count against the generator) and every metric per channel, under "per_chan
 The montages of each class or channel go into a folder named after it beside the JSON
 (t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
 that is not a class of the samples' condition is refused before any metric runs.
+
+Pair realism (issue 25): when the synthetic images carry tumour masks (a samples folder with
+masks.npy, a pair run or export of train --with-mask, or a train --condition mask generator,
+which then draws --n-fake images for real masks of --real), metrics.json also gets
+  mask_plausibility       tumour-free share, tumour area, centroid and sub-region shares of
+                          the synthetic masks against the real ones (Wasserstein-1 and KS per
+                          feature, 95% intervals, and the floor between two real halves)
+  image_mask_consistency  a reference segmenter (MONAI BasicUNet) trained on real pairs
+                          segments the synthetic images: Dice against their masks beside its
+                          Dice on held-out real pairs, and the ratio (images >= 32 px)
+computed on the segmented slices of --real (--pair-realism off skips both).
 """
 
 
@@ -158,6 +169,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "faster for large sets, figures agree with cpu within the metrics' intervals "
         "(default: cpu)",
     )
+    parser.add_argument(
+        "--pair-realism",
+        choices=("auto", "off"),
+        default="auto",
+        help="mask plausibility and image-mask consistency when the synthetic images carry "
+        "tumour masks (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--segmenter-epochs",
+        type=int,
+        default=None,
+        help="epochs of the reference segmenter of image-mask consistency (default: "
+        "the segmenter's own, 10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -253,10 +278,10 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.metrics.spaces import check_feature_sources, check_features
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.paper import SEQUENCES
-    from brainsynth.pipeline import evaluate_and_record, load_fake_images
+    from brainsynth.pipeline import evaluate_and_record, load_fake_pairs
     from brainsynth.sampling.files import read_sample_labels
 
-    for name in ("threads", "max_fake", "max_real", "n_fake"):
+    for name in ("threads", "max_fake", "max_real", "n_fake", "segmenter_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise BrainsynthError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -292,9 +317,15 @@ def run(args: argparse.Namespace) -> int:
     prepared = load_prepared(args.real)
     check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
-    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
+    real_pairs = segmented_pairs(prepared, args.sequence) if prepared.has_masks else None
+    fake, fake_masks, record = load_fake_pairs(
+        args.fake, n=n_fake, seed=args.seed,
+        real_masks=None if real_pairs is None else real_pairs.masks,
+    )  # fmt: skip
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
+    if fake_masks is not None and args.pair_realism == "auto":
+        extra.update(evaluate_pair_realism(real_pairs, fake, fake_masks, record, config, args))
     labels = read_sample_labels(args.fake, record, len(fake))
     if record is not None:  # per-image labels are in labels.csv, not in metrics.json
         record = {k: v for k, v in record.items() if k != "labels"}
@@ -323,5 +354,40 @@ def run(args: argparse.Namespace) -> int:
     for part in ("per_channel", "per_label"):
         for name, sub in extra.get(part, {}).items():
             print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
+    if "mask_plausibility" in extra:
+        from brainsynth.metrics.pair_realism import format_pairs
+
+        print(format_pairs(extra))
     print(f"wrote {out}")
     return 0
+
+
+def segmented_pairs(prepared, sequence: str):
+    """The real pairs of ``sequence``: the image set with masks, segmented slices only."""
+    real = prepared.image_set(sequence, as_float=False, with_masks=True)
+    return real.subset(prepared.segmented[real.rows])
+
+
+def evaluate_pair_realism(real_pairs, fake, fake_masks, record, config, args) -> dict:
+    """``mask_plausibility`` and ``image_mask_consistency`` of the synthetic pairs (or a note
+    saying why not), for metrics.json."""
+    import dataclasses
+
+    from brainsynth.metrics.evaluate import draw_subset, resolve_eval_device
+    from brainsynth.metrics.pair_realism import pair_realism
+    from brainsynth.metrics.seg_config import SegmenterConfig
+
+    if real_pairs is None or not len(real_pairs):
+        note = {"note": f"{args.real} has no segmented masks (masks.npy): re-run brainsynth "
+                "prepare to compare tumour masks"}  # fmt: skip
+        return {"mask_plausibility": note, "image_mask_consistency": note}
+    segmenter = SegmenterConfig()
+    if args.segmenter_epochs is not None:
+        segmenter = dataclasses.replace(segmenter, epochs=args.segmenter_epochs)
+    keep, _ = draw_subset(len(fake), config.max_fake, config.seed)
+    given = (record or {}).get("masks") == "given"  # a mask-conditioned model's
+    return pair_realism(
+        real_pairs.images, real_pairs.masks, real_pairs.patients, fake[keep], fake_masks[keep],
+        masks_given=given, segmenter=segmenter, seed=config.seed, n_boot=config.n_bootstrap,
+        device=resolve_eval_device(config.device), progress=not args.quiet,
+    )  # fmt: skip

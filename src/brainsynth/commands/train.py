@@ -10,6 +10,7 @@ from brainsynth.config import DEVICES, field_default
 from brainsynth.data.dataset import TRAINING_SETS
 from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD
 from brainsynth.models import family_names
+from brainsynth.models.mask_encoding import DEFAULT_ENCODING, ENCODINGS
 from brainsynth.training.config import (
     AUGMENTS,
     BATCH_NORM_MODES,
@@ -85,6 +86,15 @@ sequence one model for the four sequences; --sequence joint learns the four co-r
 sequences of a slice as one 4-channel image. --patients restricts training to some patients
 (recorded in config.yaml, so a test set's patients provably stay out).
 
+Labelled data (issue 25; a folder prepared with masks.npy; slices of segmented cases only):
+--with-mask trains any family on image + tumour-mask pairs (the mask as extra generated
+channels, one-hot by default: --mask-encoding); --condition mask learns images drawn for a
+given mask, with a family that can (a denoising family: the mask's channels concatenated to
+the UNet's input; the SPADE GAN: the paper's DCGAN with SPADE normalisation, the mask
+entering every layer; other families refuse it, naming those that can):
+  brainsynth train --data PREPARED --sequence flair --with-mask --out runs/pairs
+  brainsynth train --data PREPARED --sequence flair --condition mask --arch ARCH --out runs/m
+
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
 SIGTERM) saves a checkpoint and stops; resume with --resume RUN. A run is finished when
@@ -114,6 +124,8 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "sequence": ("data", "sequence"),
     "condition": ("data", "condition"),
     "tumor_threshold": ("data", "tumor_threshold"),
+    "with_mask": ("data", "with_mask"),
+    "mask_encoding": ("data", "mask_encoding"),
     "out": ("run", "out"),
     "arch": ("model", "arch"),
     "latent": ("model", "latent"),
@@ -158,7 +170,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--condition", choices=CONDITIONS,
         help="class labels the generator learns and `sample --label` asks for: tumor "
         "(with-tumor / without-tumor from slices.csv), sequence (t1 | t1c | t2 | flair, with "
-        "--sequence concat) (default none, the paper's)")  # fmt: skip
+        "--sequence concat); or mask: images drawn for each slice's tumour mask (masks.npy), "
+        "p(image | mask), for `sample --from-masks` (default none, the paper's)")  # fmt: skip
+    add("--with-mask", action="store_true", default=None,
+        help="learn each image together with its slice's tumour mask (masks.npy) as extra "
+        "generated channels: `sample` then writes image + mask pairs (any family)")  # fmt: skip
+    add("--mask-encoding", choices=tuple(ENCODINGS),
+        help="how a mask becomes channels: one-hot (3 channels, labels 1..3) or scalar (1 "
+        f"channel) (default {DEFAULT_ENCODING}; see the README)")  # fmt: skip
     add("--tumor-threshold", type=float, metavar="PIXELS",
         help="with-tumor when a slice's tumor_pixels exceed this "
         f"(default {DEFAULT_TUMOR_THRESHOLD}: any annotated tumour)")  # fmt: skip

@@ -103,6 +103,7 @@ def what_it_generates(config: dict[str, Any], model: ModelRecord) -> list[str]:
         ("Background floor", f"pixels below {floor:g} set to 0" if floor else "off"),
         ("Classes", classes + (f" (condition: {config['condition']})"
                                if config["label_names"] else "")),
+        ("Tumour masks", _masks(model)),
         ("Architecture", f"{model.family.display_name}, {config.get('parameters', 0):,} "
                          "generator parameters; "
                          f"{model.family.describe_sampler(model.config, model.shape)}"),
@@ -113,19 +114,43 @@ def what_it_generates(config: dict[str, Any], model: ModelRecord) -> list[str]:
     return ["## What it generates", "", *_table(rows), ""]
 
 
-def usage() -> list[str]:
+def _masks(model: ModelRecord) -> str:
+    """What the card says of tumour masks: generated with each image, given, or none."""
+    shape = model.shape
+    encoding = {3: "one-hot, 3 channels", 1: "one scalar channel"}
+    if shape.mask_channels:
+        return ("generated with each image (image + mask pairs; "
+                f"{encoding.get(shape.mask_channels, '?')}): `sample` writes `masks.npy`, labels "
+                "0 background, 1 necrotic core, 2 oedema, 3 enhancing")  # fmt: skip
+    if shape.condition_channels:
+        return ("given: one image is drawn for each tumour mask (`sample --from-masks`; "
+                f"{encoding.get(shape.condition_channels, '?')})")  # fmt: skip
+    return "none"
+
+
+def usage(model: ModelRecord | None = None) -> list[str]:
+    shape = model.shape if model is not None else None
+    if shape is not None and shape.condition_channels:
+        line = "brainsynth sample THIS_FOLDER --from-masks MASKS.npy --out samples/"
+        python = "images = generator.generate_from_masks(masks, seed=0)  # one per (H, W) mask"
+    elif shape is not None and shape.mask_channels:
+        line = "brainsynth sample THIS_FOLDER --n 1000 --out samples/  # + masks.npy"
+        python = "images, masks = generator.generate_pairs(16, seed=0)"
+    else:
+        line = "brainsynth sample THIS_FOLDER --n 1000 --out samples/ --grid grid.png"
+        python = "images = generator.generate(16, seed=0)  # (16, C, H, W) float32 in [0, 1]"
     return [
         "## How to use it",
         "",
         "```bash",
-        "brainsynth sample THIS_FOLDER --n 1000 --out samples/ --grid grid.png",
+        line,
         "brainsynth evaluate --real PREPARED --sequence SET --fake THIS_FOLDER --out metrics.json",
         "```",
         "",
         "```python",
         "import brainsynth",
         "generator = brainsynth.load_generator('THIS_FOLDER')",
-        "images = generator.generate(16, seed=0)  # (16, C, H, W) float32 in [0, 1]",
+        python,
         "```",
         "",
         "The same seed gives the same images as the training run it came from.",
@@ -318,7 +343,7 @@ def model_card(
         "`manifest.json` (the sha256 of the three; an edited file is refused when loaded).",
         "",
     ]
-    lines += what_it_generates(config, model) + usage()
+    lines += what_it_generates(config, model) + usage(model)
     lines += training_data_section(config["training_data"])
     lines += training_section(config["training"], train)
     lines += evaluation_section(evaluation, evaluation_file) + vtt_section(vtt)
