@@ -89,9 +89,11 @@ class MaskConditionedSource(Protocol):
     def __call__(self, request: GeneratorRequest) -> MaskConditionedGenerator: ...
 
 
-MaskEdit = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+MaskEdit = Callable[[np.ndarray, np.random.Generator, np.ndarray], np.ndarray]
 """An edit of label maps (N, H, W) -> (N, H, W), e.g. from :mod:`brainsynth.data.mask_edit`:
-scale, move, rotate or flip a tumour, insert or remove one, grow or shrink a sub-region."""
+scale, move, rotate or flip a tumour, insert or remove one, grow or shrink a sub-region;
+called with the random generator to draw from and each slice's brain, (N, H, W) bool (its
+real image above 0), which a tumour must stay inside."""
 
 
 class TrainedOnPatients(Protocol):
