@@ -243,8 +243,10 @@ def test_repeats_enter_the_intervals():
         (["--train-patients", "6"], "--train-patients 6: there are 5 training patients"),
         (["--arms", "real,real+synthetic", "--arch", "spade"], "cannot generate image + mask"),
         (["--arms", "synthetic,real", "--arch", "spade"], "(arms real+synthetic, synthetic)"),
-        (["--arms", "real,real+synthetic-from-masks", "--arch", "dcgan"],
-         "--arch dcgan cannot draw images for a tumour mask"),  # fmt: skip
+        (
+            ["--arms", "real,real+synthetic-from-masks", "--arch", "dcgan"],
+            "--arch dcgan cannot draw images for a tumour mask",
+        ),  # fmt: skip
         (["--arms", "real+classic"], "include 'real'"),
         (["--arms", "real,real+classic+synthetic"], "choose from real, real+classic, real+syn"),
         (["--tumor-threshold", "5"], "--tumor-threshold: classification only"),
