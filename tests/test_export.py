@@ -241,6 +241,7 @@ def test_loading_an_export_imports_no_training_code(exported: Path) -> None:
     assert set(architectures) == {"brainsynth.models.stylegan2", "brainsynth.models.checkpoint",
                                   "brainsynth.models.shape", "brainsynth.models.family",
                                   "brainsynth.models.generator",
+                                  "brainsynth.models.mask_encoding",  # masks <-> channels
                                   "brainsynth.models.upgrade"}  # fmt: skip
     for layer in ("metrics", "vtt", "data", "pipeline", "export", "report"):
         assert not [m for m in modules if m.startswith(f"brainsynth.{layer}")], layer

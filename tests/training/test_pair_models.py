@@ -129,3 +129,49 @@ def test_masks_need_a_folder_prepared_with_them(tmp_path, capsys):
                  str(tmp_path / "run"), "--iters", "1", "--no-progress"])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "run 'brainsynth prepare' again" in err, err
+
+
+def test_a_visual_turing_test_of_a_pair_model_shows_its_images(data, tmp_path, capsys):
+    """``vtt create`` draws a pair model's images, not its mask channels, from the run as from
+    its samples folder."""
+    import sqlite3
+
+    train(data, tmp_path / "run", "dcgan", "--with-mask")
+    db = tmp_path / "vtt.sqlite"
+    for name, fake in (("from the run", tmp_path / "run"), ("from samples", None)):
+        if fake is None:
+            fake = tmp_path / "samples"
+            assert main(["sample", str(tmp_path / "run"), "--n", "4", "--out", str(fake)]) == 0
+        code = main(["vtt", "create", "--db", str(db), "--name", name, "--real", str(data),
+                     "--sequence", "flair", "--fake", str(fake), "--n-real", "3",
+                     "--n-fake", "3"])  # fmt: skip
+        assert code == 0, capsys.readouterr().err
+    with sqlite3.connect(db) as connection:
+        blobs = connection.execute("select png from items where truth = 'synthetic'").fetchall()
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert len(blobs) == 6
+    assert all(Image.open(BytesIO(b[0])).size == (16, 16) for b in blobs)
+    assert all(Image.open(BytesIO(b[0])).mode == "L" for b in blobs)
+
+
+def test_an_export_of_a_pair_model_draws_the_runs_pairs(data, tmp_path):
+    import brainsynth
+
+    train(data, tmp_path / "run", "stylegan2", "--with-mask")
+    export = tmp_path / "export"
+    assert main(["export", str(tmp_path / "run"), str(export)]) == 0
+    config = json.loads((export / "config.json").read_text())
+    assert config["shape"]["mask_channels"] == 3 and config["shape"]["channels"] == 1
+    assert "generated with each image" in (export / "README.md").read_text()
+    exported = brainsynth.load_generator(export)
+    assert exported.draws_masks and not exported.needs_masks
+    run_images, run_masks = brainsynth.load_generator(tmp_path / "run").generate_pairs(6, seed=2)
+    images, masks = exported.generate_pairs(6, seed=2)
+    np.testing.assert_array_equal(images, run_images)
+    np.testing.assert_array_equal(masks, run_masks)
+    out = tmp_path / "samples"
+    assert main(["sample", str(export), "--n", "6", "--seed", "2", "--out", str(out)]) == 0
+    np.testing.assert_array_equal(np.load(out / "masks.npy"), masks)
