@@ -111,6 +111,18 @@ def balanced_split_indices(
     return out
 
 
+def c2st_split(
+    groups0: np.ndarray, groups1: np.ndarray, settings: C2STSettings, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The train/val/test indices of a C2ST of seed ``seed``: each set split by group
+    (:func:`group_split`), each split balanced between the sets. The detectability curve of
+    the same seed uses the same split, so its full-size point is this C2ST."""
+    rng = np.random.default_rng(seed)
+    split0 = group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
+    split1 = group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
+    return balanced_split_indices(split0, split1, rng)
+
+
 def _tensors(x0: np.ndarray, x1: np.ndarray, idx: tuple[np.ndarray, np.ndarray]):
     x = np.concatenate([x0[idx[0]], x1[idx[1]]]).astype(np.float32)
     y = np.concatenate([np.zeros(len(idx[0])), np.ones(len(idx[1]))]).astype(np.float32)
@@ -155,6 +167,7 @@ def train_classifier(
     torch.manual_seed(seed)
     device = torch.device(settings.device)
     model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
+    model = model.to(memory_format=torch.channels_last)  # ~25% faster steps on CPU (oneDNN)
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = (t.to(device) for t in train)
@@ -207,10 +220,7 @@ def cnn_c2st(
     a Clopper-Pearson 95% interval, the per-item correctness (for bootstrap), the training
     record, and the model with its test data (for the saliency montage).
     """
-    rng = np.random.default_rng(seed)
-    split0 = group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
-    split1 = group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
-    idx = balanced_split_indices(split0, split1, rng)
+    idx = c2st_split(groups0, groups1, settings, seed)
     train, val, test = (_tensors(x0, x1, idx[name]) for name in SPLITS)
     if min(len(train[1]), len(val[1]), len(test[1])) == 0:
         raise ValueError("a C2ST split is empty: too few images or groups")
@@ -226,6 +236,10 @@ def cnn_c2st(
         "n_val": len(val[1]),
         "n_test": n,
         "correct": correct,
+        "test_groups": np.concatenate(
+            [np.asarray(groups0)[idx["test"][0]], np.asarray(groups1)[idx["test"][1]]]
+        ).astype(str),
+        "split": idx,
         "training": info,
         "model": model,
         "test_x": test[0],
@@ -289,6 +303,9 @@ def knn_c2st(
         "n": n,
         "n_reference": len(ref),
         "correct": correct,
+        "test_groups": np.concatenate(
+            [np.asarray(groups0)[idx["test"][0]], np.asarray(groups1)[idx["test"][1]]]
+        ).astype(str),
     }
 
 

@@ -70,39 +70,32 @@ def learning_curve(
     settings: c2st.C2STSettings,
     seed: int = 0,
     repeats: int = 1,
+    full: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """C2ST accuracy of set 0 vs set 1 per training size, on one fixed held-out split.
 
-    Sets are split by group into train/val/test as :func:`c2st.cnn_c2st` does; each size
-    draws that many training images (half per class) from the training split, ``repeats``
-    times for sizes below the full split (pooled), and trains with early stopping on the
-    (fixed) validation split. Returns the points, and per size the held-out correctness
-    averaged over repeats (rows) for the bootstrap, with the held-out images' groups.
+    The split is the CNN C2ST's of the same seed (:func:`c2st.c2st_split`); ``full``, that
+    C2ST's result when it has run, is the point of the full training split (not trained
+    twice). Each smaller size draws that many training images (half per class) from the
+    training split, ``repeats`` times (pooled), and trains with early stopping on the fixed
+    validation split. Returns the points, and per size the held-out correctness averaged
+    over repeats (rows) for the bootstrap, with the held-out images' groups.
     """
-    rng = np.random.default_rng(seed)
-    split0 = c2st.group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
-    split1 = c2st.group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
-    idx = c2st.balanced_split_indices(split0, split1, rng)
+    idx = full["split"] if full is not None else c2st.c2st_split(groups0, groups1, settings, seed)
     val, test = (c2st._tensors(x0, x1, idx[name]) for name in ("val", "test"))
     if min(len(val[1]), len(test[1])) == 0:
         raise ValueError("a detectability split is empty: too few images or groups")
     train0, train1 = idx["train"]
+    rng = np.random.default_rng([seed, 17])
     points, rows = [], []
     for i, size in enumerate(curve_sizes(sizes, 2 * len(train0))):
-        runs = repeats if size < 2 * len(train0) else 1
-        correct = np.zeros(len(test[1]))
-        epochs = []
-        for r in range(runs):
-            pick = (
-                np.sort(rng.choice(train0, size // 2, replace=False)),
-                np.sort(rng.choice(train1, size // 2, replace=False)),
-            )
-            train = c2st._tensors(x0, x1, pick)
-            model, info = c2st.train_classifier(train, val, settings, seed + 1000 * i + r)
-            logits = c2st.predict_logits(model, test[0]).cpu()
-            correct += ((logits > 0).float() == test[1]).numpy()
-            epochs.append(info["epochs"])
-        correct /= runs
+        if size == 2 * len(train0) and full is not None:
+            correct, epochs, runs = full["correct"], [full["training"]["epochs"]], 1
+        else:
+            correct, epochs, runs = _train_size(
+                x0, x1, (train0, train1), val, test, size, settings, seed + 1000 * i, rng,
+                repeats if size < 2 * len(train0) else 1,
+            )  # fmt: skip
         k, n = int(round(correct.sum() * runs)), len(correct) * runs
         points.append(
             {
@@ -123,6 +116,42 @@ def learning_curve(
         "n_test": int(len(test[1])),
         "n_val": int(len(val[1])),
     }
+
+
+def _train_size(x0, x1, train, val, test, size, settings, seed, rng, runs):
+    """Held-out correctness (mean over ``runs`` draws of ``size`` training images), the
+    epochs of each run, and ``runs``."""
+    correct = np.zeros(len(test[1]))
+    epochs = []
+    for r in range(runs):
+        pick = (
+            np.sort(rng.choice(train[0], size // 2, replace=False)),
+            np.sort(rng.choice(train[1], size // 2, replace=False)),
+        )
+        model, info = c2st.train_classifier(
+            c2st._tensors(x0, x1, pick), val, size_settings(settings, size), seed + r
+        )
+        logits = c2st.predict_logits(model, test[0]).cpu()
+        correct += ((logits > 0).float() == test[1]).numpy()
+        epochs.append(info["epochs"])
+    return correct / runs, epochs, runs
+
+
+CURVE_MIN_BATCHES = 8
+"""Batches between two validation checks of a curve point (the full C2ST's 25 made a point
+of 128 images take 12 passes per check and at least 6 checks, most of it past the best)."""
+
+
+def size_settings(settings: c2st.C2STSettings, size: int) -> c2st.C2STSettings:
+    """The settings of the curve point of ``size`` training images: batches of at most
+    ``size`` images, a validation check every pass or every :data:`CURVE_MIN_BATCHES`
+    batches if that is more, so a point trains for as many steps as early stopping finds it
+    needs (patience in checks, as the C2ST's) instead of 25 batches between checks."""
+    return dataclasses.replace(
+        settings,
+        batch_size=min(settings.batch_size, size),
+        min_batches_per_epoch=min(settings.min_batches_per_epoch, CURVE_MIN_BATCHES),
+    )
 
 
 def summarise(curve: dict[str, Any], n_boot: int, seed: int) -> dict[str, Any]:
