@@ -64,6 +64,23 @@ class RealCache:
         self.write(path, lambda tmp: np.save(tmp, values, allow_pickle=False))
         return values
 
+    def record(self, tag: str, parts: list[Any], compute: Callable[[], dict]) -> dict:
+        """``compute()`` (a dict of arrays, train/val/test index pairs and JSON values), read
+        from the cache when an entry of these ``parts`` exists (a real-vs-real control)."""
+        import json
+
+        path = self.entry(tag, *parts, suffix=".npz")
+        if self.owns(path.name) and path.is_file() and not path.is_symlink():
+            try:
+                with np.load(path, allow_pickle=False) as stored:
+                    return unpack(dict(stored), json.loads(str(stored["__json__"])))
+            except (OSError, ValueError, KeyError):
+                pass
+        result = compute()
+        arrays, plain = pack(result)
+        self.write(path, lambda tmp: np.savez(tmp, __json__=json.dumps(plain), **arrays))
+        return result
+
     def read_array(self, path: Path, rows: int) -> np.ndarray | None:
         """A cached array of ``rows`` finite rows, or None (absent, foreign or damaged)."""
         if not self.owns(path.name) or not path.is_file() or path.is_symlink():
@@ -130,3 +147,32 @@ def open_cache(prepared: str | os.PathLike[str] | None) -> tuple[RealCache | Non
     elif not os.access(root, os.W_OK | os.X_OK):
         return None, f"no cache: the prepared folder {root} is read-only"
     return RealCache(folder, dataset_key), f"cache {folder}"
+
+
+def pack(result: dict) -> tuple[dict[str, np.ndarray], dict]:
+    """Split a result into arrays (``split`` pairs as ``split.NAME.0/1``) and JSON values;
+    values of neither kind (a model, tensors) are left out."""
+    arrays: dict[str, np.ndarray] = {}
+    plain: dict = {}
+    for key, value in result.items():
+        if isinstance(value, np.ndarray):
+            arrays[key] = value
+        elif key == "split":
+            for name, pair in value.items():
+                arrays[f"split.{name}.0"], arrays[f"split.{name}.1"] = pair
+        elif isinstance(value, (str, int, float, bool, list, dict, type(None))):
+            plain[key] = value
+    return arrays, plain
+
+
+def unpack(arrays: dict[str, np.ndarray], plain: dict) -> dict:
+    """The result :func:`pack` split."""
+    out = dict(plain)
+    for key, value in arrays.items():
+        if key.startswith("split."):
+            _, name, side = key.split(".")
+            out.setdefault("split", {}).setdefault(name, [None, None])[int(side)] = value
+        elif key != "__json__":
+            out[key] = value
+    out["split"] = {name: tuple(pair) for name, pair in out.get("split", {}).items()}
+    return out

@@ -30,6 +30,7 @@ CORE_DESCRIPTIONS: dict[str, str] = {
     "fake_groups": "How the synthetic images were grouped in the patient-disjoint splits: image (a generator's independent samples, each its own group) or patient (a second prepared set: whole patients on one side of every split).",
     "per_channel": "Joint samples: every metric per sequence (channel) against the real images of that sequence.",
     "per_label": "Labelled samples: every metric per class against the real images of that class.",
+    "skipped": "Metric families not run, each with why: inputs this evaluation was not given, or a time budget (the demo's) they would have overrun on this machine.",
     "real_cache": "Where the real images' features and domain encoder were cached for the next evaluation (PREPARED/evaluate-cache/), or why not.",
     "real": "The prepared folder of the real images.",
     "fake": "Where the synthetic images came from.",

@@ -129,7 +129,10 @@ def _train_size(x0, x1, train, val, test, size, settings, seed, rng, runs):
             np.sort(rng.choice(train[1], size // 2, replace=False)),
         )
         model, info = c2st.train_classifier(
-            c2st._tensors(x0, x1, pick), val, size_settings(settings, size), seed + r
+            c2st._tensors(x0, x1, pick),
+            val,
+            size_settings(settings, size, len(val[1])),
+            seed + r,
         )
         logits = c2st.predict_logits(model, test[0]).cpu()
         correct += ((logits > 0).float() == test[1]).numpy()
@@ -137,20 +140,25 @@ def _train_size(x0, x1, train, val, test, size, settings, seed, rng, runs):
     return correct / runs, epochs, runs
 
 
-CURVE_MIN_BATCHES = 8
-"""Batches between two validation checks of a curve point (the full C2ST's 25 made a point
-of 128 images take 12 passes per check and at least 6 checks, most of it past the best)."""
+def size_settings(settings: c2st.C2STSettings, size: int, n_val: int = 0) -> c2st.C2STSettings:
+    """The settings of the curve point of ``size`` training images.
 
-
-def size_settings(settings: c2st.C2STSettings, size: int) -> c2st.C2STSettings:
-    """The settings of the curve point of ``size`` training images: batches of at most
-    ``size`` images, a validation check every pass or every :data:`CURVE_MIN_BATCHES`
-    batches if that is more, so a point trains for as many steps as early stopping finds it
-    needs (patience in checks, as the C2ST's) instead of 25 batches between checks."""
+    Batches of at most ``size`` images; a validation check every ``n_val / batch`` batches
+    (the work of a check about that of its training steps), between 8 and the C2ST's 25;
+    at least ``(patience + 1) x 25`` steps and at most ``max_epochs x 25``, as the C2ST's
+    epochs of 25 batches gave. A point of 128 or 512 images then stops within 8 batches of
+    the C2ST's stopping rule instead of 25, and a tiny point does not pay a validation pass
+    every few images.
+    """
+    batch = min(settings.batch_size, size)
+    per_check = int(np.clip(np.ceil(n_val / batch), 8, settings.min_batches_per_epoch))
+    steps = settings.min_batches_per_epoch
     return dataclasses.replace(
         settings,
-        batch_size=min(settings.batch_size, size),
-        min_batches_per_epoch=min(settings.min_batches_per_epoch, CURVE_MIN_BATCHES),
+        batch_size=batch,
+        min_batches_per_epoch=per_check,
+        min_steps=(settings.patience + 1) * steps,
+        max_epochs=int(np.ceil(settings.max_epochs * steps / per_check)),
     )
 
 

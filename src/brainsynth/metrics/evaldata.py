@@ -126,11 +126,29 @@ class EvalData:
             if half_a is None:
                 return None
             x, g = self.real, self.real_groups
-            return c2st.cnn_c2st(
-                x[half_a], g[half_a], x[~half_a], g[~half_a], settings, seed + 100 * repeat + 1
-            )
+
+            def control() -> dict[str, Any]:
+                return c2st.cnn_c2st(
+                    x[half_a], g[half_a], x[~half_a], g[~half_a], settings, seed + 100 * repeat + 1
+                )
+
+            return self.real_record(f"c2st-control{repeat}", [settings], control)
 
         return self.once(("c2st", repeat), compute)
+
+    def real_record(self, tag: str, parts: list[Any], compute: Callable[[], dict]) -> dict:
+        """``compute()``, a result that depends on the real images alone (a real-vs-real
+        control), through the prepared set's cache: two models evaluated against one prepared
+        set share their controls."""
+        if self.real_cache is None:
+            return compute()
+        key = [
+            self.real,
+            np.asarray(self.real_groups).astype(str),
+            self.config.seed,
+            *map(repr, parts),
+        ]
+        return self.real_cache.record(tag, key, compute)
 
     def mean_ci(self, values: np.ndarray, offset: int = 0) -> list[float]:
         """Bootstrap 95% interval of the mean of per-item ``values``."""

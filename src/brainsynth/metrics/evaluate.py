@@ -21,6 +21,7 @@ import numpy as np
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics import families
+from brainsynth.metrics.budget import Budget, work_scale
 from brainsynth.metrics.descriptions import CORE_DESCRIPTIONS, CORE_REQUIRED
 from brainsynth.metrics.summary import format_summary
 
@@ -95,6 +96,8 @@ class EvalConfig:
     detectability_repeats: int = 1  # draws of the training subset per size below "all"
     montage_count: int = 8  # images per montage row
     threads: int | None = None  # limit torch and BLAS threads during evaluation (restored after)
+    budget_s: float | None = None  # wall seconds; families that would not fit are skipped
+    slowdown: float = 1.0  # this machine's slowness against a quiet one (budget estimates)
     device: str = "cpu"  # C2ST CNN, neighbour searches, MS-SSIM: cpu | cuda | auto
 
 
@@ -240,15 +243,25 @@ def evaluate(
         }
     )
     selected = [m for name, m in registered.items() if name in config.metrics]
+    budget = Budget(config.budget_s, work_scale(len(data.real), len(data.fake), size),
+                    config.slowdown)  # fmt: skip
+    skipped: dict[str, str] = {}
     with thread_limit(config.threads):
         for metric in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
             if not metric.needs <= data.inputs:
                 missing = ", ".join(sorted(metric.needs - data.inputs))
-                metrics[f"{metric.name}_note"] = f"not run: needs {missing}"
+                skipped[metric.name] = f"not run: needs {missing}"
+                continue
+            reason = budget.refuse(metric.name, metric.cost(config))
+            if reason is not None:
+                skipped[metric.name] = reason
                 continue
             start = time.perf_counter()
             metrics.update(metric.run(data))
             metrics["timings_s"][metric.name] = round(time.perf_counter() - start, 3)
+            budget.record(metric.cost(config))
+    if skipped:
+        metrics["skipped"] = skipped
     metrics["timings_s"]["features"] = round(data.feature_seconds, 3)
     return metrics
 

@@ -41,7 +41,10 @@ class Metric:
     its lines of the printed summary (none when its keys are absent). ``order`` places it
     among the others (run order, summary and tables); ``default`` puts it in ``--metrics
     all``; ``multichannel`` lets it run on four-channel joint stacks; ``table_order`` moves
-    its headlines up or down in tables (the model card's, the demo report's).
+    its headlines up or down in tables (the model card's, the demo report's); ``cost_s``, the
+    CPU seconds it takes for 1,000 vs 1,000 64x64 images on one quiet thread
+    (``benchmarks/evaluate.py``), lets an evaluation with a time budget skip what would not
+    fit (:class:`brainsynth.metrics.budget.Budget`).
     """
 
     name: str
@@ -58,6 +61,7 @@ class Metric:
     default: bool = True
     multichannel: bool = False
     table_order: int | None = None  # place of its headlines in tables (default: ``order``)
+    cost_s: float | Callable[[Any], float] = 1.0  # CPU s, 1,000 vs 1,000 64x64, one thread
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - INPUTS
@@ -68,6 +72,10 @@ class Metric:
                 f"metric {self.name!r}: unknown inputs {sorted(unknown)} or undescribed keys "
                 f"{missing}"
             )
+
+    def cost(self, config: Any) -> float:
+        """Reference CPU seconds of this family under ``config`` (see ``cost_s``)."""
+        return float(self.cost_s(config) if callable(self.cost_s) else self.cost_s)
 
     def files(self, config: Any) -> tuple[str, ...]:
         """Every file this family writes beside ``metrics.json`` under ``config``."""

@@ -60,6 +60,45 @@ def detectability_svg(results: list[dict[str, Any]]) -> str | None:
     ))  # fmt: skip
 
 
+def machine_load(clock: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the machine's load was and what it cost: the load average, CPU time against wall
+    time, and per model the share of its CPU training got, the iterations reached against
+    what a quiet machine reaches, and what the evaluation left out to keep its time."""
+    import os
+
+    models = []
+    for r in results:
+        if "cpu_share" not in r:
+            continue
+        share, name = r["cpu_share"], r["gan"].name
+        reference = r.get("quiet_reference")  # (iterations, seconds) on a quiet machine
+        quiet = (
+            f"{reference[0] * r['train_budget_s'] / reference[1]:.0f} on a quiet 2-core machine "
+            f"({reference[0]} in {reference[1]:.0f} s, measured)"
+            if reference else f"about {r['iteration'] / max(share, 0.05):.0f} with all of its CPU"
+        )  # fmt: skip
+        models.append({
+            "name": name,
+            "line": f"trained on {100 * share:.0f}% of the CPU of its {r['threads']} thread(s) "
+                    f"a quiet machine gives it and reached {r['iteration']} iterations in "
+                    f"{r['train_seconds']:.0f} s; expected {quiet}",
+            "cut": r.get("evaluation_cut") or "",
+            "skipped": r.get("skipped") or {},
+        })  # fmt: skip
+    busy = [m for m in models if "trained on" in m["line"]]
+    low = min((r["cpu_share"] for r in results if "cpu_share" in r), default=1.0)
+    return {
+        "cores": os.cpu_count(),
+        "load_start": clock.start_load,
+        "load_end": clock.steps[-1].load if clock.steps else clock.start_load,
+        "loads": [s.load for s in clock.steps],
+        "cpu": clock.cpu,
+        "wall": clock.elapsed,
+        "busy": bool(busy) and low < 0.8,
+        "models": models,
+    }
+
+
 def pick(count: int, n: int, seed: int) -> np.ndarray:
     """Sorted indices of ``n`` of ``count`` images, drawn without replacement, reproducibly."""
     rng = np.random.default_rng(seed)
@@ -122,6 +161,7 @@ def write_demo_report(
         metric_rows=metric_rows,
         meanings=metric_meanings([k for k, _ in reported]),
         detectability=detectability_svg(results),
+        machine=machine_load(clock, results),
         vtt=vtt,
         config_path=str(Path(config.out) / "config.yaml"),
         prepared=str(prepared),

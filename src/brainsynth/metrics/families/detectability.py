@@ -46,8 +46,14 @@ def run(data: Any) -> dict[str, Any]:
         out["detectability_control_note"] = "not run: the control needs at least 6 real patients"
     else:
         x, g = data.real, data.real_groups
-        control = _curve(data, x[half_a], g[half_a], x[~half_a], g[~half_a], cfg.seed + 1,
-                         data.c2st(0))  # fmt: skip
+
+        def compute() -> dict[str, Any]:
+            return _curve(data, x[half_a], g[half_a], x[~half_a], g[~half_a], cfg.seed + 1,
+                          data.c2st(0))  # fmt: skip
+
+        settings = (cfg.detectability_sizes, cfg.detectability_max_epochs,
+                    cfg.detectability_repeats, cfg.n_bootstrap)  # fmt: skip
+        control = data.real_record("detectability-control", [settings], compute)
         out["detectability_control"] = control["summary"]["area"]
         out["detectability_control_ci95"] = control["summary"]["ci95"]
         out["detectability_control_curve"] = control["points"]
@@ -99,6 +105,7 @@ METRIC = Metric(
     "whose full C2ST is stuck at 100% (--detectability-sizes)",
     run=run,
     summary=summary,
+    cost_s=35.0,
     figures=(FIGURE,),
     table_order=5,  # the headline ranking measure leads the tables
     headlines=(

@@ -47,6 +47,7 @@ METRIC = Metric(
     "background pixels (intensity_histograms.png)",
     run=run,
     summary=summary,
+    cost_s=2.0,
     figures=(SPECTRUM, HISTOGRAMS),
     headlines=(
         Headline("spectrum_high_freq_ratio", "High-frequency power, synthetic / real"),

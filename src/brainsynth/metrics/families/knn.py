@@ -66,6 +66,7 @@ def run(data: Any) -> dict[str, Any]:
     out["c2st_knn_control_accuracy"] = accuracy
     out["c2st_knn_control_accuracy_ci95"] = cluster_interval(controls, cfg.n_bootstrap, cfg.seed)
     out["c2st_knn_control_repeats"] = len(controls)
+    out["c2st_knn_control_n"] = int(sum(c["n"] for c in controls))
     out["c2st_knn_gap"] = main["accuracy"] - accuracy
     out["c2st_knn_gap_ci95"] = cluster_interval(
         [main], cfg.n_bootstrap, cfg.seed + 2, minus=controls
@@ -89,6 +90,7 @@ METRIC = Metric(
     help="nearest-neighbour two-sample test in pixels, same-patient neighbours excluded",
     run=run,
     summary=summary,
+    cost_s=0.5,
     required=("c2st_knn_accuracy",),
     headlines=(
         Headline("c2st_knn_accuracy", "kNN C2ST accuracy (pixels)", True),
@@ -106,6 +108,7 @@ METRIC = Metric(
         "c2st_knn_control_accuracy": "The same kNN test between patient-disjoint halves of the real data, pooled over the halvings; centres on 0.5.",
         "c2st_knn_control_accuracy_ci95": CI + "the kNN control accuracy (bootstrap over held-out patients, each with all its items).",
         "c2st_knn_control_repeats": "Number of random patient halvings behind the kNN control.",
+        "c2st_knn_control_n": "Held-out images the kNN control accuracy is pooled over (all halvings).",
         "c2st_knn_gap": "kNN accuracy minus its real-vs-real control.",
         "c2st_knn_gap_ci95": CI + "the kNN gap (bootstrap over held-out patients of both tests; a synthetic image is its own cluster).",
     },

@@ -60,6 +60,7 @@ METRIC = Metric(
     help="nearest training image per synthetic image; share closer than new patients come",
     run=run,
     summary=summary,
+    cost_s=1.0,
     required=("memorized_fraction",),
     figures=(MONTAGE,),
     headlines=(
