@@ -38,6 +38,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         log_every=1,
         evaluation=tiny_eval_config(),
         vtt_n=6,
+        fit_evaluation=False,  # a 6-second demo: every family, whatever the budget says
     )
     report = run_demo(config, overwrite=True)  # the seeded phantom/ is not the demo's own
     printed = capsys.readouterr().out

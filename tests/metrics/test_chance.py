@@ -35,17 +35,19 @@ def test_exchangeable_cohorts_centre_on_chance(tmp_path):
     for seed in range(SEEDS):
         a, b = cohort(tmp_path, 2 * seed), cohort(tmp_path, 2 * seed + 1)
         config.seed = seed
-        runs.append(
-            evaluate(a, b.float_images(), config, progress=False, fake_groups=b.patients)
-        )
+        runs.append(evaluate(a, b.float_images(), config, progress=False, fake_groups=b.patients))
     # Each seed draws two fresh cohorts, so the seeds' accuracies are independent; at chance
     # one accuracy on n independent balanced held-out items has variance at most 0.25 / n,
     # so the mean of the seeds has standard error at most sqrt(sum 0.25 / n_i) / SEEDS. The
     # bound is that many standard errors at two-sided level ALPHA (3.9 SE, not 2: at 2 SE a
     # correct implementation would fail one run in 22 for each of the four accuracies).
     z = stats.norm.isf(ALPHA / 2)
-    sizes = {"c2st_accuracy": "c2st_n_test", "c2st_control_accuracy": "c2st_control_n_test",
-             "c2st_knn_accuracy": "c2st_knn_n", "c2st_knn_control_accuracy": "c2st_knn_control_n"}  # fmt: skip
+    sizes = {
+        "c2st_accuracy": "c2st_n_test",
+        "c2st_control_accuracy": "c2st_control_n_test",
+        "c2st_knn_accuracy": "c2st_knn_n",
+        "c2st_knn_control_accuracy": "c2st_knn_control_n",
+    }
     for key in ACCURACIES:
         values = np.array([r[key] for r in runs])
         n = np.array([r[sizes[key]] for r in runs])

@@ -183,3 +183,20 @@ def test_the_registry_finds_every_family_file_and_its_order():
     assert keys[0] == "detectability" and len(keys) == len(set(keys))
     for metric in families.registered().values():
         assert metric.summary({}) == [], metric.name  # nothing printed for a family not run
+
+
+def test_the_model_card_table_reads_the_registry():
+    from brainsynth.export.metrics_table import metrics_rows
+
+    rows = metrics_rows(
+        {
+            "c2st_accuracy": 0.9, "c2st_ci95": [0.85, 0.94], "detectability": 0.5,
+            "detectability_ci95": [0.4, 0.6], "sharpness_ratio": 0.8,
+            "sharpness_ratio_ci95": [0.7, 0.9], "new_measure": 1.5, "new_measure_ci95": [1, 2],
+            "collapse_suspected": False,
+        }
+    )  # fmt: skip
+    names = [name for name, _, _ in rows]
+    assert names[0].startswith("Detectability") and names[1].startswith("C2ST accuracy")
+    assert "Sharpness, synthetic / real (Laplacian variance)" in names
+    assert names[-1] == "new_measure" and rows[1][2] == "[0.85, 0.94]"

@@ -73,6 +73,7 @@ class DemoConfig:
     )
     gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
     vtt_n: int = 50  # images per class in the Visual Turing Test study
+    fit_evaluation: bool = True  # plan each evaluation to its reserved time (cut, skip, say)
 
 
 def training_budgets(config: DemoConfig) -> tuple[float, float]:
