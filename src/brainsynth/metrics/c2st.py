@@ -38,7 +38,7 @@ class C2STSettings:
     min_batches_per_epoch: int = 25  # small sets: an "epoch" is at least this many batches
     min_delta: float = 5e-3  # improvement of the validation loss that counts
     min_steps: int = 0  # optimiser steps before early stopping may end training
-    separated_loss: float = 0.01  # validation loss at which a perfect split ends training
+    separated_loss: float = 0.05  # validation loss at which a perfect split ends training
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4

@@ -88,7 +88,10 @@ def run(data: Any) -> dict[str, Any]:
     out["c2st_saliency_montage"] = sal.get("montage")
     controls = [data.c2st(repeat) for repeat in range(cfg.c2st_control_repeats)]
     if not controls or controls[0] is None:
-        out["c2st_control_note"] = "not run: the control needs at least 6 real patients"
+        out["c2st_control_note"] = (
+            "not run: the control needs at least 6 real patients" if controls
+            else "not run: c2st_control_repeats is 0"
+        )  # fmt: skip
         return out
     out.update(control_summary(controls, cfg.n_bootstrap, cfg.seed + 3))
     out["c2st_gap"] = main["accuracy"] - out["c2st_control_accuracy"]
@@ -114,9 +117,11 @@ def summary(m: dict[str, Any]) -> list[str]:
     if m.get("c2st_accuracy") is None:
         return []
     conv = "converged" if m.get("c2st_converged") else "NOT converged (epoch cap)"
+    # Patients' slices are correlated: the binomial p counts them as independent images.
+    slices = " (slices as independent; read the gap)" if m.get("fake_groups") == "patient" else ""
     return [
         f"  C2ST (CNN): accuracy {with_ci(m, 'c2st_accuracy', 'c2st_ci95')}, "
-        f"p={m['c2st_p_value']:.2g} vs chance, n_test={m.get('c2st_n_test')}, "
+        f"p={m['c2st_p_value']:.2g} vs chance{slices}, n_test={m.get('c2st_n_test')}, "
         f"{conv} after {m.get('c2st_epochs')} epochs",
         f"    real-vs-real control {with_ci(m, 'c2st_control_accuracy')}; "
         f"gap {with_ci(m, 'c2st_gap')} -> {verdict(m)}",
