@@ -107,8 +107,8 @@ def test_a_busy_machine_evaluates_fewer_images_and_says_so() -> None:
 
     evaluation = DemoConfig().evaluation
     quiet, note = plan_evaluation(evaluation, 2240, 512, 64, 55.0, 1.0)
-    assert note == "" and (quiet.max_real, quiet.max_fake) == (600, 512)
+    assert note == "" and (quiet.max_real, quiet.max_fake) == (500, 512)
     assert quiet.budget_s == 55.0 and quiet.slowdown == 1.0
     busy, note = plan_evaluation(evaluation, 2240, 512, 64, 55.0, 4.0)
-    assert busy.max_real < 600 and MIN_EVAL_IMAGES <= busy.max_fake < 512
+    assert busy.max_real < 500 and MIN_EVAL_IMAGES <= busy.max_fake < 512
     assert "to fit 55 s on a machine 4.0x slower than a quiet one" in note

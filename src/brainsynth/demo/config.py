@@ -66,10 +66,10 @@ class DemoConfig:
     # one real-vs-real C2ST control instead of three pays for the detectability curve; one
     # thread: the families' declared costs (the budget's estimates) are one-thread figures,
     # and a second spinning thread loses more than it gains on a busy machine
-    # 600 real images against the 512 samples: the families' costs put 1,000 at about 66 s on
-    # a quiet machine, over the 60 s reserved for sampling and evaluation
+    # 500 real images against the 512 samples: the families' costs put 1,000 at about 74 s
+    # on a quiet machine, over the 60 s reserved for sampling and evaluation
     evaluation: EvalConfig = field(
-        default_factory=lambda: EvalConfig(max_real=600, c2st_control_repeats=1, threads=1)
+        default_factory=lambda: EvalConfig(max_real=500, c2st_control_repeats=1, threads=1)
     )
     gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
     vtt_n: int = 50  # images per class in the Visual Turing Test study

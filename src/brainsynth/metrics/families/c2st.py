@@ -138,7 +138,7 @@ METRIC = Metric(
     "saliency montage of where the classifier looks",
     run=run,
     summary=summary,
-    cost_s=lambda config: 28.0 + 7.0 * config.c2st_control_repeats,  # main + controls
+    cost_s=lambda config: 17.5 + 8.7 * config.c2st_control_repeats,  # main + controls
     required=("c2st_accuracy", "c2st_p_value", "c2st_ci95", "c2st_control_accuracy", "c2st_gap"),
     figures=(MONTAGE,),
     multichannel=True,

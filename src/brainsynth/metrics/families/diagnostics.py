@@ -47,7 +47,7 @@ METRIC = Metric(
     "background pixels (intensity_histograms.png)",
     run=run,
     summary=summary,
-    cost_s=2.0,
+    cost_s=1.8,
     figures=(SPECTRUM, HISTOGRAMS),
     headlines=(
         Headline("spectrum_high_freq_ratio", "High-frequency power, synthetic / real"),

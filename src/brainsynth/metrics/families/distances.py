@@ -94,7 +94,7 @@ METRIC = Metric(
     "domain_encoder.pt, reused with --domain-encoder)",
     run=run,
     summary=summary,
-    cost_s=lambda config: 4.0 + 7.0 * ('domain' in config.features) + 60.0 * ('inception' in config.features),
+    cost_s=lambda config: 4.0 + 7.7 * ('domain' in config.features) + 60.0 * ('inception' in config.features),
     required=("fid", "kid"),
     more_files=encoder_file,
     headlines=(

@@ -58,7 +58,7 @@ METRIC = Metric(
     help="mean pairwise MS-SSIM within each set, intensity-histogram distance, collapse flag",
     run=run,
     summary=summary,
-    cost_s=3.0,
+    cost_s=2.7,
     required=("ms_ssim_real", "ms_ssim_fake"),
     headlines=(
         Headline("ms_ssim_real", "MS-SSIM within real"),

@@ -90,7 +90,7 @@ METRIC = Metric(
     help="nearest-neighbour two-sample test in pixels, same-patient neighbours excluded",
     run=run,
     summary=summary,
-    cost_s=0.5,
+    cost_s=0.4,
     required=("c2st_knn_accuracy",),
     headlines=(
         Headline("c2st_knn_accuracy", "kNN C2ST accuracy (pixels)", True),

@@ -44,7 +44,7 @@ METRIC = Metric(
     help="precision/recall and density/coverage on the handcrafted features",
     run=run,
     summary=summary,
-    cost_s=0.2,
+    cost_s=0.1,
     required=("precision", "recall"),
     headlines=(
         Headline("precision", "Precision"),
