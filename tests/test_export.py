@@ -224,12 +224,9 @@ def test_loading_an_export_imports_no_training_code(exported: Path) -> None:
     assert "brainsynth.models.stylegan2" in modules
     assert not [m for m in modules if m.startswith("brainsynth.training")]
     architectures = [m for m in modules if m.startswith("brainsynth.models.")]
-    assert set(architectures) == {
-        "brainsynth.models.stylegan2",
-        "brainsynth.models.checkpoint",
-        "brainsynth.models.shape",
-        "brainsynth.models.generator",
-    }  # fmt: skip (what GANs share)
+    assert set(architectures) == {"brainsynth.models.stylegan2", "brainsynth.models.checkpoint",
+                                  "brainsynth.models.shape",
+                                  "brainsynth.models.generator"}  # fmt: skip (what GANs share)
     for layer in ("metrics", "vtt", "data", "pipeline", "export", "report"):
         assert not [m for m in modules if m.startswith(f"brainsynth.{layer}")], layer
 
