@@ -112,3 +112,16 @@ def test_a_busy_machine_evaluates_fewer_images_and_says_so() -> None:
     busy, note = plan_evaluation(evaluation, 2240, 512, 64, 55.0, 4.0)
     assert busy.max_real < 500 and MIN_EVAL_IMAGES <= busy.max_fake < 512
     assert "to fit 55 s on a machine 4.0x slower than a quiet one" in note
+
+
+def test_a_late_start_shortens_the_next_training_not_the_demo() -> None:
+    """Issue 27: setup or a training that overran is paid by the next model's training, so
+    the demo still ends within its minutes."""
+    from brainsynth.demo.config import REPORT_S, next_training_budget
+
+    # setup done in 20 s: the planned 174 s ((520 - 15 - 2 x 58) / 2 - 10 = 184.5 would fit)
+    assert next_training_budget(174, 520, 58, 2, 10, 20) == 174
+    # setup took 100 s instead of 75 and the first model overran by 20 s: 540 - 100 - 194 - 58
+    # = 188 s left for one model: 188 - 15 - 58 - 20 = 95 s of training
+    assert next_training_budget(174, 188, 58, 1, 20, 20) == 188 - REPORT_S - 58 - 20
+    assert next_training_budget(174, 10, 58, 1, 20, 20) == 20  # never below the minimum

@@ -76,6 +76,28 @@ class DemoConfig:
     fit_evaluation: bool = True  # plan each evaluation to its reserved time (cut, skip, say)
 
 
+REPORT_S = 15.0
+"""Seconds kept at the end for the Visual Turing Test study and the report."""
+TRAIN_OVERHEAD_S = 10.0
+"""Seconds a training takes beyond its budget (start, last checkpoint and grid) until one
+has been measured; the next model's budget is shortened by what the last one overran."""
+
+
+def next_training_budget(
+    planned_s: float,
+    seconds_left: float,
+    eval_s: float,
+    models_left: int,
+    overrun_s: float,
+    min_train_s: float,
+) -> float:
+    """The training budget of the next model, set when it starts: the planned share, or less
+    when setup or the models before it overran, so that what is left still holds every
+    remaining model's training and evaluation and the report within the demo's minutes."""
+    share = (seconds_left - REPORT_S - eval_s * models_left) / max(1, models_left)
+    return max(min_train_s, min(planned_s, share - max(overrun_s, 0.0)))
+
+
 def training_budgets(config: DemoConfig) -> tuple[float, float]:
     """(training seconds per model, evaluation seconds per model), fixed up front."""
     models = max(1, len(config.gans))

@@ -31,8 +31,10 @@ from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
 from brainsynth.demo.config import (
     QUIET_ITERATIONS,
+    TRAIN_OVERHEAD_S,
     DemoConfig,
     DemoGan,
+    next_training_budget,
     plan_evaluation,
     training_budgets,
 )
@@ -144,10 +146,17 @@ def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
             # the demo's own file in its own folder, rewritten on every re-run
             write_preview(out / "prepared-preview.png", prepared_dir)
     real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
-    results = [
-        train_and_evaluate(config, gan, prepared_dir, real, train_s, clock, eval_s)
-        for gan in config.gans
-    ]
+    results, overrun = [], TRAIN_OVERHEAD_S
+    for i, gan in enumerate(config.gans):
+        left = config.minutes * 60 - clock.elapsed
+        budget = next_training_budget(
+            train_s, left, eval_s, len(config.gans) - i, overrun, config.min_train_s
+        )
+        if budget < train_s:
+            print(f"{left:.0f} s of {config.minutes:g} min left: {gan.name} trains {budget:.0f} s "
+                  f"instead of {train_s:.0f} s", flush=True)  # fmt: skip
+        results.append(train_and_evaluate(config, gan, prepared_dir, real, budget, clock, eval_s))
+        overrun = results[-1]["train_seconds"] - budget
     for result in results:
         result["eval_budget_s"] = eval_s
     with clock.step("vtt", "a Visual Turing Test study with one invited rater"):

@@ -44,7 +44,7 @@ class Budget:
         need = self.estimate(cost_s)
         if need <= left:
             return None
-        return (f"skipped: {name} needs about {need:.0f} s on this machine and {max(left, 0):.0f} "
+        return (f"skipped: {name} needs about {need:.2g} s on this machine and {max(left, 0):.2g} "
                 f"s of the evaluation's {self.seconds:.0f} s budget were left")  # fmt: skip
 
     def record(self, cost_s: float) -> None:
