@@ -37,6 +37,7 @@ from brainsynth.demo.config import (
     next_training_budget,
     plan_evaluation,
     training_budgets,
+    training_precision,
 )
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.budget import measure_slowdown
@@ -204,7 +205,7 @@ def train_and_evaluate(
     settings = merge(settings, {
         "data": {"prepared": str(prepared), "sequence": config.sequence},
         "run": {"out": str(experiment.run), "iters": 1_000_000, "seed": config.seed,
-                "precision": config.precision, "max_seconds": budget_s,
+                "precision": training_precision(config.precision), "max_seconds": budget_s,
                 "log_every": config.log_every, "sample_every": 100},
     })  # fmt: skip
     train_config = config_from_dict(TrainConfig, settings)
