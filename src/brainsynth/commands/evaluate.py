@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from brainsynth.config import field_default
 from brainsynth.data.dataset import JOINT
 from brainsynth.metrics.evaluate import EvalConfig
@@ -18,27 +20,11 @@ computational realism test to complement the physician's Visual Turing Test).
   brainsynth evaluate --real prepared --sequence t1 --fake runs/wgan-t1/samples \\
                       --out metrics.json
 
-Metric families (--metrics, comma-separated; default all):
-  c2st          CNN classifier two-sample test, real split by patient, trained to convergence;
-                real-vs-real control between patient-disjoint halves; gap = accuracy - control;
-                saliency montage of where the classifier looks
-  detectability the same CNN trained on 4 ... 512 and all training images: accuracy per
-                size (a curve, with the real-vs-real control), summarised as the area under
-                it; ranks models whose full C2ST is stuck at 100% (--detectability-sizes)
-  knn           nearest-neighbour two-sample test in pixels, same-patient neighbours excluded
-  distances     Fréchet distance and KID in the --features spaces: handcrafted
-                radiomics-style features (keys fid, kid), Inception-v3 (fid_inception; needs
-                the [inception] extra, slow on CPU), a domain CNN trained on the real slices
-                (fid_domain; saved as domain_encoder.pt, reused with --domain-encoder)
-  prdc          precision/recall and density/coverage on the same features
-  diversity     mean pairwise MS-SSIM within each set, intensity-histogram distance, collapse flag
-  memorization  nearest training image per synthetic image; share closer than new patients come
-  diagnostics   why samples are detected: radially averaged power spectrum (spectrum.png),
-                intensity histograms inside/outside the brain mask and the share of exactly
-                black background pixels (intensity_histograms.png)
-
+{families}
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
-or a training run folder, checkpoint or export (then --n-fake images are sampled). Every image of a
+a training run folder, checkpoint or export (then --n-fake images are sampled), or a second
+PREPARED folder (another site, release or phantom seed: real vs real, both sides split by
+patient, so that two exchangeable cohorts read as chance). Every image of a
 folder or .npy is read; when there are more than --max-fake (or more real images than
 --max-real), a random subset drawn with --seed is evaluated, never the first files by name.
 The summary and the JSON say how many images were available and used and how they were
@@ -54,7 +40,26 @@ other count against the generator) and every metric per channel, under "per_chan
 The montages of each class or channel go into a folder named after it beside the JSON
 (t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
 that is not a class of the samples' condition is refused before any metric runs.
+
+What is learnt about the real images (their features, the domain encoder) is kept in
+REAL/evaluate-cache/ for the next evaluation against the same prepared set; a read-only
+prepared folder just means no cache.
 """
+
+
+def _families_help() -> str:
+    import textwrap
+
+    from brainsynth.metrics import families
+
+    lines = ["Metric families (--metrics, comma-separated; default all):"]
+    for name, metric in families.registered().items():
+        text = textwrap.wrap(metric.help, 90 - 16)
+        lines += [f"  {name:<13} {text[0]}", *(" " * 16 + t for t in text[1:])]
+    return "\n".join(lines) + "\n\n"
+
+
+DESCRIPTION = DESCRIPTION.replace("{families}\n", _families_help())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +76,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fake",
         required=True,
-        help="synthetic images: PNG folder, .npy, samples folder, run, export",
+        help="synthetic images: PNG folder, .npy, samples folder, run, export, or a second "
+        "prepared folder (real vs real, split by patient)",
     )
     parser.add_argument(
         "--out",
@@ -84,11 +90,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace the JSON and montages even if evaluate did not write them",
     )
+    from brainsynth.metrics.evaluate import metric_names
+
     parser.add_argument(
         "--metrics",
         default="all",
-        help="comma-separated metric families: c2st,detectability,knn,distances,prdc,diversity,"
-        "memorization,diagnostics (default: all)",
+        help=f"comma-separated metric families: {','.join(metric_names())} (default: all)",
     )
     parser.add_argument(
         "--seed",
@@ -163,16 +170,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def parse_metrics(text: str) -> list[str]:
     from brainsynth.errors import BrainsynthError
-    from brainsynth.metrics.evaluate import METRIC_FAMILIES
+    from brainsynth.metrics import families
 
     if text.strip().lower() == "all":
-        return list(METRIC_FAMILIES)
+        return families.default_names()
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in METRIC_FAMILIES]
+    known = list(families.registered())
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise BrainsynthError(
             f"--metrics: unknown {', '.join(unknown) or '(empty)'}; choose from "
-            f"{', '.join(METRIC_FAMILIES)} or all"
+            f"{', '.join(known)} or all"
         )
     return names
 
@@ -194,11 +202,13 @@ def parse_sizes(text: str) -> list[int]:
 def evaluate_vocabulary(groups: bool = True):
     """Every entry ``evaluate`` writes beside its JSON (with ``groups``) or into the folder of
     a class or channel: what its marker there may list."""
-    from brainsynth.metrics.evaluate import FEATURE_SPACES, METRIC_FAMILIES, output_files
+    from brainsynth.metrics import families
+    from brainsynth.metrics.evaluate import FEATURE_SPACES, EvalConfig, output_files
     from brainsynth.metrics.grouped import GROUP_FOLDERS
     from brainsynth.outputs import Vocabulary
 
-    montages = tuple(output_files(list(METRIC_FAMILIES), list(FEATURE_SPACES), None))
+    every = EvalConfig(metrics=list(families.registered()), features=list(FEATURE_SPACES))
+    montages = tuple(output_files(every))
     if not groups:
         return Vocabulary(files=montages)
     return Vocabulary(files=montages, folders=GROUP_FOLDERS, file_pattern=r".+\.json")
@@ -253,7 +263,6 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.metrics.spaces import check_feature_sources, check_features
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.paper import SEQUENCES
-    from brainsynth.pipeline import evaluate_and_record, load_fake_images
     from brainsynth.sampling.files import read_sample_labels
 
     for name in ("threads", "max_fake", "max_real", "n_fake"):
@@ -278,11 +287,12 @@ def run(args: argparse.Namespace) -> int:
         detectability_sizes=parse_sizes(args.detectability_sizes),
         threads=args.threads,
         device=args.device,
+        prepared=str(args.real),
     )
     out = Path(args.out)
     vocabulary = evaluate_vocabulary()
     claim_file(out, "evaluate", "--out", args.overwrite, vocabulary=vocabulary)  # not a folder
-    montages = output_files(config.metrics, config.features, args.domain_encoder)
+    montages = output_files(config)
     names = [out.name, *montages]
     channels = list(SEQUENCES) if args.sequence == JOINT else []
     claim = claim_files(
@@ -291,11 +301,10 @@ def run(args: argparse.Namespace) -> int:
     group_claims = claim_groups(claim, channels, montages, out)
     prepared = load_prepared(args.real)
     check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
-    n_fake = args.n_fake or field_default(SamplingConfig, "n")
-    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
+    fake, record, fake_groups = read_fake(args, prepared.size)
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
-    labels = read_sample_labels(args.fake, record, len(fake))
+    labels = None if fake_groups is not None else read_sample_labels(args.fake, record, len(fake))
     if record is not None:  # per-image labels are in labels.csv, not in metrics.json
         record = {k: v for k, v in record.items() if k != "labels"}
     condition = record.get("condition") if record is not None else None
@@ -308,7 +317,9 @@ def run(args: argparse.Namespace) -> int:
     for group in group_claims:
         group.begin(montages)
     if args.sequence == JOINT:
-        extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
+        extra["per_channel"] = evaluate_channels(
+            prepared, fake, config, out.parent, progress, fake_groups=fake_groups
+        )
         config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
     elif per_label:
         extra["per_label"] = evaluate_per_label(
@@ -316,12 +327,58 @@ def run(args: argparse.Namespace) -> int:
             out.parent, progress,
         )  # fmt: skip
     real = prepared.image_set(args.sequence, as_float=False)
-    evaluate_and_record(
-        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress,
-        real_labels=real_image_labels(prepared, real),
+    write_metrics(
+        real, fake, config, out, fake_groups, record, extra, progress,
+        real_image_labels(prepared, real),
     )  # fmt: skip
     for part in ("per_channel", "per_label"):
         for name, sub in extra.get(part, {}).items():
             print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
     print(f"wrote {out}")
     return 0
+
+
+def is_prepared(source: str) -> bool:
+    """A prepared folder (``brainsynth prepare``'s ``dataset.json`` marks a finished one)."""
+    from pathlib import Path
+
+    return (Path(source) / "dataset.json").is_file()
+
+
+def read_fake(args: argparse.Namespace, size: int):
+    """(images, sampling record, patient groups): a second prepared folder gives its images
+    of ``--sequence`` with their patients (both sides are then split by patient); any other
+    source is generated or read by the pipeline, each image its own group."""
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.pipeline import load_fake_images
+
+    if is_prepared(args.fake):
+        other = load_prepared(args.fake)
+        if other.size != size:
+            raise BrainsynthError(
+                f"--fake {args.fake}: prepared at {other.size}x{other.size}, but --real at "
+                f"{size}x{size}; prepare both at one size"
+            )
+        images = other.image_set(args.sequence)
+        return images.float_images(), {"prepared": str(args.fake)}, np.asarray(images.patients)
+    n_fake = args.n_fake or field_default(SamplingConfig, "n")
+    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
+    return fake, record, None
+
+
+def write_metrics(real, fake, config, out, fake_groups, record, extra, progress, real_labels):
+    """Evaluate, write ``out`` (metrics, the sampling record, ``extra``) and print the summary."""
+    import json
+
+    from brainsynth.config import write_text_atomic
+    from brainsynth.metrics.evaluate import evaluate, format_summary
+
+    metrics = evaluate(real, fake, config, out_dir=out.parent, progress=progress,
+                       fake_groups=fake_groups, real_labels=real_labels)  # fmt: skip
+    if record is not None:
+        metrics["fake_sampling"] = record
+    metrics.update(extra)
+    write_text_atomic(out, json.dumps(metrics, indent=2, default=str) + "\n")
+    print(format_summary(metrics), flush=True)
+    return metrics
