@@ -38,6 +38,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
         log_every=1,
         evaluation=tiny_eval_config(),
         vtt_n=6,
+        fit_evaluation=False,  # a 6-second demo: every family, whatever the budget says
     )
     report = run_demo(config, overwrite=True)  # the seeded phantom/ is not the demo's own
     printed = capsys.readouterr().out
@@ -56,8 +57,11 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     ):
         assert section in html
     assert len(re.findall(r'src="data:image/png;base64,', html)) >= 4  # real + fake per GAN
-    assert html.count("<polyline") >= 4  # two loss curves per GAN
+    assert html.count('<svg role="img"') >= 3  # a loss chart per GAN, the detectability chart
     assert 'aria-label="C2ST accuracy by training images"' in html  # both detectability curves
+    # issue 27: the machine's load and what it cost, per step and per model
+    assert "The machine" in html and "CPU seconds" in html and "load average" in html.lower()
+    assert re.search(r"stylegan2</strong> trained on \d+% of the CPU", html)
     row = re.search(r"<td class=\"name\">c2st_accuracy</td>(.*?)</tr>", html, re.S)
     assert row and len(re.findall(r"\d+\.\d \[", row.group(1))) == 2  # value [95% CI] per GAN
     assert (out / "config.yaml").is_file() and (out / "dcgan" / "metrics.json").is_file()
@@ -93,3 +97,31 @@ def test_the_demo_refuses_a_folder_of_the_users_before_any_work(
     err = capsys.readouterr().err
     assert "holds files 'brainsynth demo' did not write (phantom)" in err and "--overwrite" in err
     assert [p.name for p in folder.rglob("*")] == ["phantom", "my-scan.nii.gz"]
+
+
+def test_a_busy_machine_evaluates_fewer_images_and_says_so() -> None:
+    """Issue 27: the evaluation is planned to fit its reserved time; on a machine 4x slower
+    than a quiet one the demo's evaluation would overrun 60 s, so fewer images are evaluated
+    (never fewer than 200 a side), with a note; on a quiet machine nothing is cut."""
+    from brainsynth.demo.config import MIN_EVAL_IMAGES, plan_evaluation
+
+    evaluation = DemoConfig().evaluation
+    quiet, note = plan_evaluation(evaluation, 2240, 512, 64, 55.0, 1.0)
+    assert note == "" and (quiet.max_real, quiet.max_fake) == (500, 512)
+    assert quiet.budget_s == 55.0 and quiet.slowdown == 1.0
+    busy, note = plan_evaluation(evaluation, 2240, 512, 64, 55.0, 4.0)
+    assert busy.max_real < 500 and MIN_EVAL_IMAGES <= busy.max_fake < 512
+    assert "to fit 55 s on a machine 4.0x slower than a quiet one" in note
+
+
+def test_a_late_start_shortens_the_next_training_not_the_demo() -> None:
+    """Issue 27: setup or a training that overran is paid by the next model's training, so
+    the demo still ends within its minutes."""
+    from brainsynth.demo.config import REPORT_S, next_training_budget
+
+    # setup done in 20 s: the planned 174 s ((520 - 15 - 2 x 58) / 2 - 10 = 184.5 would fit)
+    assert next_training_budget(174, 520, 58, 2, 10, 20) == 174
+    # setup took 100 s instead of 75 and the first model overran by 20 s: 540 - 100 - 194 - 58
+    # = 188 s left for one model: 188 - 15 - 58 - 20 = 95 s of training
+    assert next_training_budget(174, 188, 58, 1, 20, 20) == 188 - REPORT_S - 58 - 20
+    assert next_training_budget(174, 10, 58, 1, 20, 20) == 20  # never below the minimum

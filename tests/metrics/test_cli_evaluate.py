@@ -166,3 +166,55 @@ def test_a_large_folder_is_read_whole_and_planted_copies_at_its_end_are_found(tm
     # --n-fake sizes what a generator samples; a folder is never cut to it.
     assert main([*args, "--n-fake", "100"]) == 2
     assert "--n-fake applies only when --fake is a run, checkpoint" in capsys.readouterr().err
+
+
+def test_a_second_prepared_set_is_split_by_patient_and_the_real_side_cached(tmp_path, capsys):
+    """Issue 27: --fake PREPARED compares two cohorts with whole patients on one side of every
+    split; what is learnt about the real images is cached in REAL/evaluate-cache/ (marked as
+    evaluate's), read by the next evaluation, and a folder of that name evaluate did not make
+    is left alone."""
+    import os
+
+    from brainsynth.outputs import read_marker
+
+    real = blob_dataset(tmp_path / "real", patients=12, slices=4, size=16, seed=0)
+    other = blob_dataset(tmp_path / "other", patients=12, slices=4, size=16, seed=1)
+    args = ["evaluate", "--real", str(real), "--sequence", "t1", "--fake", str(other),
+            "--threads", "1", "--quiet", "--metrics", "knn,distances"]  # fmt: skip
+    assert main([*args, "--out", str(tmp_path / "a" / "m.json")]) == 0
+    first = json.loads((tmp_path / "a" / "m.json").read_text())
+    assert first["fake_groups"] == "patient" and first["n_fake"] == 48
+    assert "by patient" in capsys.readouterr().out
+    cache = real / "evaluate-cache"
+    marker = read_marker(cache)
+    assert marker["command"] == "evaluate" and sorted(p.name for p in cache.iterdir()) == sorted(
+        [".brainsynth-owner.json", *marker["files"]]
+    )
+    assert main([*args, "--out", str(tmp_path / "b" / "m.json")]) == 0
+    second = json.loads((tmp_path / "b" / "m.json").read_text())
+    assert "cached" in second["domain_encoder_info"] and second["fid"] == first["fid"]
+    assert second["fid_domain"] == pytest.approx(first["fid_domain"], rel=1e-9)
+
+    foreign = tmp_path / "real2"
+    blob_dataset(foreign, patients=12, slices=4, size=16, seed=0)
+    (foreign / "evaluate-cache").mkdir()
+    (foreign / "evaluate-cache" / "mine.txt").write_text("not evaluate's")
+    argv = [*args, "--out", str(tmp_path / "c" / "m.json")]
+    argv[argv.index(str(real))] = str(foreign)
+    assert main(argv) == 0
+    assert (
+        "was not made by 'brainsynth evaluate'"
+        in json.loads((tmp_path / "c" / "m.json").read_text())["real_cache"]
+    )
+    assert [p.name for p in (foreign / "evaluate-cache").iterdir()] == ["mine.txt"]
+
+    locked = tmp_path / "locked"
+    blob_dataset(locked, patients=12, slices=4, size=16, seed=0)
+    os.chmod(locked, 0o555)
+    try:
+        argv[argv.index(str(foreign))] = str(locked)
+        assert main(argv) == 0
+        note = json.loads((tmp_path / "c" / "m.json").read_text())["real_cache"]
+    finally:
+        os.chmod(locked, 0o755)
+    assert os.geteuid() == 0 or "read-only" in note

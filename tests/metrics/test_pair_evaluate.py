@@ -12,7 +12,8 @@ import pytest
 from augment_eval.seg_toy import seg_prepared
 from brainsynth.cli import main
 
-QUICK = ["--metrics", "knn", "--segmenter-epochs", "1", "--quiet"]
+PAIR_FAMILIES = "knn,mask_plausibility,image_mask_consistency"
+QUICK = ["--metrics", PAIR_FAMILIES, "--segmenter-epochs", "1", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,13 @@ def test_pair_samples_get_mask_plausibility_and_consistency(data, tmp_path):
     # the run itself (sampled here) gives the same keys
     again = evaluate(data, run, tmp_path / "run.json", "--n-fake", "24")
     assert again["mask_plausibility"]["slices"]["synthetic"] == 24
-    skipped = evaluate(data, samples, tmp_path / "off.json", "--pair-realism", "off")
+    assert {"mask_area_wasserstein", "mask_area_floor", "image_mask_consistency_ratio"} <= set(
+        metrics
+    )
+    args = ["evaluate", "--real", str(data), "--sequence", "flair", "--fake", str(samples),
+            "--out", str(tmp_path / "off.json"), "--metrics", "knn", "--quiet"]  # fmt: skip
+    assert main(args) == 0
+    skipped = json.loads((tmp_path / "off.json").read_text())
     assert "mask_plausibility" not in skipped and "image_mask_consistency" not in skipped
 
 
@@ -69,6 +76,7 @@ def test_images_without_masks_get_no_pair_keys(data, tmp_path):
     assert main(["sample", str(run), "--n", "12", "--out", str(samples)]) == 0
     metrics = evaluate(data, samples, tmp_path / "m.json")
     assert "mask_plausibility" not in metrics and "image_mask_consistency" not in metrics
+    assert metrics["skipped"]["image_mask_consistency"] == "not run: needs pairs"
 
 
 def test_masks_that_do_not_match_the_images_are_refused(data, tmp_path, capsys):

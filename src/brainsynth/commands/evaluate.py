@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+
 from brainsynth.config import field_default
 from brainsynth.data.dataset import JOINT
 from brainsynth.metrics.evaluate import EvalConfig
@@ -18,27 +20,11 @@ computational realism test to complement the physician's Visual Turing Test).
   brainsynth evaluate --real prepared --sequence t1 --fake runs/wgan-t1/samples \\
                       --out metrics.json
 
-Metric families (--metrics, comma-separated; default all):
-  c2st          CNN classifier two-sample test, real split by patient, trained to convergence;
-                real-vs-real control between patient-disjoint halves; gap = accuracy - control;
-                saliency montage of where the classifier looks
-  detectability the same CNN trained on 4 ... 512 and all training images: accuracy per
-                size (a curve, with the real-vs-real control), summarised as the area under
-                it; ranks models whose full C2ST is stuck at 100% (--detectability-sizes)
-  knn           nearest-neighbour two-sample test in pixels, same-patient neighbours excluded
-  distances     Fréchet distance and KID in the --features spaces: handcrafted
-                radiomics-style features (keys fid, kid), Inception-v3 (fid_inception; needs
-                the [inception] extra, slow on CPU), a domain CNN trained on the real slices
-                (fid_domain; saved as domain_encoder.pt, reused with --domain-encoder)
-  prdc          precision/recall and density/coverage on the same features
-  diversity     mean pairwise MS-SSIM within each set, intensity-histogram distance, collapse flag
-  memorization  nearest training image per synthetic image; share closer than new patients come
-  diagnostics   why samples are detected: radially averaged power spectrum (spectrum.png),
-                intensity histograms inside/outside the brain mask and the share of exactly
-                black background pixels (intensity_histograms.png)
-
+{families}
 --fake is a PNG folder, a .npy of (N, 1, H, W) images in [0, 1], a folder with samples.npy,
-or a training run folder, checkpoint or export (then --n-fake images are sampled). Every image of a
+a training run folder, checkpoint or export (then --n-fake images are sampled), or a second
+PREPARED folder (another site, release or phantom seed: real vs real, both sides split by
+patient, so that two exchangeable cohorts read as chance). Every image of a
 folder or .npy is read; when there are more than --max-fake (or more real images than
 --max-real), a random subset drawn with --seed is evaluated, never the first files by name.
 The summary and the JSON say how many images were available and used and how they were
@@ -55,17 +41,32 @@ The montages of each class or channel go into a folder named after it beside the
 (t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
 that is not a class of the samples' condition is refused before any metric runs.
 
-Pair realism (issue 25): when the synthetic images carry tumour masks (a samples folder with
-masks.npy, a pair run or export of train --with-mask, or a train --condition mask generator,
-which then draws --n-fake images for real masks of --real), metrics.json also gets
-  mask_plausibility       tumour-free share, tumour area, centroid and sub-region shares of
-                          the synthetic masks against the real ones (Wasserstein-1 and KS per
-                          feature, 95% intervals, and the floor between two real halves)
-  image_mask_consistency  a reference segmenter (MONAI BasicUNet) trained on real pairs
-                          segments the synthetic images: Dice against their masks beside its
-                          Dice on held-out real pairs, and the ratio (images >= 32 px)
-computed on the segmented slices of --real (--pair-realism off skips both).
+Image + tumour-mask pairs (issue 25): when the synthetic images carry masks (a samples
+folder with masks.npy, a pair run or export of train --with-mask, or a train --condition
+mask generator, which then draws --n-fake images for random real masks of --real), the
+pair families run too (mask_plausibility, image_mask_consistency: keys of the same names in
+metrics.json), against the segmented slices of --real; --segmenter-epochs sets the reference
+segmenter's training, --metrics without them skips them.
+
+What is learnt about the real images (their features, the domain encoder) is kept in
+REAL/evaluate-cache/ for the next evaluation against the same prepared set; a read-only
+prepared folder just means no cache.
 """
+
+
+def _families_help() -> str:
+    import textwrap
+
+    from brainsynth.metrics import families
+
+    lines = ["Metric families (--metrics, comma-separated; default all):"]
+    for name, metric in families.registered().items():
+        text = textwrap.wrap(metric.help, 90 - 16)
+        lines += [f"  {name:<13} {text[0]}", *(" " * 16 + t for t in text[1:])]
+    return "\n".join(lines) + "\n\n"
+
+
+DESCRIPTION = DESCRIPTION.replace("{families}\n", _families_help())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -82,7 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--fake",
         required=True,
-        help="synthetic images: PNG folder, .npy, samples folder, run, export",
+        help="synthetic images: PNG folder, .npy, samples folder, run, export, or a second "
+        "prepared folder (real vs real, split by patient)",
     )
     parser.add_argument(
         "--out",
@@ -95,11 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="replace the JSON and montages even if evaluate did not write them",
     )
+    from brainsynth.metrics.evaluate import metric_names
+
     parser.add_argument(
         "--metrics",
         default="all",
-        help="comma-separated metric families: c2st,detectability,knn,distances,prdc,diversity,"
-        "memorization,diagnostics (default: all)",
+        help=f"comma-separated metric families: {','.join(metric_names())} (default: all)",
     )
     parser.add_argument(
         "--seed",
@@ -170,34 +173,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: cpu)",
     )
     parser.add_argument(
-        "--pair-realism",
-        choices=("auto", "off"),
-        default="auto",
-        help="mask plausibility and image-mask consistency when the synthetic images carry "
-        "tumour masks (default: %(default)s)",
-    )
-    parser.add_argument(
         "--segmenter-epochs",
         type=int,
         default=None,
-        help="epochs of the reference segmenter of image-mask consistency (default: "
-        "the segmenter's own, 10)",
+        help="pairs: epochs of image-mask consistency's reference segmenter (default: the "
+        "segmenter's own, 10)",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def parse_metrics(text: str) -> list[str]:
     from brainsynth.errors import BrainsynthError
-    from brainsynth.metrics.evaluate import METRIC_FAMILIES
+    from brainsynth.metrics import families
 
     if text.strip().lower() == "all":
-        return list(METRIC_FAMILIES)
+        return families.default_names()
     names = [name.strip().lower() for name in text.split(",") if name.strip()]
-    unknown = [name for name in names if name not in METRIC_FAMILIES]
+    known = list(families.registered())
+    unknown = [name for name in names if name not in known]
     if unknown or not names:
         raise BrainsynthError(
             f"--metrics: unknown {', '.join(unknown) or '(empty)'}; choose from "
-            f"{', '.join(METRIC_FAMILIES)} or all"
+            f"{', '.join(known)} or all"
         )
     return names
 
@@ -219,11 +216,13 @@ def parse_sizes(text: str) -> list[int]:
 def evaluate_vocabulary(groups: bool = True):
     """Every entry ``evaluate`` writes beside its JSON (with ``groups``) or into the folder of
     a class or channel: what its marker there may list."""
-    from brainsynth.metrics.evaluate import FEATURE_SPACES, METRIC_FAMILIES, output_files
+    from brainsynth.metrics import families
+    from brainsynth.metrics.evaluate import FEATURE_SPACES, EvalConfig, output_files
     from brainsynth.metrics.grouped import GROUP_FOLDERS
     from brainsynth.outputs import Vocabulary
 
-    montages = tuple(output_files(list(METRIC_FAMILIES), list(FEATURE_SPACES), None))
+    every = EvalConfig(metrics=list(families.registered()), features=list(FEATURE_SPACES))
+    montages = tuple(output_files(every))
     if not groups:
         return Vocabulary(files=montages)
     return Vocabulary(files=montages, folders=GROUP_FOLDERS, file_pattern=r".+\.json")
@@ -278,7 +277,6 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.metrics.spaces import check_feature_sources, check_features
     from brainsynth.outputs import claim_file, claim_files
     from brainsynth.paper import SEQUENCES
-    from brainsynth.pipeline import evaluate_and_record, load_fake_pairs
     from brainsynth.sampling.files import read_sample_labels
 
     for name in ("threads", "max_fake", "max_real", "n_fake", "segmenter_epochs"):
@@ -303,11 +301,12 @@ def run(args: argparse.Namespace) -> int:
         detectability_sizes=parse_sizes(args.detectability_sizes),
         threads=args.threads,
         device=args.device,
+        prepared=str(args.real),
     )
     out = Path(args.out)
     vocabulary = evaluate_vocabulary()
     claim_file(out, "evaluate", "--out", args.overwrite, vocabulary=vocabulary)  # not a folder
-    montages = output_files(config.metrics, config.features, args.domain_encoder)
+    montages = output_files(config)
     names = [out.name, *montages]
     channels = list(SEQUENCES) if args.sequence == JOINT else []
     claim = claim_files(
@@ -316,17 +315,12 @@ def run(args: argparse.Namespace) -> int:
     group_claims = claim_groups(claim, channels, montages, out)
     prepared = load_prepared(args.real)
     check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
-    n_fake = args.n_fake or field_default(SamplingConfig, "n")
-    real_pairs = segmented_pairs(prepared, args.sequence) if prepared.has_masks else None
-    fake, fake_masks, record = load_fake_pairs(
-        args.fake, n=n_fake, seed=args.seed,
-        real_masks=None if real_pairs is None else real_pairs.masks,
-    )  # fmt: skip
+    real_with_masks = real_pairs(prepared, args.sequence)
+    fake, record, fake_groups, fake_masks = read_fake(args, prepared.size, real_with_masks)
+    pairs = pair_data(args, real_with_masks, fake, fake_masks, record)
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
-    if fake_masks is not None and args.pair_realism == "auto":
-        extra.update(evaluate_pair_realism(real_pairs, fake, fake_masks, record, config, args))
-    labels = read_sample_labels(args.fake, record, len(fake))
+    labels = None if fake_groups is not None else read_sample_labels(args.fake, record, len(fake))
     if record is not None:  # per-image labels are in labels.csv, not in metrics.json
         record = {k: v for k, v in record.items() if k != "labels"}
     condition = record.get("condition") if record is not None else None
@@ -339,55 +333,108 @@ def run(args: argparse.Namespace) -> int:
     for group in group_claims:
         group.begin(montages)
     if args.sequence == JOINT:
-        extra["per_channel"] = evaluate_channels(prepared, fake, config, out.parent, progress)
-        config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
+        extra["per_channel"] = evaluate_channels(
+            prepared, fake, config, out.parent, progress, fake_groups=fake_groups
+        )
+        stacks = ["c2st", *(m for m in config.metrics if m in PAIR_FAMILIES)]
+        config = dataclasses.replace(config, metrics=stacks)  # the stacks: C2ST (and pairs)
     elif per_label:
         extra["per_label"] = evaluate_per_label(
             prepared, args.sequence, fake, labels, str(condition), threshold, config,
             out.parent, progress,
         )  # fmt: skip
     real = prepared.image_set(args.sequence, as_float=False)
-    evaluate_and_record(
-        real, fake, config, out, out.parent, fake_sampling=record, extra=extra, progress=progress,
-        real_labels=real_image_labels(prepared, real),
+    write_metrics(
+        real, fake, config, out, fake_groups, record, extra, progress,
+        real_image_labels(prepared, real), pairs,
     )  # fmt: skip
     for part in ("per_channel", "per_label"):
         for name, sub in extra.get(part, {}).items():
             print(f"\n[{name}] " + (sub.get("note") or format_summary(sub)))
-    if "mask_plausibility" in extra:
-        from brainsynth.metrics.pair_realism import format_pairs
-
-        print(format_pairs(extra))
     print(f"wrote {out}")
     return 0
 
 
-def segmented_pairs(prepared, sequence: str):
-    """The real pairs of ``sequence``: the image set with masks, segmented slices only."""
-    real = prepared.image_set(sequence, as_float=False, with_masks=True)
-    return real.subset(prepared.segmented[real.rows])
+def is_prepared(source: str) -> bool:
+    """A prepared folder (``brainsynth prepare``'s ``dataset.json`` marks a finished one)."""
+    from pathlib import Path
+
+    return (Path(source) / "dataset.json").is_file()
 
 
-def evaluate_pair_realism(real_pairs, fake, fake_masks, record, config, args) -> dict:
-    """``mask_plausibility`` and ``image_mask_consistency`` of the synthetic pairs (or a note
-    saying why not), for metrics.json."""
+PAIR_FAMILIES = ("mask_plausibility", "image_mask_consistency")
+"""The metric families on image + mask pairs (they also run on joint four-channel stacks)."""
+
+
+def real_pairs(prepared, sequence: str):
+    from brainsynth.metrics.pair_realism import real_pairs as segmented
+
+    return segmented(prepared, sequence)
+
+
+def pair_data(args: argparse.Namespace, real, fake, fake_masks, record):
+    """The pairs of the pair families (None without synthetic masks or real ones)."""
     import dataclasses
 
-    from brainsynth.metrics.evaluate import draw_subset, resolve_eval_device
-    from brainsynth.metrics.pair_realism import pair_realism
+    from brainsynth.metrics.pair_realism import PairData
     from brainsynth.metrics.seg_config import SegmenterConfig
 
-    if real_pairs is None or not len(real_pairs):
-        note = {"note": f"{args.real} has no segmented masks (masks.npy): re-run brainsynth "
-                "prepare to compare tumour masks"}  # fmt: skip
-        return {"mask_plausibility": note, "image_mask_consistency": note}
+    if fake_masks is None or real is None:
+        if fake_masks is not None:
+            print(f"brainsynth: {args.real} has no segmented masks (masks.npy): the pair "
+                  "metrics are not run; re-run brainsynth prepare to compare masks")  # fmt: skip
+        return None
     segmenter = SegmenterConfig()
     if args.segmenter_epochs is not None:
         segmenter = dataclasses.replace(segmenter, epochs=args.segmenter_epochs)
-    keep, _ = draw_subset(len(fake), config.max_fake, config.seed)
-    given = (record or {}).get("masks") == "given"  # a mask-conditioned model's
-    return pair_realism(
-        real_pairs.images, real_pairs.masks, real_pairs.patients, fake[keep], fake_masks[keep],
-        masks_given=given, segmenter=segmenter, seed=config.seed, n_boot=config.n_bootstrap,
-        device=resolve_eval_device(config.device), progress=not args.quiet,
+    return PairData(
+        real.images, real.masks, np.asarray(real.patients), fake, fake_masks,
+        masks_given=(record or {}).get("masks") == "given", segmenter=segmenter,
     )  # fmt: skip
+
+
+def read_fake(args: argparse.Namespace, size: int, real_with_masks=None):
+    """(images, sampling record, patient groups, masks): a second prepared folder gives its
+    images of ``--sequence`` with their patients (both sides are then split by patient); any
+    other source is generated or read by the pipeline, each image its own group, with the
+    tumour masks it carries (None: images alone; a mask-conditioned generator draws for
+    masks of ``real_with_masks``)."""
+    from brainsynth.data.dataset import load_prepared
+    from brainsynth.errors import BrainsynthError
+    from brainsynth.pipeline import load_fake_pairs
+
+    if is_prepared(args.fake):
+        other = load_prepared(args.fake)
+        if other.size != size:
+            raise BrainsynthError(
+                f"--fake {args.fake}: prepared at {other.size}x{other.size}, but --real at "
+                f"{size}x{size}; prepare both at one size"
+            )
+        images = other.image_set(args.sequence)
+        groups = np.asarray(images.patients)
+        return images.float_images(), {"prepared": str(args.fake)}, groups, None
+    n_fake = args.n_fake or field_default(SamplingConfig, "n")
+    real_masks = None if real_with_masks is None else real_with_masks.masks
+    fake, masks, record = load_fake_pairs(args.fake, n=n_fake, seed=args.seed,
+                                          real_masks=real_masks)  # fmt: skip
+    return fake, record, None, masks
+
+
+def write_metrics(
+    real, fake, config, out, fake_groups, record, extra, progress, real_labels, pairs=None
+):
+    """Evaluate, write ``out`` (metrics, the sampling record, ``extra``) and print the summary;
+    ``pairs``: the image + mask pairs of the pair families (None: images alone)."""
+    import json
+
+    from brainsynth.config import write_text_atomic
+    from brainsynth.metrics.evaluate import evaluate, format_summary
+
+    metrics = evaluate(real, fake, config, out_dir=out.parent, progress=progress,
+                       fake_groups=fake_groups, real_labels=real_labels, pairs=pairs)  # fmt: skip
+    if record is not None:
+        metrics["fake_sampling"] = record
+    metrics.update(extra)
+    write_text_atomic(out, json.dumps(metrics, indent=2, default=str) + "\n")
+    print(format_summary(metrics), flush=True)
+    return metrics

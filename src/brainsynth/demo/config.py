@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,12 +66,39 @@ class DemoConfig:
     eval_cap_s: float = 60.0  # at most this many seconds of that per model
     min_train_s: float = 20.0  # each model trains at least this long, whatever the budget
     log_every: int = 10  # iterations between loss records (the report's curves)
-    # one real-vs-real C2ST control instead of three pays for the detectability curve
+    # one real-vs-real C2ST control instead of three pays for the detectability curve; one
+    # thread: the families' declared costs (the budget's estimates) are one-thread figures,
+    # and a second spinning thread loses more than it gains on a busy machine
+    # 500 real images against the 512 samples: the families' costs put 1,000 at about 74 s
+    # on a quiet machine, over the 60 s reserved for sampling and evaluation
     evaluation: EvalConfig = field(
-        default_factory=lambda: EvalConfig(max_real=1000, c2st_control_repeats=1)
+        default_factory=lambda: EvalConfig(max_real=500, c2st_control_repeats=1, threads=1)
     )
     gans: list[DemoModel] = field(default_factory=lambda: list(DEMO_MODELS))  # the models
     vtt_n: int = 50  # images per class in the Visual Turing Test study
+    fit_evaluation: bool = True  # plan each evaluation to its reserved time (cut, skip, say)
+
+
+REPORT_S = 15.0
+"""Seconds kept at the end for the Visual Turing Test study and the report."""
+TRAIN_OVERHEAD_S = 10.0
+"""Seconds a training takes beyond its budget (start, last checkpoint and grid) until one
+has been measured; the next model's budget is shortened by what the last one overran."""
+
+
+def next_training_budget(
+    planned_s: float,
+    seconds_left: float,
+    eval_s: float,
+    models_left: int,
+    overrun_s: float,
+    min_train_s: float,
+) -> float:
+    """The training budget of the next model, set when it starts: the planned share, or less
+    when setup or the models before it overran, so that what is left still holds every
+    remaining model's training and evaluation and the report within the demo's minutes."""
+    share = (seconds_left - REPORT_S - eval_s * models_left) / max(1, models_left)
+    return max(min_train_s, min(planned_s, share - max(overrun_s, 0.0)))
 
 
 def training_budgets(config: DemoConfig) -> tuple[float, float]:
@@ -80,3 +108,60 @@ def training_budgets(config: DemoConfig) -> tuple[float, float]:
     evaluation = min(config.eval_cap_s, after_setup * config.eval_share / models)
     train = max(config.min_train_s, (after_setup - evaluation * models) / models)
     return train, evaluation
+
+
+QUIET_ITERATIONS: dict[str, tuple[int, float]] = {"stylegan2": (1226, 174.0)}
+"""Iterations a model of the demo reached on a quiet 2-core machine, and in how many seconds
+of training (0.3.0's demo, issue 27), for the report's "what the load cost"."""
+MIN_EVAL_IMAGES = 200
+"""The fewest real (and synthetic) images a squeezed demo evaluation keeps."""
+
+
+def plan_evaluation(
+    evaluation: EvalConfig,
+    n_real: int,
+    n_fake: int,
+    size: int,
+    budget_s: float,
+    slowdown: float,
+) -> tuple[EvalConfig, str]:
+    """The evaluation that fits ``budget_s`` on a machine ``slowdown`` times slower than a
+    quiet one, and one line saying what was cut (empty when nothing was).
+
+    Families declare their cost for 1,000 vs 1,000 64x64 images on a quiet thread; when the
+    estimate of all of them exceeds the budget, fewer images are evaluated (no fewer than
+    :data:`MIN_EVAL_IMAGES` a side); whatever still does not fit is skipped as it comes
+    (``EvalConfig.budget_s``), with a note in the metrics.
+    """
+    from brainsynth.metrics import families
+    from brainsynth.metrics.budget import work_scale
+
+    registered = families.registered()
+    cost = sum(registered[m].cost(evaluation) for m in evaluation.metrics if m in registered)
+    real, fake = min(n_real, evaluation.max_real), min(n_fake, evaluation.max_fake)
+    need = cost * work_scale(real, fake, size) * slowdown
+    note = ""
+    if need > budget_s:
+        keep = max(budget_s / need, MIN_EVAL_IMAGES / max(min(real, fake), 1))
+        if keep < 1:
+            real, fake = int(real * keep), int(fake * keep)
+            before = f"{min(n_real, evaluation.max_real)} vs {min(n_fake, evaluation.max_fake)}"
+            note = (
+                f"evaluated {real} real vs {fake} synthetic images (not {before}) to fit "
+                f"{budget_s:.0f} s on a machine {slowdown:.1f}x slower than a quiet one"
+            )
+    planned = dataclasses.replace(
+        evaluation, max_real=real, max_fake=fake, budget_s=budget_s, slowdown=slowdown
+    )
+    return planned, note
+
+
+def training_precision(name: str) -> str:
+    """``auto``: bf16 where the CPU computes in bf16 (AVX512-BF16, AMX; ~2x faster than fp32),
+    else fp32: on an AVX2-only CPU bf16 autocast is emulated and the demo's StyleGAN2 reached
+    10 iterations in 168 s instead of hundreds (issue 27)."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import resource
 import shutil
 import sys
 import time
@@ -27,8 +29,20 @@ from brainsynth import training
 from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
-from brainsynth.demo.config import DEMO_MODELS, DEMO_WGAN, DemoConfig, DemoModel, training_budgets
+from brainsynth.demo.config import (
+    DEMO_MODELS,
+    DEMO_WGAN,
+    QUIET_ITERATIONS,
+    TRAIN_OVERHEAD_S,
+    DemoConfig,
+    DemoModel,
+    next_training_budget,
+    plan_evaluation,
+    training_budgets,
+    training_precision,
+)
 from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.budget import measure_slowdown
 from brainsynth.outputs import Vocabulary, claim_folder, inside, safe_name
 from brainsynth.phantom import make_cohort
 from brainsynth.pipeline import Experiment, evaluate_and_record, sample_experiment
@@ -44,25 +58,52 @@ class Step:
     name: str
     detail: str
     seconds: float
+    cpu_seconds: float = 0.0  # CPU time of this process (all its threads) and its children
+    load: float = 0.0  # the machine's 1-minute load average when the step ended
+
+
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished children."""
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
+def load_average() -> float:
+    try:
+        return float(os.getloadavg()[0])
+    except OSError:  # not available on this platform
+        return float("nan")
 
 
 class StepClock:
-    """Times the demo's steps and prints a header for each, so progress is visible."""
+    """Times the demo's steps (wall and CPU seconds, the load average) and prints a header
+    for each, so progress is visible and the report can say what the machine's load cost."""
 
     def __init__(self) -> None:
         self.start = time.monotonic()
+        self.start_cpu = cpu_seconds()
+        self.start_load = load_average()
         self.steps: list[Step] = []
 
     @property
     def elapsed(self) -> float:
         return time.monotonic() - self.start
 
+    @property
+    def cpu(self) -> float:
+        return cpu_seconds() - self.start_cpu
+
     @contextmanager
     def step(self, name: str, detail: str) -> Iterator[None]:
-        print(f"\n== {name}: {detail}  [{self.elapsed:.0f} s elapsed]", flush=True)
-        t0 = time.monotonic()
+        print(f"\n== {name}: {detail}  [{self.elapsed:.0f} s elapsed, load "
+              f"{load_average():.1f}]", flush=True)  # fmt: skip
+        t0, c0 = time.monotonic(), cpu_seconds()
         yield
-        self.steps.append(Step(name, detail, time.monotonic() - t0))
+        self.steps.append(Step(name, detail, time.monotonic() - t0, cpu_seconds() - c0,
+                               load_average()))  # fmt: skip
+
+    def last(self) -> Step:
+        return self.steps[-1]
 
 
 VTT_FILES: tuple[str, ...] = ("vtt.sqlite", "vtt.sqlite-wal", "vtt.sqlite-shm")
@@ -124,9 +165,17 @@ def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
             # the demo's own file in its own folder, rewritten on every re-run
             write_preview(out / "prepared-preview.png", prepared_dir)
     real = load_prepared(prepared_dir).image_set(config.sequence, as_float=False)
-    results = [
-        train_and_evaluate(config, gan, prepared_dir, real, train_s, clock) for gan in config.gans
-    ]
+    results, overrun = [], TRAIN_OVERHEAD_S
+    for i, gan in enumerate(config.gans):
+        left = config.minutes * 60 - clock.elapsed
+        budget = next_training_budget(
+            train_s, left, eval_s, len(config.gans) - i, overrun, config.min_train_s
+        )
+        if budget < train_s:
+            print(f"{left:.0f} s of {config.minutes:g} min left: {gan.name} trains {budget:.0f} s "
+                  f"instead of {train_s:.0f} s", flush=True)  # fmt: skip
+        results.append(train_and_evaluate(config, gan, prepared_dir, real, budget, clock, eval_s))
+        overrun = results[-1]["train_seconds"] - budget
     for result in results:
         result["eval_budget_s"] = eval_s
     with clock.step("vtt", "a Visual Turing Test study with one invited rater"):
@@ -166,6 +215,7 @@ def train_and_evaluate(
     real: Any,
     budget_s: float,
     clock: StepClock,
+    eval_s: float = float("inf"),
 ) -> dict[str, Any]:
     """Train one model for ``budget_s`` seconds, sample it and evaluate the samples."""
     experiment = Experiment(inside(config.out, gan.name, "demo model name"))
@@ -173,29 +223,62 @@ def train_and_evaluate(
     settings = merge(settings, {
         "data": {"prepared": str(prepared), "sequence": config.sequence},
         "run": {"out": str(experiment.run), "iters": 1_000_000, "seed": config.seed,
-                "precision": config.precision, "max_seconds": budget_s,
+                "precision": training_precision(config.precision), "max_seconds": budget_s,
                 "log_every": config.log_every, "sample_every": 100},
     })  # fmt: skip
     train_config = config_from_dict(TrainConfig, settings)
     shutil.rmtree(experiment.folder, ignore_errors=True)  # a re-run of the demo trains afresh
     with clock.step(f"train {gan.name}", f"{budget_s:.0f} s budget; {gan.note}"):
+        threads = torch_threads()
         training.train(train_config)
+    trained = clock.last()
+    share = cpu_share(trained, threads)
     with clock.step(f"sample {gan.name}", f"{config.n_samples} images"):
         sampling = SamplingConfig(n=config.n_samples, seed=config.seed)
         fake, info = sample_experiment(experiment, sampling)
-    with clock.step(f"evaluate {gan.name}", "C2ST, distances, diversity, memorisation"):
-        evaluation = dataclasses.replace(config.evaluation, seed=config.seed)
+    left = max(1.0, eval_s - clock.last().seconds)  # sampling and evaluation share eval_s
+    slowdown = measure_slowdown()  # this machine now against the one the costs came from
+    evaluation = dataclasses.replace(config.evaluation, seed=config.seed, prepared=str(prepared))
+    cut = ""
+    if config.fit_evaluation:
+        evaluation, cut = plan_evaluation(
+            evaluation, len(real), len(fake), config.size, left, slowdown
+        )
+    if cut:
+        print(f"the machine is busy: {cut}", flush=True)
+    with clock.step(f"evaluate {gan.name}", f"C2ST, distances, diversity, memorisation; "
+                    f"{left:.0f} s left of {eval_s:.0f} s"):  # fmt: skip
         metrics = evaluate_and_record(
             real, fake, evaluation, experiment.metrics, experiment.evaluation, info
         )
     return {
         "iteration": info["iteration"],
         "train_budget_s": budget_s,
+        "train_seconds": trained.seconds,
+        "cpu_share": share,
+        "quiet_reference": QUIET_ITERATIONS.get(gan.name),
+        "threads": threads,
+        "evaluation_cut": cut,
+        "slowdown": slowdown,
+        "skipped": metrics.get("skipped") or {},
         "gan": gan,
         "run": experiment.run,
         "fake": fake,
         "metrics": metrics,
     }
+
+
+def torch_threads() -> int:
+    import torch
+
+    return int(torch.get_num_threads())
+
+
+def cpu_share(step: Step, threads: int) -> float:
+    """The share of its threads' CPU a step got: CPU seconds over wall seconds x threads
+    (about 1 on a quiet machine with a core per thread; 0.3 when others take the rest)."""
+    usable = max(1, min(threads, os.cpu_count() or 1))
+    return min(1.0, step.cpu_seconds / max(step.seconds * usable, 1e-9))
 
 
 def brainsynth_command() -> str:

@@ -37,6 +37,8 @@ class C2STSettings:
     patience: int = 5  # epochs without a validation-loss improvement before stopping
     min_batches_per_epoch: int = 25  # small sets: an "epoch" is at least this many batches
     min_delta: float = 5e-3  # improvement of the validation loss that counts
+    min_steps: int = 0  # optimiser steps before early stopping may end training
+    separated_loss: float = 0.05  # validation loss at which a perfect split ends training
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 1e-4
@@ -111,6 +113,18 @@ def balanced_split_indices(
     return out
 
 
+def c2st_split(
+    groups0: np.ndarray, groups1: np.ndarray, settings: C2STSettings, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The train/val/test indices of a C2ST of seed ``seed``: each set split by group
+    (:func:`group_split`), each split balanced between the sets. The detectability curve of
+    the same seed uses the same split, so its full-size point is this C2ST."""
+    rng = np.random.default_rng(seed)
+    split0 = group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
+    split1 = group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
+    return balanced_split_indices(split0, split1, rng)
+
+
 def _tensors(x0: np.ndarray, x1: np.ndarray, idx: tuple[np.ndarray, np.ndarray]):
     x = np.concatenate([x0[idx[0]], x1[idx[1]]]).astype(np.float32)
     y = np.concatenate([np.zeros(len(idx[0])), np.ones(len(idx[1]))]).astype(np.float32)
@@ -151,17 +165,22 @@ def train_classifier(
     The validation loss is checked once per epoch, where an epoch is one shuffled pass over
     the training images or ``min_batches_per_epoch`` batches if that is more (a few hundred
     images would otherwise give the optimiser only a handful of steps between checks).
+    Training stops after ``patience`` checks without an improvement of ``min_delta`` (once
+    ``min_steps`` steps are done), or as soon as the validation split is told apart without
+    an error at a loss below ``separated_loss``: then the sets are separated and more steps
+    only sharpen the logits (0.3.0 trained on until the loss stopped falling by 0.005).
     """
     torch.manual_seed(seed)
     device = torch.device(settings.device)
     model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
+    model = model.to(memory_format=torch.channels_last)  # ~25% faster steps on CPU (oneDNN)
     optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = (t.to(device) for t in train)
     val = (val[0].to(device), val[1].to(device))
     generator = torch.Generator().manual_seed(seed)  # on the CPU: same batches on any device
     best_loss, best_state, best_epoch, since_best = float("inf"), None, 0, 0
-    epoch = 0
+    epoch, steps = 0, 0
     for epoch in range(1, settings.max_epochs + 1):
         model.train()
         for batch in epoch_batches(len(x), settings, generator):
@@ -169,7 +188,16 @@ def train_classifier(
             batch = batch.to(device)
             loss_fn(model(x[batch]), y[batch]).backward()
             optim.step()
-        val_loss = float(loss_fn(predict_logits(model, val[0]), val[1]))
+            steps += 1
+        val_logits = predict_logits(model, val[0])
+        val_loss = float(loss_fn(val_logits, val[1]))
+        separated = val_loss < settings.separated_loss and bool(
+            ((val_logits > 0).float() == val[1]).all()
+        )
+        if separated:  # every validation image right, confidently: nothing left to learn
+            best_loss, best_state, best_epoch = val_loss, copy.deepcopy(model.state_dict()), epoch
+            since_best = settings.patience
+            break
         if val_loss < best_loss - settings.min_delta:
             best_loss, best_state, best_epoch, since_best = (
                 val_loss,
@@ -179,7 +207,7 @@ def train_classifier(
             )
         else:
             since_best += 1
-            if since_best >= settings.patience:
+            if since_best >= settings.patience and steps >= settings.min_steps:
                 break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -207,10 +235,7 @@ def cnn_c2st(
     a Clopper-Pearson 95% interval, the per-item correctness (for bootstrap), the training
     record, and the model with its test data (for the saliency montage).
     """
-    rng = np.random.default_rng(seed)
-    split0 = group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
-    split1 = group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
-    idx = balanced_split_indices(split0, split1, rng)
+    idx = c2st_split(groups0, groups1, settings, seed)
     train, val, test = (_tensors(x0, x1, idx[name]) for name in SPLITS)
     if min(len(train[1]), len(val[1]), len(test[1])) == 0:
         raise ValueError("a C2ST split is empty: too few images or groups")
@@ -226,6 +251,10 @@ def cnn_c2st(
         "n_val": len(val[1]),
         "n_test": n,
         "correct": correct,
+        "test_groups": np.concatenate(
+            [np.asarray(groups0)[idx["test"][0]], np.asarray(groups1)[idx["test"][1]]]
+        ).astype(str),
+        "split": idx,
         "training": info,
         "model": model,
         "test_x": test[0],
@@ -289,6 +318,9 @@ def knn_c2st(
         "n": n,
         "n_reference": len(ref),
         "correct": correct,
+        "test_groups": np.concatenate(
+            [np.asarray(groups0)[idx["test"][0]], np.asarray(groups1)[idx["test"][1]]]
+        ).astype(str),
     }
 
 

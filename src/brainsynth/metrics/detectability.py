@@ -70,39 +70,32 @@ def learning_curve(
     settings: c2st.C2STSettings,
     seed: int = 0,
     repeats: int = 1,
+    full: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """C2ST accuracy of set 0 vs set 1 per training size, on one fixed held-out split.
 
-    Sets are split by group into train/val/test as :func:`c2st.cnn_c2st` does; each size
-    draws that many training images (half per class) from the training split, ``repeats``
-    times for sizes below the full split (pooled), and trains with early stopping on the
-    (fixed) validation split. Returns the points, and per size the held-out correctness
-    averaged over repeats (rows) for the bootstrap, with the held-out images' groups.
+    The split is the CNN C2ST's of the same seed (:func:`c2st.c2st_split`); ``full``, that
+    C2ST's result when it has run, is the point of the full training split (not trained
+    twice). Each smaller size draws that many training images (half per class) from the
+    training split, ``repeats`` times (pooled), and trains with early stopping on the fixed
+    validation split. Returns the points, and per size the held-out correctness averaged
+    over repeats (rows) for the bootstrap, with the held-out images' groups.
     """
-    rng = np.random.default_rng(seed)
-    split0 = c2st.group_split(groups0, settings.val_fraction, settings.test_fraction, rng)
-    split1 = c2st.group_split(groups1, settings.val_fraction, settings.test_fraction, rng)
-    idx = c2st.balanced_split_indices(split0, split1, rng)
+    idx = full["split"] if full is not None else c2st.c2st_split(groups0, groups1, settings, seed)
     val, test = (c2st._tensors(x0, x1, idx[name]) for name in ("val", "test"))
     if min(len(val[1]), len(test[1])) == 0:
         raise ValueError("a detectability split is empty: too few images or groups")
     train0, train1 = idx["train"]
+    rng = np.random.default_rng([seed, 17])
     points, rows = [], []
     for i, size in enumerate(curve_sizes(sizes, 2 * len(train0))):
-        runs = repeats if size < 2 * len(train0) else 1
-        correct = np.zeros(len(test[1]))
-        epochs = []
-        for r in range(runs):
-            pick = (
-                np.sort(rng.choice(train0, size // 2, replace=False)),
-                np.sort(rng.choice(train1, size // 2, replace=False)),
-            )
-            train = c2st._tensors(x0, x1, pick)
-            model, info = c2st.train_classifier(train, val, settings, seed + 1000 * i + r)
-            logits = c2st.predict_logits(model, test[0]).cpu()
-            correct += ((logits > 0).float() == test[1]).numpy()
-            epochs.append(info["epochs"])
-        correct /= runs
+        if size == 2 * len(train0) and full is not None:
+            correct, epochs, runs = full["correct"], [full["training"]["epochs"]], 1
+        else:
+            correct, epochs, runs = _train_size(
+                x0, x1, (train0, train1), val, test, size, settings, seed + 1000 * i, rng,
+                repeats if size < 2 * len(train0) else 1,
+            )  # fmt: skip
         k, n = int(round(correct.sum() * runs)), len(correct) * runs
         points.append(
             {
@@ -123,6 +116,50 @@ def learning_curve(
         "n_test": int(len(test[1])),
         "n_val": int(len(val[1])),
     }
+
+
+def _train_size(x0, x1, train, val, test, size, settings, seed, rng, runs):
+    """Held-out correctness (mean over ``runs`` draws of ``size`` training images), the
+    epochs of each run, and ``runs``."""
+    correct = np.zeros(len(test[1]))
+    epochs = []
+    for r in range(runs):
+        pick = (
+            np.sort(rng.choice(train[0], size // 2, replace=False)),
+            np.sort(rng.choice(train[1], size // 2, replace=False)),
+        )
+        model, info = c2st.train_classifier(
+            c2st._tensors(x0, x1, pick),
+            val,
+            size_settings(settings, size, len(val[1])),
+            seed + r,
+        )
+        logits = c2st.predict_logits(model, test[0]).cpu()
+        correct += ((logits > 0).float() == test[1]).numpy()
+        epochs.append(info["epochs"])
+    return correct / runs, epochs, runs
+
+
+def size_settings(settings: c2st.C2STSettings, size: int, n_val: int = 0) -> c2st.C2STSettings:
+    """The settings of the curve point of ``size`` training images.
+
+    Batches of at most ``size`` images; a validation check every ``n_val / batch`` batches
+    (the work of a check about that of its training steps), between 8 and the C2ST's 25;
+    at least ``(patience + 1) x 25`` steps and at most ``max_epochs x 25``, as the C2ST's
+    epochs of 25 batches gave. A point of 128 or 512 images then stops within 8 batches of
+    the C2ST's stopping rule instead of 25, and a tiny point does not pay a validation pass
+    every few images.
+    """
+    batch = min(settings.batch_size, size)
+    per_check = int(np.clip(np.ceil(n_val / batch), 8, settings.min_batches_per_epoch))
+    steps = settings.min_batches_per_epoch
+    return dataclasses.replace(
+        settings,
+        batch_size=batch,
+        min_batches_per_epoch=per_check,
+        min_steps=(settings.patience + 1) * steps,
+        max_epochs=int(np.ceil(settings.max_epochs * steps / per_check)),
+    )
 
 
 def summarise(curve: dict[str, Any], n_boot: int, seed: int) -> dict[str, Any]:

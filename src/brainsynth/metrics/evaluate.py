@@ -3,8 +3,9 @@
 The paper judged realism by one physician (§3.3, Table 1) and names a computational test,
 the classifier two-sample test, as the missing piece (§5). :func:`evaluate` runs it with a
 real-vs-real control, plus distribution distances, diversity/collapse and memorisation
-checks, each with its sample sizes and a 95% interval. :data:`METRIC_DESCRIPTIONS` gives
-every key of the returned dict one sentence; :func:`format_summary` a short text.
+checks, each with its sample sizes and a 95% interval. The metric families are the files of
+:mod:`brainsynth.metrics.families` (each registers itself); :func:`metric_descriptions`
+gives every key of the returned dict one sentence; :func:`format_summary` a short text.
 """
 
 from __future__ import annotations
@@ -19,22 +20,38 @@ from typing import Any
 import numpy as np
 
 from brainsynth.errors import BrainsynthError
-from brainsynth.metrics.descriptions import METRIC_DESCRIPTIONS, REQUIRED_KEYS
+from brainsynth.metrics import families
+from brainsynth.metrics.budget import Budget, work_scale
+from brainsynth.metrics.descriptions import CORE_DESCRIPTIONS, CORE_REQUIRED
 from brainsynth.metrics.summary import format_summary
 
 __all__ = [
-    "METRIC_FAMILIES",
-    "METRIC_DESCRIPTIONS",
     "EvalConfig",
     "draw_subset",
     "evaluate",
     "format_summary",
+    "metric_descriptions",
+    "metric_names",
+    "output_files",
+    "required_keys",
 ]
 
-METRIC_FAMILIES: tuple[str, ...] = (
-    "c2st", "detectability", "knn", "distances", "prdc", "diversity", "memorization",
-    "diagnostics",
-)  # fmt: skip
+
+def metric_names() -> list[str]:
+    """Every registered metric family, in order (``--metrics``)."""
+    return list(families.registered())
+
+
+def metric_descriptions() -> dict[str, str]:
+    """One sentence per key of ``metrics.json``: the evaluation's own, then every family's."""
+    return {**CORE_DESCRIPTIONS, **families.describe()}
+
+
+def required_keys() -> tuple[str, ...]:
+    """Keys every ``metrics.json`` holds (null when their family did not run)."""
+    return (*CORE_REQUIRED, *(k for m in families.registered().values() for k in m.required))
+
+
 FEATURE_SPACES: tuple[str, ...] = ("handcrafted", "inception", "domain")
 DEFAULT_FEATURES: tuple[str, ...] = ("handcrafted", "domain")
 DETECTABILITY_SIZES: tuple[int, ...] = (4, 8, 16, 32, 128, 512)
@@ -46,7 +63,7 @@ DETECTABILITY_SIZES: tuple[int, ...] = (4, 8, 16, 32, 128, 512)
 class EvalConfig:
     """What to measure and how hard; defaults keep 1,000 vs 1,000 64x64 images under 2 min."""
 
-    metrics: list[str] = field(default_factory=lambda: list(METRIC_FAMILIES))
+    metrics: list[str] = field(default_factory=families.default_names)
     seed: int = 0
     max_real: int = 2000  # real images used at most (seeded random subset, patient ids kept)
     max_fake: int = 2000  # synthetic images used at most (seeded random subset)
@@ -58,6 +75,7 @@ class EvalConfig:
     c2st_min_batches: int = 25  # an epoch is at least this many batches (small sets)
     c2st_lr: float = 1e-3
     c2st_control_repeats: int = 3  # real-vs-real controls (random patient halves), pooled
+    knn_control_repeats: int = 3  # halvings pooled in the kNN control (the CNN's first ones)
     knn_k: int = 5  # neighbours voting in the kNN C2ST
     kid_subset_size: int = 1000
     kid_subsets: int = 50
@@ -71,11 +89,15 @@ class EvalConfig:
     domain_encoder: str | None = None  # saved domain encoder to reuse (else trained on real)
     domain_epochs: int = 15  # epoch cap of the domain encoder (early stopping first)
     feature_cache: str | None = None  # folder caching real-image Inception features
+    prepared: str | None = None  # the real images' prepared folder: its evaluate-cache/ keeps
+    # their features and domain encoder for the next evaluation (None: no cache)
     detectability_sizes: list[int] = field(default_factory=lambda: list(DETECTABILITY_SIZES))
     detectability_max_epochs: int = 30  # epoch cap of each curve point (early stopping first)
     detectability_repeats: int = 1  # draws of the training subset per size below "all"
     montage_count: int = 8  # images per montage row
     threads: int | None = None  # limit torch and BLAS threads during evaluation (restored after)
+    budget_s: float | None = None  # wall seconds; families that would not fit are skipped
+    slowdown: float = 1.0  # this machine's slowness against a quiet one (budget estimates)
     device: str = "cpu"  # C2ST CNN, neighbour searches, MS-SSIM: cpu | cuda | auto
 
 
@@ -134,6 +156,7 @@ def evaluate(
     progress: bool = True,
     fake_groups: np.ndarray | None = None,
     real_labels: dict[str, np.ndarray] | None = None,
+    pairs: Any = None,
 ) -> dict[str, Any]:
     """All metrics of ``config.metrics`` for ``fake`` against the ``real`` ImageSet.
 
@@ -141,12 +164,15 @@ def evaluate(
     set is itself made of real patients' slices (a control), pass their patient ids as
     ``fake_groups`` so that no patient sits on both sides of a C2ST split.
     ``real_labels`` (per real image, e.g. from :func:`real_image_labels`) are the targets of
-    the domain encoder besides the sequence and rotation.
+    the domain encoder besides the sequence and rotation. ``pairs`` (images with their masks)
+    feed the metrics that need them (issue 25); ``config.prepared`` names the real images'
+    prepared folder, whose cache keeps what is learnt about them (:mod:`.cache`).
     Montages (C2ST saliency, closest memorisation pairs) go to ``out_dir`` when given, with
     their paths in the result. Returns a JSON-ready dict (the keys of ``metrics.json``).
     """
     from tqdm.auto import tqdm
 
+    from brainsynth.metrics.cache import open_cache
     from brainsynth.metrics.evaldata import EvalData
     from brainsynth.metrics.spaces import check_feature_sources
 
@@ -160,15 +186,16 @@ def evaluate(
             f"unknown feature spaces {', '.join(unknown_spaces) or '(none)'}: choose from "
             f"{', '.join(FEATURE_SPACES)}"
         )
-    unknown = sorted(set(config.metrics) - set(METRIC_FAMILIES))
+    registered = families.registered()
+    unknown = sorted(set(config.metrics) - set(registered))
     if unknown:
         raise BrainsynthError(
-            f"unknown metrics {', '.join(unknown)}: choose from {', '.join(METRIC_FAMILIES)}"
+            f"unknown metrics {', '.join(unknown)}: choose from {', '.join(registered)}"
         )
     n_real_available = len(real.images)
     channels = int(real.images.shape[1])
     fake = check_fake(fake, int(real.images.shape[-1]), channels)
-    if channels != 1 and set(config.metrics) != {"c2st"}:
+    if channels != 1 and not all(registered[m].multichannel for m in config.metrics):
         raise BrainsynthError(
             "multi-channel (joint) images are compared by the c2st only; the other metrics "
             "run per channel (brainsynth.metrics.grouped.evaluate_joint)"
@@ -187,6 +214,7 @@ def evaluate(
             else {k: np.asarray(v)[keep_real] for k, v in real_labels.items()}
         ),
         real_channels=np.asarray(getattr(real, "channels", np.zeros(n_real_available)))[keep_real],
+        pairs=pairs,
     )  # fmt: skip
     if len(np.unique(data.real_groups)) < 3:
         raise BrainsynthError("the real set needs images of at least 3 patients for the C2ST")
@@ -194,7 +222,8 @@ def evaluate(
     check_feature_sources(config, size, channels, probe=data.real[:16])  # before any metric
     if data.out_dir is not None:
         data.out_dir.mkdir(parents=True, exist_ok=True)
-    metrics: dict[str, Any] = {key: None for key in REQUIRED_KEYS}
+    data.real_cache, cache_note = open_cache(config.prepared)
+    metrics: dict[str, Any] = {key: None for key in required_keys()}
     metrics.update(
         {
             "sequence": real.name,
@@ -207,16 +236,32 @@ def evaluate(
             "fake_subset": fake_subset,
             "n_real_patients": int(len(np.unique(data.real_groups))),
             "seed": config.seed,
+            "fake_groups": "image" if fake_groups is None else "patient",
+            "real_cache": cache_note,
             "eval_config": asdict(config),
             "timings_s": {},
         }
     )
-    selected = [name for name in METRIC_FAMILIES if name in config.metrics]
+    selected = [m for name, m in registered.items() if name in config.metrics]
+    budget = Budget(config.budget_s, work_scale(len(data.real), len(data.fake), size),
+                    config.slowdown)  # fmt: skip
+    skipped: dict[str, str] = {}
     with thread_limit(config.threads):
-        for name in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
+        for metric in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
+            if not metric.needs <= data.inputs:
+                missing = ", ".join(sorted(metric.needs - data.inputs))
+                skipped[metric.name] = f"not run: needs {missing}"
+                continue
+            reason = budget.refuse(metric.name, metric.cost(config))
+            if reason is not None:
+                skipped[metric.name] = reason
+                continue
             start = time.perf_counter()
-            metrics.update(all_families()[name](data))
-            metrics["timings_s"][name] = round(time.perf_counter() - start, 3)
+            metrics.update(metric.run(data))
+            metrics["timings_s"][metric.name] = round(time.perf_counter() - start, 3)
+            budget.record(metric.cost(config))
+    if skipped:
+        metrics["skipped"] = skipped
     metrics["timings_s"]["features"] = round(data.feature_seconds, 3)
     return metrics
 
@@ -244,27 +289,10 @@ def thread_limit(threads: int | None) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def all_families() -> dict[str, Any]:
-    """Every metric family's function by name (imports torch)."""
-    from brainsynth.metrics import detection_families, families
-
-    return {
-        **families.FAMILIES,
-        "detectability": detection_families.detectability_family,
-        "diagnostics": detection_families.diagnostics_family,
-    }
-
-
-def output_files(metrics: list[str], features: list[str], domain_encoder: str | None) -> list[str]:
-    """Names of the files an evaluation writes beside its metrics JSON."""
-    names = {
-        "c2st": ["c2st_saliency.png"],
-        "memorization": ["memorization_closest_pairs.png"],
-        "detectability": ["detectability_curve.png"],
-        "diagnostics": ["spectrum.png", "intensity_histograms.png"],
-        "distances": ["domain_encoder.pt"] if "domain" in features and not domain_encoder else [],
-    }
-    return [name for family in metrics for name in names.get(family, [])]
+def output_files(config: EvalConfig) -> list[str]:
+    """Names of the files an evaluation with ``config`` writes beside its metrics JSON."""
+    registered = families.registered()
+    return [name for m in config.metrics if m in registered for name in registered[m].files(config)]
 
 
 def real_image_labels(prepared: Any, image_set: Any) -> dict[str, np.ndarray]:

@@ -77,9 +77,17 @@ def polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
 def kid(
     real: np.ndarray, fake: np.ndarray, subset_size: int = 1000, subsets: int = 50, seed: int = 0
 ) -> tuple[float, float, list[float]]:
-    """KID: mean and std of polynomial MMD^2 over random subsets, and the subset values."""
+    """KID: mean and std of polynomial MMD^2 over random subsets, and the subset values.
+
+    When a subset holds every image of both sets (``subset_size`` at least both sizes, e.g.
+    1,000 vs 1,000), every subset is the same set in another order and the unbiased MMD^2
+    does not depend on the order: it is computed once (std 0), not ``subsets`` times.
+    """
     rng = np.random.default_rng(seed)
     m = min(subset_size, len(real), len(fake))
+    if m == len(real) == len(fake):
+        value = polynomial_mmd2(real, fake)
+        return value, 0.0, [value]
     values = []
     for _ in range(subsets):
         xr = real[rng.choice(len(real), m, replace=False)]

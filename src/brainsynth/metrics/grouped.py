@@ -65,8 +65,10 @@ def evaluate_channels(
     config: EvalConfig,
     out_dir: Path | None = None,
     progress: bool = True,
+    fake_groups: np.ndarray | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """Every metric of each channel of (N, 4, H, W) joint samples against that sequence."""
+    """Every metric of each channel of (N, 4, H, W) joint samples against that sequence
+    (``fake_groups``: the patients of a second prepared set's stacks)."""
     if fake.ndim != 4 or fake.shape[1] != len(SEQUENCES):
         raise BrainsynthError(f"joint samples must be (N, 4, H, W), got shape {fake.shape}")
     return {
@@ -76,6 +78,7 @@ def evaluate_channels(
             config,
             group_folder(out_dir, name),
             progress,
+            fake_groups=fake_groups,
         )
         for c, name in enumerate(SEQUENCES)
     }

@@ -71,15 +71,16 @@ def intensity_metrics(
         )
     out["intensity_figure"] = None
     if figure is not None:
-        from brainsynth.metrics.plots import line_plot
+        from brainsynth.metrics.plots import Series, line_chart
 
         centres = ((np.arange(BINS) + 0.5) / BINS).tolist()
-        series = {
-            f"{region} {side}": (centres, hists[region][i].tolist(), None)
+        series = [
+            Series(f"{region} {side}", centres, hists[region][i].tolist(), markers=False)
             for region in ("brain", "background")
             for i, side in enumerate(("real", "synthetic"))
-        }
-        line_plot(figure, series, "intensity", "share of pixels", logy=True,
-                  title="intensity histograms inside / outside the brain mask")  # fmt: skip
+        ]
+        line_chart(series, "intensity (0 = black, 1 = brightest)", "share of the region's pixels",
+                   figure, logy=True,
+                   title="intensity histograms inside / outside the brain mask")  # fmt: skip
         out["intensity_figure"] = str(figure)
     return out

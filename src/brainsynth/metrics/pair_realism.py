@@ -1,105 +1,68 @@
-"""Pair realism in ``brainsynth evaluate``: the two measures of :mod:`.pairs` on synthetic
-image + tumour-mask pairs against the real pairs of a prepared folder.
+"""The image + mask pairs of one evaluation (``EvalData.pairs``), for the pair families.
 
-``evaluate`` calls :func:`pair_realism` when the synthetic images carry masks (a samples
-folder with ``masks.npy``, or a generator of pairs or of images for masks) and writes its two
-results under ``mask_plausibility`` and ``image_mask_consistency`` in ``metrics.json``:
-
-- **mask plausibility** (:func:`~.pairs.mask_plausibility`): tumour-free share, tumour area,
-  centroid and sub-region shares of the synthetic masks against the real ones, with the
-  real-vs-real floor. Masks a mask-conditioned generator was *given* are not the generator's
-  work, so they get a note instead of scores.
-- **image-mask consistency** (:func:`~.pairs.image_mask_consistency`): the reference
-  segmenter trained on real pairs of some patients segments the synthetic images; Dice
-  against their masks beside Dice on held-out real pairs (ratio near 1: the images show the
-  tumours their masks say). Needs images of at least 32 px and 3 segmented patients; else a
-  note says why it was not computed.
-
-Real pairs are the segmented slices of the image set (an unsegmented case's all-zero mask is
-unknown, not tumour-free); Concat's images each carry their slice's mask.
+``brainsynth evaluate`` builds a :class:`PairData` when the synthetic images carry tumour masks
+(a samples folder with ``masks.npy``, a pair run or export of ``train --with-mask``, or a
+``train --condition mask`` generator drawing for real masks) and passes it to
+:func:`~brainsynth.metrics.evaluate.evaluate`; the families that need pairs
+(``needs={"pairs"}``: :mod:`.families.mask_plausibility`,
+:mod:`.families.image_mask_consistency`) then run on it. Real pairs are the segmented slices
+of the evaluated image set (an unsegmented case's all-zero mask is unknown, not
+tumour-free); Concat's images each carry their slice's mask. The synthetic pairs are drawn
+with the evaluation's own subset rule (``max_fake``, ``seed``), so they are the images the
+other families see.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from brainsynth.metrics.pairs import image_mask_consistency, mask_plausibility
-from brainsynth.metrics.seg_config import MIN_SEGMENTER_SIZE, SegmenterConfig
+from brainsynth.errors import BrainsynthError
+from brainsynth.metrics.seg_config import SegmenterConfig
 
 
-def pair_realism(
-    real_images: np.ndarray,
-    real_masks: np.ndarray,
-    real_patients: np.ndarray,
-    fake_images: np.ndarray,
-    fake_masks: np.ndarray,
-    masks_given: bool = False,
-    segmenter: SegmenterConfig | None = None,
-    seed: int = 0,
-    n_boot: int = 200,
-    device: str = "cpu",
-    progress: bool = True,
-) -> dict[str, Any]:
-    """``{"mask_plausibility": ..., "image_mask_consistency": ..., "timings_s": ...}`` of the
-    synthetic pairs (images (M, C, H, W) in [0, 1], masks (M, H, W) labels 0..3) against the
-    real pairs (uint8 images (N, C, H, W), masks, patient ids); see the module docstring."""
-    out: dict[str, Any] = {"timings_s": {}}
-    start = time.perf_counter()
-    if masks_given:
-        out["mask_plausibility"] = {
-            "note": "the masks were given to a mask-conditioned generator, not generated: "
-            "their plausibility is that of the masks given"
-        }
-    elif len(np.unique(real_patients)) < 2:
-        out["mask_plausibility"] = {"note": "needs at least 2 segmented real patients"}
-    else:
-        out["mask_plausibility"] = mask_plausibility(
-            real_masks, real_patients, fake_masks, n_boot=n_boot, seed=seed
-        )
-    out["timings_s"]["mask_plausibility"] = round(time.perf_counter() - start, 3)
-    start = time.perf_counter()
-    size = int(real_images.shape[-1])
-    if size < MIN_SEGMENTER_SIZE:
-        out["image_mask_consistency"] = {
-            "note": f"the reference segmenter reads images of at least {MIN_SEGMENTER_SIZE} px; "
-            f"these are {size} px"
-        }
-    elif len(np.unique(real_patients)) < 3:
-        out["image_mask_consistency"] = {
-            "note": "needs at least 3 segmented real patients (train, validation, held-out)"
-        }
-    else:
-        out["image_mask_consistency"] = image_mask_consistency(
-            real_images, real_masks, real_patients, fake_images, fake_masks,
-            config=segmenter, seed=seed, n_boot=n_boot, device=device, progress=progress,
-        )  # fmt: skip
-    out["timings_s"]["image_mask_consistency"] = round(time.perf_counter() - start, 3)
-    return out
+@dataclass
+class PairData:
+    """Real pairs (uint8 images (N, C, H, W), masks (N, H, W), patient ids) and synthetic
+    pairs (images (M, C, H, W) in [0, 1], masks (M, H, W)); ``masks_given``: the synthetic
+    masks were given to a mask-conditioned generator, not generated by it; ``segmenter``:
+    the reference segmenter of image-mask consistency."""
+
+    real_images: np.ndarray
+    real_masks: np.ndarray
+    real_patients: np.ndarray
+    fake_images: np.ndarray
+    fake_masks: np.ndarray
+    masks_given: bool = False
+    segmenter: SegmenterConfig = field(default_factory=SegmenterConfig)
+
+    def __post_init__(self) -> None:
+        if len(self.fake_masks) != len(self.fake_images):
+            raise BrainsynthError(f"{len(self.fake_images)} synthetic images but "
+                                  f"{len(self.fake_masks)} masks")  # fmt: skip
+        if len(self.real_masks) != len(self.real_images) != len(self.real_patients):
+            raise BrainsynthError("real images, masks and patients do not align")
+
+    def synthetic(self, config: Any) -> tuple[np.ndarray, np.ndarray]:
+        """The synthetic pairs the evaluation uses: its random subset of at most
+        ``config.max_fake`` (the same draw as the images of the other families)."""
+        from brainsynth.metrics.evaluate import draw_subset
+
+        keep, _ = draw_subset(len(self.fake_images), config.max_fake, config.seed)
+        return np.asarray(self.fake_images)[keep], np.asarray(self.fake_masks)[keep]
+
+    @property
+    def n_patients(self) -> int:
+        return len(np.unique(self.real_patients))
 
 
-def format_pairs(metrics: dict[str, Any]) -> str:
-    """Two lines for the summary: the tumour-area distance against its floor, and the
-    consistency Dice on synthetic and real pairs with their ratio."""
-    lines = []
-    plausibility = metrics.get("mask_plausibility") or {}
-    if "area" in plausibility:
-        area, free = plausibility["area"], plausibility["tumor_free_share"]
-        lines.append(
-            f"  mask plausibility: tumour area W1 {area['wasserstein']:.1f} px (real-vs-real "
-            f"floor {area['floor_wasserstein']:.1f}); tumour-free share "
-            f"{free['synthetic']:.2f} vs real {free['real']:.2f}"
-        )
-    elif plausibility.get("note"):
-        lines.append(f"  mask plausibility: {plausibility['note']}")
-    consistency = metrics.get("image_mask_consistency") or {}
-    if "ratio" in consistency:
-        lines.append(
-            f"  image-mask consistency: Dice {consistency['synthetic']:.3f} on synthetic pairs, "
-            f"{consistency['real']:.3f} on held-out real pairs (ratio {consistency['ratio']:.2f})"
-        )
-    elif consistency.get("note"):
-        lines.append(f"  image-mask consistency: {consistency['note']}")
-    return "\n".join(lines)
+def real_pairs(prepared: Any, sequence: str) -> Any | None:
+    """The segmented slices of ``sequence`` with their masks (an ImageSet), or None when the
+    prepared folder has no ``masks.npy`` or no segmented slice."""
+    if not prepared.has_masks:
+        return None
+    real = prepared.image_set(sequence, as_float=False, with_masks=True)
+    real = real.subset(prepared.segmented[real.rows])
+    return real if len(real) else None

@@ -1,90 +1,177 @@
-"""Line plots as PNG with Pillow only (no matplotlib): the evaluation's diagnostic figures."""
+"""Every chart brainsynth draws, on matplotlib's headless Agg canvas: one palette, one style.
+
+Evaluation figures (detectability curve, power spectrum, intensity histograms), the
+augment-eval AUC chart and the demo report's charts (losses, detectability of every model)
+all come from :func:`line_chart`: named series of points, each with an optional 95%
+interval drawn as an error bar, axes labelled with their units, readable ticks (a log2 axis
+ticks at the sizes measured: 4, 8, 16 ...), and the chance level drawn as a dashed line where
+one exists. No pyplot: a :class:`~matplotlib.figure.Figure` with its own Agg canvas per call,
+so nothing global changes and no display is needed. Montages of images are no charts: they
+are tiled arrays (:func:`brainsynth.imageio.save_grid`).
+"""
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-
-from PIL import Image, ImageDraw
 
 from brainsynth.config import write_atomic
 
-COLOURS = ((31, 119, 180), (214, 39, 40), (44, 160, 44), (148, 103, 189))
-Series = tuple[Sequence[float], Sequence[float], Sequence[Sequence[float]] | None]
+PALETTE: tuple[str, ...] = (
+    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
+)  # fmt: skip
+"""Okabe & Ito's colour-blind-safe palette (blue, vermilion, green, purple, orange, sky)."""
+CHANCE_COLOUR = "#777777"
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 8,
+    "axes.grid": True,
+    "grid.alpha": 0.25,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",  # text stays text in an SVG (small, searchable)
+    "svg.hashsalt": "brainsynth",  # the same chart gives the same SVG bytes
+}
 
 
-def _ticks(low: float, high: float, log: bool) -> list[float]:
-    if log:
-        first, last = math.floor(math.log2(low)), math.ceil(math.log2(high))
-        step = max(1, (last - first) // 6)
-        return [2.0**e for e in range(first, last + 1, step) if low <= 2.0**e <= high]
-    return [low + (high - low) * i / 4 for i in range(5)]
+@dataclass
+class Series:
+    """One line: ``x``, ``y`` and optionally a ``[low, high]`` 95% interval per point."""
+
+    label: str
+    x: Sequence[float]
+    y: Sequence[float | None]
+    intervals: Sequence[Sequence[float | None] | None] | None = None
+    markers: bool = True
 
 
-def line_plot(
-    path: str | Path,
-    series: dict[str, Series],
+def _finite(value: float | None, positive: bool) -> bool:
+    return value is not None and math.isfinite(value) and (not positive or value > 0)
+
+
+def _points(series: Series, logx: bool, logy: bool):
+    """(x, y, low, high) of the drawable points: non-finite ones (and non-positive ones on a
+    log axis) are skipped; an interval that is not whole is drawn as none."""
+    out = []
+    for i, (x, y) in enumerate(zip(series.x, series.y, strict=False)):
+        if not (_finite(x, logx) and _finite(y, logy)):
+            continue
+        ci = series.intervals[i] if series.intervals is not None else None
+        whole = ci is not None and len(ci) == 2 and all(_finite(v, logy) for v in ci)
+        out.append((float(x), float(y), *(map(float, ci) if whole else (math.nan, math.nan))))
+    return out
+
+
+def _fixed_ticks(ax, xs: Sequence[float]) -> None:
+    """Ticks at the values measured (training sizes 4, 8, 16 ... 1102; fractions 0.1, 0.25),
+    labelled as written (``{x:g}``), no minor ticks."""
+    from matplotlib.ticker import FixedLocator, NullLocator, StrMethodFormatter
+
+    ticks = sorted(set(xs))
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+    if len(ticks) > 8:
+        ax.tick_params(axis="x", labelrotation=45)
+
+
+def line_chart(
+    series: Sequence[Series],
     xlabel: str,
     ylabel: str,
+    path: str | Path | None = None,
+    *,
+    title: str = "",
     logx: bool = False,
+    log2x: bool = False,
     logy: bool = False,
     ylim: tuple[float, float] | None = None,
-    hline: float | None = None,
-    title: str = "",
-    size: tuple[int, int] = (480, 320),
-) -> Path:
-    """Named series (x, y, optional [low, high] interval per point) as lines with markers
-    and interval bars; log axes plot log2 (x) or log10 (y). Non-finite points are skipped."""
-    width, height = size
-    left, right, top, bottom = 64, 16, 28, 44
-    image = Image.new("RGB", size, "white")
-    draw = ImageDraw.Draw(image)
-    fx = (lambda v: math.log2(v)) if logx else float
-    fy = (lambda v: math.log10(max(v, 1e-300))) if logy else float
-    points = [
-        (x, y) for xs, ys, _ in series.values() for x, y in zip(xs, ys, strict=False)
-        if y is not None and math.isfinite(y) and (not logx or x > 0) and (not logy or y > 0)
-    ]  # fmt: skip
-    if not points:
-        draw.text((left, height // 2), "no data", fill="black")
-        write_atomic(path, lambda handle: image.save(handle, format="PNG"))
-        return Path(path)
-    x0, x1 = min(p[0] for p in points), max(p[0] for p in points)
-    y0, y1 = ylim or (min(p[1] for p in points), max(p[1] for p in points))
-    x1, y1 = (x1 if x1 > x0 else x0 * 2 if logx else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+    chance: float | None = None,
+    chance_label: str = "chance",
+    size: tuple[float, float] = (5.2, 3.4),
+    spread: float = 0.0,
+    ticks_at_data: bool = False,
+) -> Path | str:
+    """Draw ``series`` as lines with markers and interval bars.
 
-    def px(x: float) -> float:
-        return left + (fx(x) - fx(x0)) / (fx(x1) - fx(x0)) * (width - left - right)
+    ``log2x`` puts x on a log2 axis ticked at the measured values (training sizes);
+    ``logx``/``logy`` are ordinary log10 axes; ``ticks_at_data`` ticks x at the measured
+    values (always so on a log2 axis). ``chance`` draws that level as a dashed grey
+    line (0.5 for an accuracy). ``spread`` offsets the series sideways by that share of a
+    tick (log axes: of a doubling) so that their interval bars do not hide each other.
+    Written to ``path`` (PNG or SVG by its suffix) and returned; without ``path`` the SVG
+    text is returned, for inlining in an HTML report.
+    """
+    import matplotlib
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    def py(y: float) -> float:
-        y = min(max(y, y0), y1)
-        return top + (1 - (fy(y) - fy(y0)) / (fy(y1) - fy(y0))) * (height - top - bottom)
+    with matplotlib.rc_context(STYLE):
+        figure = Figure(figsize=size, dpi=100, layout="constrained")
+        FigureCanvasAgg(figure)
+        ax = figure.add_subplot()
+        drawn_x: list[float] = []
+        log = logx or log2x
+        for i, line in enumerate(series):
+            points = _points(line, log, logy)
+            if not points:
+                continue
+            colour = PALETTE[i % len(PALETTE)]
+            shift = (i - (len(series) - 1) / 2) * spread
+            xs = [p[0] * 2**shift if log else p[0] + shift for p in points]
+            ys = [p[1] for p in points]
+            drawn_x += [p[0] for p in points]
+            ax.plot(xs, ys, color=colour, label=line.label, linewidth=1.5,
+                    marker="o" if line.markers else None, markersize=3.5)  # fmt: skip
+            bars = [(x, p) for x, p in zip(xs, points, strict=True) if math.isfinite(p[2])]
+            if bars:
+                ax.errorbar(
+                    [x for x, _ in bars], [p[1] for _, p in bars],
+                    yerr=[[p[1] - p[2] for _, p in bars], [p[3] - p[1] for _, p in bars]],
+                    fmt="none", ecolor=colour, elinewidth=1, capsize=2.5,
+                )  # fmt: skip
+        if not drawn_x:
+            ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+        if chance is not None:
+            ax.axhline(chance, color=CHANCE_COLOUR, linestyle="--", linewidth=1,
+                       label=chance_label)  # fmt: skip
+        if log2x:
+            ax.set_xscale("log", base=2)
+        elif logx:
+            ax.set_xscale("log")
+        if drawn_x and (log2x or ticks_at_data):
+            _fixed_ticks(ax, drawn_x)
+        if logy:
+            ax.set_yscale("log")
+        if ylim is not None:
+            ax.set_ylim(*ylim)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+        if title:
+            ax.set_title(title)
+        if drawn_x or chance is not None:
+            ax.legend(frameon=False, loc="best")
+        if path is None:
+            buffer = io.StringIO()
+            figure.savefig(buffer, format="svg", metadata={"Date": None})
+            return _inline_svg(buffer.getvalue(), title or ylabel)
+        path = Path(path)
+        metadata = {"Date": None} if path.suffix == ".svg" else {}
+        fmt = path.suffix.lstrip(".") or "png"
+        write_atomic(path, lambda handle: figure.savefig(handle, format=fmt, metadata=metadata))
+        return path
 
-    draw.rectangle([left, top, width - right, height - bottom], outline=(150, 150, 150))
-    for t in _ticks(x0, x1, logx):
-        label = f"{t:.0f}" if t >= 100 and float(t).is_integer() else f"{t:.3g}"
-        x = min(px(t) - 8, width - 6 * len(label) - 2)  # the last label stays inside
-        draw.text((x, height - bottom + 4), label, fill="black")
-    for t in (y0, (y0 * y1) ** 0.5 if logy else (y0 + y1) / 2, y1):
-        draw.text((4, py(t) - 6), f"{t:.3g}", fill="black")
-    draw.text((left + 4, height - 16), xlabel, fill="black")
-    draw.text((left + 4, 4), f"{title}   (y: {ylabel})" if title else ylabel, fill="black")
-    if hline is not None and y0 <= hline <= y1:
-        draw.line([left, py(hline), width - right, py(hline)], fill=(160, 160, 160), width=1)
-    for i, (name, (xs, ys, intervals)) in enumerate(series.items()):
-        colour = COLOURS[i % len(COLOURS)]
-        valid = [
-            (x, y, intervals[j] if intervals else None)
-            for j, (x, y) in enumerate(zip(xs, ys, strict=False))
-            if y is not None and math.isfinite(y) and (not logx or x > 0) and (not logy or y > 0)
-        ]
-        if len(valid) > 1:
-            draw.line([(px(x), py(y)) for x, y, _ in valid], fill=colour, width=2)
-        for x, y, ci in valid:
-            draw.ellipse([px(x) - 3, py(y) - 3, px(x) + 3, py(y) + 3], fill=colour)
-            if ci is not None and None not in ci:
-                draw.line([px(x), py(ci[0]), px(x), py(ci[1])], fill=colour, width=1)
-        draw.text((width - right - 170, top + 6 + 14 * i), name, fill=colour)
-    write_atomic(path, lambda handle: image.save(handle, format="PNG"))
-    return Path(path)
+
+def _inline_svg(text: str, label: str) -> str:
+    """matplotlib's SVG document as an element to inline in HTML: no XML prolog or DOCTYPE,
+    an accessible name (``role="img"``, ``aria-label``)."""
+    from html import escape
+
+    start = text.index("<svg")
+    svg = text[start:]
+    return svg.replace("<svg ", f'<svg role="img" aria-label="{escape(label)}" ', 1)

@@ -117,25 +117,56 @@ def inception_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
 
 
 def domain_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
-    """Load ``config.domain_encoder`` or train one on the real images (saved beside the
-    metrics), then embed both sets."""
+    """Load ``config.domain_encoder``, or train one on the real images (or take the one
+    trained on these real images before, from the prepared set's cache), save it beside the
+    metrics, then embed both sets (the real images' features cached too)."""
     cfg = data.config
     size, channels = int(data.real.shape[-1]), int(data.real.shape[1])
     start = time.perf_counter()
+    path = data.path(ENCODER_FILE)
     if cfg.domain_encoder:
         model = domain.load_encoder(cfg.domain_encoder, size, channels)
-        where, info = str(cfg.domain_encoder), {"trained": "loaded"}
+        where, info, tag = str(cfg.domain_encoder), {"trained": "loaded"}, None
     else:
-        targets = domain.domain_targets(data.real_channels, data.real_labels)
-        model, info = domain.train_domain_encoder(
-            data.real, data.real_groups, targets, cfg.seed, max_epochs=cfg.domain_epochs
-        )
-        path = data.path(ENCODER_FILE)
+        model, info, tag = trained_encoder(data)
         where = str(domain.save_encoder(model, path, size, info)) if path is not None else None
-    real, fake = domain.encode(model, data.real), domain.encode(model, data.fake)
+
+    def encode(images: np.ndarray) -> np.ndarray:
+        return domain.encode(model, images)
+
+    real = data.cached_real(tag, encode) if tag else encode(data.real)
+    fake = encode(data.fake)
     finite_features(f"domain encoder {where or '(trained here)'}", real=real, synthetic=fake)
     data.feature_seconds += time.perf_counter() - start
     return real, fake, {"domain_encoder": where, "domain_encoder_info": info}
+
+
+def trained_encoder(data: EvalData) -> tuple[domain.DomainEncoder, dict, str]:
+    """The domain encoder of these real images and settings: from the prepared set's cache
+    when it was trained before, else trained now (and cached). Returns it, how it was made
+    and the cache tag of its features."""
+    cfg = data.config
+    size, channels = int(data.real.shape[-1]), int(data.real.shape[1])
+    targets = domain.domain_targets(data.real_channels, data.real_labels)
+    key = [data.real, np.asarray(data.real_groups).astype(str), cfg.seed, cfg.domain_epochs,
+           domain.FORMAT]  # fmt: skip
+    for name in sorted(targets):
+        key += [name, np.asarray(targets[name])]
+    cache = data.real_cache
+    entry = cache.entry("domain_encoder", *key, suffix=".pt") if cache is not None else None
+    tag = f"domain-{entry.stem}" if entry is not None else "domain"
+    if entry is not None and cache.owns(entry.name) and entry.is_file():
+        record = domain.read_encoder(entry)
+        domain.check_encoder_fits(record, entry, size, channels)
+        info = dict(record.get("info") or {}) if isinstance(record.get("info"), dict) else {}
+        info["cached"] = str(entry)
+        return domain.build_encoder(record, entry), info, tag
+    model, info = domain.train_domain_encoder(
+        data.real, data.real_groups, targets, cfg.seed, max_epochs=cfg.domain_epochs
+    )
+    if cache is not None:
+        cache.write(entry, lambda tmp: domain.save_encoder(model, tmp, size, info))
+    return model, info, tag
 
 
 def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

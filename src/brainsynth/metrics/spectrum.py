@@ -72,14 +72,14 @@ def spectrum_metrics(
         "spectrum_figure": None,
     }  # fmt: skip
     if figure is not None:
-        from brainsynth.metrics.plots import line_plot
+        from brainsynth.metrics.plots import Series, line_chart
 
         freq = (np.arange(sr.shape[1]) / (2 * nyquist_radius(sr)))[1:].tolist()
-        line_plot(
-            figure,
-            {"real": (freq, out["spectrum_real"][1:], None),
-             "synthetic": (freq, out["spectrum_fake"][1:], None)},
-            "spatial frequency (cycles/pixel, 0.5 = Nyquist)", "mean power", logy=True,
+        line_chart(
+            [Series("real", freq, out["spectrum_real"][1:], markers=False),
+             Series("synthetic", freq, out["spectrum_fake"][1:], markers=False)],
+            "spatial frequency (cycles per pixel; 0.5 = Nyquist)",
+            "mean power |FFT|² per ring (log scale)", figure, logy=True,
             title=f"power spectrum; high band ratio {out['spectrum_high_freq_ratio']:.2f}",
         )  # fmt: skip
         out["spectrum_figure"] = str(figure)

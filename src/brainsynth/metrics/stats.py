@@ -1,7 +1,10 @@
 """Statistics shared by the metrics: exact binomial test, binomial intervals, bootstrap.
 
 Every number brainsynth reports comes with its sample size and a 95% interval (issue 4,
-"Uncertainty"); this module holds the few procedures those intervals are built from.
+"Uncertainty"). The binomial test and intervals are SciPy's (``scipy.stats.binomtest`` and
+its ``proportion_ci``); what SciPy does not offer is here: the bias-shifted percentile
+bootstrap of distances, the vectorised bootstrap of a mean and the patient-cluster bootstrap
+(whole patients resampled, since a patient's slices are correlated).
 """
 
 from __future__ import annotations
@@ -13,45 +16,33 @@ from scipy import stats
 
 
 def binomial_p_value(successes: int, trials: int, p: float = 0.5) -> float:
-    """Exact two-sided binomial test of ``successes`` out of ``trials`` against rate ``p``.
+    """Exact two-sided binomial test of ``successes`` out of ``trials`` against rate ``p``
+    (SciPy's ``binomtest``, as R's ``binom.test``); 1 without trials.
 
-    Two-sided as in Clopper & Pearson / R's ``binom.test``: the probability of every outcome
-    no more likely than the one observed (with a relative tolerance of 1e-7 for ties).
     Used for the C2ST accuracy against chance (Lopez-Paz & Oquab 2017).
     """
     if trials <= 0:
         return 1.0
     if not 0 <= successes <= trials:
         raise ValueError(f"successes {successes} outside 0..{trials}")
-    pmf = stats.binom.pmf(np.arange(trials + 1), trials, p)
-    observed = pmf[successes]
-    return float(min(1.0, pmf[pmf <= observed * (1 + 1e-7)].sum()))
+    return float(stats.binomtest(int(successes), int(trials), p).pvalue)
+
+
+def _interval(successes: int, trials: int, level: float, method: str) -> tuple[float, float]:
+    if trials <= 0:
+        return (0.0, 1.0)
+    ci = stats.binomtest(int(successes), int(trials)).proportion_ci(level, method=method)
+    return (float(ci.low), float(ci.high))
 
 
 def clopper_pearson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
-    """Exact (Clopper-Pearson) interval of a binomial proportion."""
-    if trials <= 0:
-        return (0.0, 1.0)
-    alpha = 1 - level
-    lower = 0.0 if successes == 0 else stats.beta.ppf(alpha / 2, successes, trials - successes + 1)
-    upper = (
-        1.0
-        if successes == trials
-        else stats.beta.ppf(1 - alpha / 2, successes + 1, trials - successes)
-    )
-    return (float(lower), float(upper))
+    """Exact (Clopper-Pearson) interval of a binomial proportion (SciPy's ``exact``)."""
+    return _interval(successes, trials, level, "exact")
 
 
 def wilson(successes: int, trials: int, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval of a binomial proportion (narrower than Clopper-Pearson)."""
-    if trials <= 0:
-        return (0.0, 1.0)
-    z = stats.norm.ppf(1 - (1 - level) / 2)
-    phat = successes / trials
-    denom = 1 + z**2 / trials
-    centre = (phat + z**2 / (2 * trials)) / denom
-    half = z * np.sqrt(phat * (1 - phat) / trials + z**2 / (4 * trials**2)) / denom
-    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+    return _interval(successes, trials, level, "wilson")
 
 
 def bootstrap_ci(

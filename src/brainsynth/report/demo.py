@@ -7,43 +7,22 @@ from typing import Any
 
 import numpy as np
 
-from brainsynth.metrics.evaluate import METRIC_DESCRIPTIONS
+from brainsynth.metrics import families
+from brainsynth.metrics.evaluate import metric_descriptions
 from brainsynth.paper import IMAGE_SET_LABELS
-from brainsynth.report.figures import (
-    grid_data_uri,
-    line_chart_svg,
-    png_data_uri,
-    training_curves_svg,
-)
+from brainsynth.report.figures import grid_data_uri, png_data_uri, training_curves_svg
 from brainsynth.report.render import metric_cell, render_html
 
-REPORTED_METRICS: tuple[tuple[str, bool], ...] = (
-    # (key, shown as a percentage)
-    ("c2st_accuracy", True),
-    ("c2st_control_accuracy", True),
-    ("c2st_gap", True),
-    ("c2st_p_value", False),
-    ("detectability", False),
-    ("detectability_control", False),
-    ("c2st_knn_accuracy", True),
-    ("fid", False),
-    ("fid_domain", False),
-    ("fid_inception", False),
-    ("kid", False),
-    ("precision", False),
-    ("recall", False),
-    ("ms_ssim_real", False),
-    ("ms_ssim_fake", False),
-    ("memorized_fraction", False),
-    ("spectrum_high_freq_ratio", False),
-    ("black_fraction_real", False),
-    ("black_fraction_fake", False),
-)
+
+def reported_metrics() -> list[tuple[str, bool]]:
+    """(key, shown as a percentage) of every headline of the metric families, in table order."""
+    return [(h.key, h.percent) for h in families.headlines()]
 
 
 def metric_meanings(keys: list[str]) -> list[tuple[str, str]]:
-    """One sentence per metric key, from the evaluation module's own descriptions."""
-    return [(key, METRIC_DESCRIPTIONS.get(key, "")) for key in keys]
+    """One sentence per metric key, from the metric families' own descriptions."""
+    descriptions = metric_descriptions()
+    return [(key, descriptions.get(key, "")) for key in keys]
 
 
 def montages(metrics: dict[str, Any]) -> list[dict[str, str]]:
@@ -57,30 +36,67 @@ def montages(metrics: dict[str, Any]) -> list[dict[str, str]]:
 
 def detectability_svg(results: list[dict[str, Any]]) -> str | None:
     """Every model's detectability curve (and the first real-vs-real control) in one chart:
-    held-out C2ST accuracy against log2 of the classifier's training images."""
-    import math
+    held-out C2ST accuracy against the classifier's training images (log2 axis ticked at
+    the sizes measured), each point with its exact 95% interval, chance drawn."""
+    from brainsynth.metrics.plots import Series, line_chart
 
-    series = {}
-    for result in results:
-        points = result["metrics"].get("detectability_curve") or []
-        series[result["gan"].name] = (
-            [math.log2(p["n_train"]) for p in points],
-            [p["accuracy"] for p in points],
-        )
+    def series(label: str, points: list[dict[str, Any]]) -> Series:
+        return Series(label, [p["n_train"] for p in points], [p["accuracy"] for p in points],
+                      [p.get("ci95") for p in points])  # fmt: skip
+
+    lines = [series(r["gan"].name, r["metrics"].get("detectability_curve") or []) for r in results]
     control = next(
         (r["metrics"].get("detectability_control_curve") for r in results
          if r["metrics"].get("detectability_control_curve")), None,
     )  # fmt: skip
     if control:
-        series["real vs real"] = (
-            [math.log2(p["n_train"]) for p in control],
-            [p["accuracy"] for p in control],
-        )
-    if not any(xs for xs, _ in series.values()):
+        lines.append(series("real vs real (control)", control))
+    if not any(line.x for line in lines):
         return None
-    return line_chart_svg(
-        series, "C2ST accuracy by training images", xlabel="log2(training images)"
-    )
+    return str(line_chart(
+        lines, "C2ST training images (both classes; log2 scale)", "held-out accuracy",
+        title="C2ST accuracy by training images", log2x=True, ylim=(0.0, 1.02), chance=0.5,
+        spread=0.05, size=(6.0, 3.6),
+    ))  # fmt: skip
+
+
+def machine_load(clock: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the machine's load was and what it cost: the load average, CPU time against wall
+    time, and per model the share of its CPU training got, the iterations reached against
+    what a quiet machine reaches, and what the evaluation left out to keep its time."""
+    import os
+
+    models = []
+    for r in results:
+        if "cpu_share" not in r:
+            continue
+        share, name = r["cpu_share"], r["gan"].name
+        reference = r.get("quiet_reference")  # (iterations, seconds) on a quiet machine
+        quiet = (
+            f"{reference[0] * r['train_budget_s'] / reference[1]:.0f} on a quiet 2-core machine "
+            f"({reference[0]} in {reference[1]:.0f} s, measured)"
+            if reference else f"about {r['iteration'] / max(share, 0.05):.0f} with all of its CPU"
+        )  # fmt: skip
+        models.append({
+            "name": name,
+            "line": f"trained on {100 * share:.0f}% of the CPU of its {r['threads']} thread(s) "
+                    f"a quiet machine gives it and reached {r['iteration']} iterations in "
+                    f"{r['train_seconds']:.0f} s; expected {quiet}",
+            "cut": r.get("evaluation_cut") or "",
+            "skipped": r.get("skipped") or {},
+        })  # fmt: skip
+    busy = [m for m in models if "trained on" in m["line"]]
+    low = min((r["cpu_share"] for r in results if "cpu_share" in r), default=1.0)
+    return {
+        "cores": os.cpu_count(),
+        "load_start": clock.start_load,
+        "load_end": clock.steps[-1].load if clock.steps else clock.start_load,
+        "loads": [s.load for s in clock.steps],
+        "cpu": clock.cpu,
+        "wall": clock.elapsed,
+        "busy": bool(busy) and low < 0.8,
+        "models": models,
+    }
 
 
 def pick(count: int, n: int, seed: int) -> np.ndarray:
@@ -131,9 +147,10 @@ def write_demo_report(
                 "montages": montages(metrics),
             }
         )
+    reported = reported_metrics()
     metric_rows = [
         {"key": key, "cells": [metric_cell(r["metrics"], key, pct) for r in results]}
-        for key, pct in REPORTED_METRICS
+        for key, pct in reported
     ]
     return render_html(
         "demo.html",
@@ -142,8 +159,9 @@ def write_demo_report(
         total_seconds=clock.elapsed,
         gans=gans,
         metric_rows=metric_rows,
-        meanings=metric_meanings([k for k, _ in REPORTED_METRICS]),
+        meanings=metric_meanings([k for k, _ in reported]),
         detectability=detectability_svg(results),
+        machine=machine_load(clock, results),
         vtt=vtt,
         config_path=str(Path(config.out) / "config.yaml"),
         prepared=str(prepared),
