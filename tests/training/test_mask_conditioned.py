@@ -124,7 +124,8 @@ def test_an_export_draws_the_runs_images(runs, tmp_path):
 
     export = tmp_path / "export"
     assert main(["export", str(runs["spade"]), str(export)]) == 0
-    assert "`sample --from-masks`" in (export / "README.md").read_text()
+    card = (export / "README.md").read_text()
+    assert "`sample --from-masks`" in card and "pipeline_tag: image-to-image" in card
     masks = given_masks()
     from_run = brainsynth.load_generator(runs["spade"]).generate_from_masks(masks, seed=3)
     from_export = brainsynth.load_generator(export).generate_from_masks(masks, seed=3)

@@ -62,6 +62,8 @@ def front_matter(config: dict[str, Any], model: ModelRecord) -> list[str]:
     if data.get("phantom"):
         tags.append("phantom")
     task = "image-generation" if config["label_names"] else "unconditional-image-generation"
+    if model.shape.condition_channels:  # an image drawn for a given tumour mask
+        task = "image-to-image"
     return [
         "---",
         "library_name: brainsynth",
