@@ -137,7 +137,9 @@ def plan_evaluation(
     from brainsynth.metrics.budget import work_scale
 
     registered = families.registered()
-    cost = sum(registered[m].cost(evaluation) for m in evaluation.metrics if m in registered)
+    runs = [registered[m] for m in evaluation.metrics if m in registered]
+    # the demo's samples are images alone: families that need pairs (masks) never run
+    cost = sum(m.cost(evaluation) for m in runs if m.needs <= {"images"})
     real, fake = min(n_real, evaluation.max_real), min(n_fake, evaluation.max_fake)
     need = cost * work_scale(real, fake, size) * slowdown
     note = ""
