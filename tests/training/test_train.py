@@ -151,3 +151,19 @@ def test_refuses_to_overwrite_a_run(blob_prepared, tiny, tmp_path: Path) -> None
     run = train(tiny(blob_prepared, tmp_path / "run", iters=1))
     with pytest.raises(BrainsynthError, match="--resume"):
         train(tiny(blob_prepared, run, iters=1))
+
+
+def test_precision_auto_is_bf16_only_where_native(
+    blob_prepared, tiny, tmp_path: Path, monkeypatch
+) -> None:
+    """``auto`` resolves once, at the start, by the device's hardware, and config.yaml records
+    what the run trained with (so a resume elsewhere keeps it)."""
+    from brainsynth.training import runtime
+
+    cpu = torch.device("cpu")
+    for native, expected in ((False, "fp32"), (True, "bf16")):
+        monkeypatch.setattr(runtime, "native_bf16", lambda device, native=native: native)
+        assert runtime.resolve_precision("auto", cpu) == expected
+        assert runtime.resolve_precision("fp32", cpu) == "fp32"
+        run = train(tiny(blob_prepared, tmp_path / f"run-{expected}", precision="auto"))
+        assert yaml.safe_load((run / "config.yaml").read_text())["run"]["precision"] == expected

@@ -94,7 +94,9 @@ config.yaml stores absolute paths, so --resume works from any working folder. Tr
 are scaled to [-1, 1]; the paper's generator has no
 tanh and `brainsynth sample` maps its output back with clip((y + 1) / 2, 0, 1).
 
-Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16.
+Speed: --precision bf16 (autocast, channels_last) is ~2x fp32 on CPUs with AVX512-BF16 or AMX
+and on GPUs, but ~10x SLOWER on AVX2-only CPUs, which emulate bf16; --precision auto (the
+presets') picks bf16 only where it is native and records what it chose in config.yaml.
 On a CPU shared with other busy processes, OMP_NUM_THREADS=1 can be several times faster
 than the default thread count (threads spin-wait when the cores are oversubscribed).
 
@@ -181,7 +183,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--arch-option", action="append", default=[], metavar="KEY=VALUE",
         help="an architecture setting (YAML value), e.g. width=16; repeatable")  # fmt: skip
     add("--precision", choices=PRECISIONS,
-        help=f"fp32, or bf16 autocast (faster on recent CPUs and GPUs) "
+        help=f"fp32, bf16 autocast (faster where bf16 is native), or auto: bf16 where native "
         f"{_default(RunConfig, 'precision')}")  # fmt: skip
     add(
         "--device",

@@ -17,7 +17,7 @@ class ReproduceConfig:
     width: int = WIDTH  # base channel width (the paper's half-width DCGAN)
     seed: int = 0  # seeds training, sampling and evaluation
     n_samples: int = 1000  # synthetic images per configuration for evaluation
-    precision: str = "bf16"  # fp32 | bf16 (autocast)
+    precision: str = "auto"  # fp32 | bf16 (autocast) | auto (bf16 where native)
     device: str = "auto"  # auto | cpu | cuda
     vtt_db: str | None = None  # a Visual Turing Test database whose studies fill VTT columns
     batch: int = BATCH  # the paper's batch size

@@ -44,7 +44,9 @@ from brainsynth.models import DEFAULT_FAMILY, check_family
 from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
-PRECISIONS: tuple[str, ...] = ("fp32", "bf16")
+PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
+"""``auto`` becomes ``bf16`` where the device computes bf16 natively, else ``fp32``: see
+:func:`brainsynth.training.runtime.resolve_precision`; a run records what it resolved to."""
 BATCH_NORM_MODES: tuple[str, ...] = ("sync", "local")  # see brainsynth.training.batch_norm
 AUGMENTS: tuple[str, ...] = ("translation", "cutout", "intensity")
 BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
@@ -246,7 +248,7 @@ class RunConfig:
     iters: int = 10000  # generator updates in total
     batch: int = BATCH  # images per batch over all processes (paper §3.2.2)
     seed: int = 0  # seeds weights, data order, latents, augmentation
-    precision: str = "fp32"  # fp32 | bf16 (autocast)
+    precision: str = "fp32"  # fp32 | bf16 (autocast) | auto (bf16 where native)
     device: str = "auto"  # auto | cpu | cuda
     max_seconds: float | None = None  # time budget; stops cleanly with a checkpoint
     budget_clock: str = "wall"  # max_seconds counts wall-clock time, or this process's "cpu"

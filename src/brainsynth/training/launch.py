@@ -48,7 +48,7 @@ from brainsynth.training.config import (
 from brainsynth.training.distributed import Launch, on_main
 from brainsynth.training.loop import RunResult, training_loop
 from brainsynth.training.run_folder import DONE_FILE
-from brainsynth.training.runtime import RankQuietError, Runtime
+from brainsynth.training.runtime import RankQuietError, Runtime, resolve_precision
 
 
 def complete(config: TrainConfig, chosen: Family | None = None) -> TrainConfig:
@@ -170,6 +170,7 @@ def run_training(
     runtime = runtime or Runtime.single(config.run.device)
     recorded = dataclasses.replace(
         config.run,
+        precision=resolve_precision(config.run.precision, runtime.device),  # what it ran with
         world_size=runtime.world_size,
         per_rank_batch=runtime.per_rank_batch(config.run.batch),
     )

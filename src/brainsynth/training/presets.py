@@ -28,7 +28,7 @@ override it, field by field. Imports without torch.
   cosine schedule, v-prediction, DDIM sampling with 25 steps; Ho et al. 2020, Song et al.
   2021) at CPU widths chosen by measurement for 64x64 on one CPU thread (sampling 1,000
   images with 25 steps in about 3 CPU minutes): 8 channels at 64 px, 16 at 32, 32 at 16,
-  64 at 8 px with self-attention, one residual block per level; Adam 5e-4, batch 32, bf16,
+  64 at 8 px with self-attention, one residual block per level; Adam 5e-4, batch 32, precision auto,
   an EMA with ramp-up.
 - ``flow``: flow matching (``--arch flow``: a rectified flow on the same UNet at the same
   widths, logit-normal times, Heun sampling with 10 steps; Lipman et al. 2023, Esser et al.
@@ -73,7 +73,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"lr": 0.0025, "betas": [0.0, 0.99]},
         "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
         "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 100.0},
-        "run": {"batch": 32, "precision": "bf16"},
+        "run": {"batch": 32, "precision": "auto"},
     },
     "recommended-gpu": {
         "model": {
@@ -92,7 +92,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"lr": 0.0025, "betas": [0.0, 0.99]},
         "ema": {"half_life_kimg": 64 * 10 / 32, "rampup": 0.05},
         "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 500.0},
-        "run": {"batch": 64, "precision": "bf16"},
+        "run": {"batch": 64, "precision": "auto"},
     },
     "diffusion": {
         "model": {
@@ -111,7 +111,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "optimizer": {"lr": 5e-4, "betas": [0.9, 0.999]},
         "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
         "augment": {"policy": [], "ada_target": None},
-        "run": {"batch": 32, "precision": "bf16"},
+        "run": {"batch": 32, "precision": "auto"},
     },
     "flow": {
         "model": {
