@@ -119,6 +119,7 @@ def test_edits_of_masks_without_images_use_the_drawn_brain(runs, tmp_path):
     assert "unedited masks" in json.loads((out / "sampling.json").read_text())["edit_brain"]
 
 
+@pytest.mark.numerics
 def test_an_export_draws_the_runs_images(runs, tmp_path):
     import brainsynth
 

@@ -42,6 +42,7 @@ def train(data: Path, out: Path, arch: str, *extra: str) -> None:
     assert main([*args, *extra]) == 0
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("arch", ["dcgan", "stylegan2", "ddpm", "flow"])
 def test_every_family_trains_on_pairs_and_samples_aligned_masks(data, tmp_path, arch, capsys):
     train(data, tmp_path / "run", arch, "--with-mask")
@@ -157,6 +158,7 @@ def test_a_visual_turing_test_of_a_pair_model_shows_its_images(data, tmp_path, c
     assert all(Image.open(BytesIO(b[0])).mode == "L" for b in blobs)
 
 
+@pytest.mark.numerics
 def test_an_export_of_a_pair_model_draws_the_runs_pairs(data, tmp_path):
     import brainsynth
 
