@@ -141,7 +141,8 @@ SAMPLING: dict[str, dict[str, Any]] = {
     "diffusion-gpu": {"steps": 25}, "diffusion-gpu-100": {"steps": 100},
     "diffusion-0.3": {"steps": 25}, "diffusion-0.3-100": {"steps": 100},
     "diffusion-minsnr": {"steps": 25}, "diffusion-minsnr-100": {"steps": 100},
-    "flow": {}, "flow-4": {"steps": 4}, "flow-25": {"steps": 25}, "flow-100": {"steps": 100}, "flow-monai": {},
+    "flow": {}, "flow-4": {"steps": 4}, "flow-25": {"steps": 25}, "flow-100": {"steps": 100},
+    "flow-monai": {},
 }  # fmt: skip
 SAME_TRAINING: dict[str, str] = {
     "diffusion-100": "diffusion", "diffusion-gpu-100": "diffusion-gpu",
