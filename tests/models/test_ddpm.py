@@ -135,3 +135,27 @@ def test_loss_drops_labels_and_targets_v() -> None:
     x0 = black
     unshifted, _ = loss_of(denoise, black, Condition(labels), draws)
     assert float(exact) < 1e-10 and float(unshifted) > 1e-4
+
+
+@pytest.mark.parametrize("prediction", ["v", "epsilon"])
+def test_min_snr_weights_each_image_by_min_snr_gamma(prediction: str) -> None:
+    """Hang et al. 2023: each image's squared error times min(SNR, 5) / (SNR + 1) for a v
+    target (min(SNR, 5) / SNR for eps), so its x0 error counts min(SNR, 5) times."""
+    generator = tiny_generator(prediction=prediction, weighting="min-snr")
+    loss_of = family("ddpm").make_loss(generator.config, generator.shape)
+    draws = loss_of.draws(8, torch.Generator().manual_seed(0))
+    draws["t"] = torch.tensor([0, 5, 50, 200, 500, 800, 990, 999])
+    error = torch.arange(1.0, 9.0).view(-1, 1, 1, 1)  # image i's prediction is off by i
+
+    def network(x_t, t, labels):
+        a = loss_of.alphas_cumprod[t].view(-1, 1, 1, 1)
+        v = a.sqrt() * draws["noise"] - (1 - a).sqrt() * x0
+        return (draws["noise"] if prediction == "epsilon" else v) + error
+
+    x0 = torch.rand(8, 1, 16, 16) * 2 - 1
+    loss, _ = loss_of(network, x0, Condition(), draws)
+    a = loss_of.alphas_cumprod[draws["t"]].double()
+    snr = a / (1 - a)
+    weight = snr.clamp(max=5.0) / (snr if prediction == "epsilon" else snr + 1)
+    expected = (weight * torch.arange(1.0, 9.0).double() ** 2).mean()
+    assert torch.isclose(loss.double(), expected, rtol=1e-4), (float(loss), float(expected))

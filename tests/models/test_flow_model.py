@@ -126,3 +126,19 @@ def test_loss_targets_the_velocity_and_draws_logit_normal_times() -> None:
     assert float(loss) < 1e-10 and set(logs) == {"loss"}
     assert torch.equal(seen["labels"], torch.where(draws["keep"], labels, 2))
     assert torch.equal(seen["times"], t)
+
+
+def test_min_snr_weights_the_velocity_error_by_min_snr_gamma_t_squared() -> None:
+    """On the straight path the endpoint errs by t times the velocity and SNR = ((1-t)/t)^2,
+    so Min-SNR-5 weights image i's velocity error by min(SNR, 5) t^2."""
+    generator = tiny_generator(weighting="min-snr")
+    loss_of = family("flow").make_loss(generator.config, generator.shape)
+    draws = loss_of.draws(6, torch.Generator().manual_seed(0))
+    draws["t"] = torch.tensor([0.01, 0.1, 0.3, 0.5, 0.8, 0.99])
+    x0 = torch.rand(6, 1, 16, 16) * 2 - 1
+    error = torch.arange(1.0, 7.0).view(-1, 1, 1, 1)
+    loss, _ = loss_of(lambda x_t, t, labels: draws["noise"] - x0 + error, x0, Condition(), draws)
+    t = draws["t"].double()
+    weight = (((1 - t) / t) ** 2).clamp(max=5.0) * t**2
+    expected = (weight * torch.arange(1.0, 7.0).double() ** 2).mean()
+    assert torch.isclose(loss.double(), expected, rtol=1e-5), (float(loss), float(expected))

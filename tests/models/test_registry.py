@@ -39,3 +39,18 @@ def test_registry_and_configs_import_without_torch() -> None:
             "print('torch' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_family_that_is_not_well_defined_is_refused_when_declared() -> None:
+    import dataclasses
+
+    ddpm = family("ddpm")
+    for change, message in (
+        ({"kind": "vae"}, "kind 'vae'"),
+        ({"trainer": "autoencoder"}, "trainer 'autoencoder'"),
+        ({"make_loss": None}, "a denoising family needs make_loss"),
+        ({"objective_defaults": {}}, "objective denoising needs its optimizer"),
+        ({"conditioning": frozenset({"text"})}, "conditioning"),
+    ):
+        with pytest.raises(BrainsynthError, match=message):
+            dataclasses.replace(ddpm, **change)

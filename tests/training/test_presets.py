@@ -65,3 +65,16 @@ def test_train_help_lists_every_preset_with_its_summary() -> None:
         assert f"\n  {name} " in text, name
     assert "recommended-cpu  for CPUs:" in text and "recommended-gpu  for GPUs:" in text
     assert "the same as recommended-cpu" in text
+
+
+def test_diffusion_0_3_keeps_the_0_3_0_preset() -> None:
+    """0.3.0's diffusion preset, field for field (its network: MONAI's time embedding)."""
+    settings = preset("diffusion-0.3")
+    assert settings["model"] == {"arch": "ddpm", "options": {
+        "base_channels": 8, "channel_mult": [1, 2, 4, 8], "attention_resolutions": [8],
+        "res_blocks": 1, "norm_groups": 4, "prediction": "v", "sample_steps": 25}}  # fmt: skip
+    assert settings["optimizer"] == {"lr": 5e-4, "betas": [0.9, 0.999]}
+    assert settings["run"] == {"batch": 32, "precision": "auto"}  # 0.3.0's bf16 where native
+    assert settings["ema"] == {"half_life_kimg": 10.0, "rampup": 0.05}
+    for name in ("diffusion", "flow"):  # the measured presets see the noise level widely
+        assert preset(name)["model"]["options"]["time_features"] == 64, name

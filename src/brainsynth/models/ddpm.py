@@ -20,6 +20,13 @@ Salimans 2022, "Classifier-Free Diffusion Guidance".
   predicts v = sqrt(a_t) eps - sqrt(1 - a_t) x_0 (Salimans & Ho 2022 §4, appendix D),
   which stays well scaled at both ends of the cosine schedule; ``"epsilon"`` is DDPM's
   noise prediction.
+- **Loss weighting** (``weighting``): ``uniform`` is eq. 14's plain mean over timesteps;
+  ``min-snr`` is Min-SNR-gamma (Hang et al. 2023, "Efficient Diffusion Training via
+  Min-SNR Weighting Strategy", §3.3-3.4): each image's loss weighted so that it equals
+  min(SNR_t, gamma) times the squared error of its x_0 (SNR_t = a_t / (1 - a_t), gamma =
+  ``snr_gamma``, theirs 5), i.e. min(SNR_t, gamma) / (SNR_t + 1) for a v target and
+  min(SNR_t, gamma) / SNR_t for an eps target: the nearly clean timesteps, whose gradients
+  conflict with the rest, count less.
 - **Class conditioning with classifier-free guidance** (Ho & Salimans 2022 §3): a class
   embedding is added to the timestep embedding; during training each image's label is
   replaced by a null class (id K, the K+1-th embedding) with probability ``label_dropout``,
@@ -94,6 +101,7 @@ from brainsynth.models.generator import (
 )
 
 PREDICTIONS: tuple[str, ...] = ("v", "epsilon")
+WEIGHTINGS: tuple[str, ...] = ("uniform", "min-snr")
 # Images per UNet pass when sampling on a CPU, whatever the caller's batch: a 256-image batch
 # of 64x64 activations is reallocated (and page-faulted) at every step, which cost 22% more
 # CPU time than 32 at a time on one thread. Images are independent (group norm, attention
@@ -111,7 +119,9 @@ class Config(unet.UNetSettings):
     """The diffusion model's settings (the image shape comes from :class:`ModelShape`).
 
     The UNet's widths (:class:`~brainsynth.models.unet.UNetSettings`), then ``prediction``:
-    ``v`` or ``epsilon``; ``timesteps``: T of the forward process; ``label_dropout``:
+    ``v`` or ``epsilon``; ``timesteps``: T of the forward process; ``weighting``: the loss's
+    weight of a timestep, ``uniform`` (Ho et al.) or ``min-snr`` (Hang et al. 2023) with
+    ``snr_gamma``; ``label_dropout``:
     probability that a training label becomes the null class (classifier-free guidance);
     ``black_margin``: how far below -1 exactly black training pixels are moved, so the final
     clamp gives exact black (0: off); ``sample_steps`` and ``guidance``: the sampler's
@@ -122,6 +132,8 @@ class Config(unet.UNetSettings):
 
     prediction: str = "v"
     timesteps: int = 1000
+    weighting: str = "uniform"
+    snr_gamma: float = 5.0
     label_dropout: float = 0.1
     black_margin: float = 0.1
     sample_steps: int = 25
@@ -135,6 +147,12 @@ class Config(unet.UNetSettings):
             raise BrainsynthError(
                 f"ddpm: unknown prediction {self.prediction!r}: choose {', '.join(PREDICTIONS)}"
             )
+        if self.weighting not in WEIGHTINGS:
+            raise BrainsynthError(
+                f"ddpm: unknown weighting {self.weighting!r}: choose {', '.join(WEIGHTINGS)}"
+            )
+        if not 0.0 < self.snr_gamma <= 1000.0:
+            raise BrainsynthError(f"ddpm: snr_gamma must be in (0, 1000]: {self.snr_gamma}")
         if not 0.0 <= self.label_dropout < 1.0:
             raise BrainsynthError(f"ddpm: label_dropout must be in [0, 1): {self.label_dropout}")
         if not 0.0 <= self.black_margin <= 1.0:  # NaN fails too
@@ -159,8 +177,9 @@ def cosine_alphas_cumprod(timesteps: int) -> torch.Tensor:
 
 class DiffusionLoss:
     """Ho et al. 2020 eq. 14 (v or eps target): the MSE of the network's prediction at a
-    uniform timestep, with exact black moved by ``black_margin`` and labels dropped with
-    probability ``label_dropout`` (the objective ``denoising``).
+    uniform timestep (``weighting``: each equally, or Min-SNR-gamma), with exact black moved
+    by ``black_margin`` and labels dropped with probability ``label_dropout`` (the objective
+    ``denoising``).
 
     :meth:`draws` gives the random numbers of n training images (drawn by the trainer for the
     global batch and split among processes); calling the loss computes it through
@@ -169,6 +188,7 @@ class DiffusionLoss:
 
     def __init__(self, config: Config, shape: Any) -> None:
         self.prediction, self.timesteps = config.prediction, config.timesteps
+        self.weighting, self.snr_gamma = config.weighting, config.snr_gamma
         self.black_margin, self.label_dropout = config.black_margin, config.label_dropout
         self.num_classes = shape.num_classes
         self.noise_shape = (shape.generated_channels, shape.size, shape.size)
@@ -202,7 +222,16 @@ class DiffusionLoss:
             null = torch.full_like(labels, self.num_classes)
             labels = torch.where(draws["keep"].to(device), labels, null)
         prediction = network(x_t, t, labels, *masks_arg(condition.masks))
-        loss = (prediction.float() - target).square().mean()
+        error = (prediction.float() - target).square()
+        if self.weighting == "uniform":
+            loss = error.mean()
+        else:  # Hang et al. 2023: min(SNR, gamma) x the squared error of x_0
+            snr = (a / (1 - a)).view(-1)
+            if self.prediction == "epsilon":  # min(SNR, gamma) / SNR, 1 where SNR = 0
+                weight = (self.snr_gamma / snr).clamp(max=1.0)
+            else:
+                weight = snr.clamp(max=self.snr_gamma) / (snr + 1)
+            loss = (error.mean(dim=(1, 2, 3)) * weight).mean()
         return loss, {"loss": loss.detach()}
 
 

@@ -18,6 +18,11 @@ Salimans 2022, "Classifier-Free Diffusion Guidance".
   logit-normal``, m = ``t_mean``, s = ``t_std``; their best was m = 0, s = 1), which spends
   the training on intermediate times where the velocity is hardest to predict, or uniform
   (``uniform``: Lipman et al., Liu et al.).
+- **Loss weighting** (``weighting``): ``uniform`` is the plain velocity MSE; ``min-snr`` is
+  Min-SNR-gamma (Hang et al. 2023 §3.3-3.4) on this path: the endpoint x_0 = x_t - t v errs
+  by t times the velocity, and SNR_t = ((1 - t) / t)^2, so weighting each image's velocity
+  error by min(SNR_t, gamma) t^2 (gamma = ``snr_gamma``) counts its x_0 error min(SNR_t,
+  gamma) times, as the diffusion family's option does.
 - **Network**: MONAI's diffusion UNet (:mod:`brainsynth.models.unet`, shared with the
   diffusion family), the time given to its sinusoidal embedding as 1000 t (SD3's scale, the
   range of DDPM's timesteps).
@@ -73,6 +78,7 @@ from brainsynth.models.generator import (
 )
 
 T_DISTRIBUTIONS: tuple[str, ...] = ("logit-normal", "uniform")
+WEIGHTINGS: tuple[str, ...] = ("uniform", "min-snr")
 SOLVERS: tuple[str, ...] = ("euler", "heun")
 TIME_SCALE = 1000.0  # the network sees 1000 t (SD3; the range of DDPM's timesteps)
 MAX_STEPS = 10_000
@@ -89,7 +95,8 @@ class Config(unet.UNetSettings):
 
     The UNet's widths (:class:`~brainsynth.models.unet.UNetSettings`), then
     ``t_distribution``: ``logit-normal`` (SD3) or ``uniform``; ``t_mean`` / ``t_std``: the
-    logit-normal's m and s; ``label_dropout``: probability that a training label becomes the
+    logit-normal's m and s; ``weighting``: ``uniform`` or ``min-snr`` (with ``snr_gamma``);
+    ``label_dropout``: probability that a training label becomes the
     null class (classifier-free guidance); ``black_margin``: how far below -1 exactly black
     training pixels are moved, so the final clamp gives exact black (0: off); ``solver``
     (``euler`` | ``heun``), ``sample_steps`` and ``guidance``: the sampler's defaults.
@@ -100,6 +107,8 @@ class Config(unet.UNetSettings):
     t_distribution: str = "logit-normal"
     t_mean: float = 0.0
     t_std: float = 1.0
+    weighting: str = "uniform"
+    snr_gamma: float = 5.0
     label_dropout: float = 0.1
     black_margin: float = 0.1
     solver: str = "heun"
@@ -115,6 +124,12 @@ class Config(unet.UNetSettings):
         if not -10.0 <= self.t_mean <= 10.0 or not 0.0 < self.t_std <= 10.0:
             raise BrainsynthError(f"flow: t_mean must be in [-10, 10] and t_std in (0, 10]: "
                                   f"{self.t_mean}, {self.t_std}")  # fmt: skip
+        if self.weighting not in WEIGHTINGS:
+            raise BrainsynthError(
+                f"flow: unknown weighting {self.weighting!r}: choose {', '.join(WEIGHTINGS)}"
+            )
+        if not 0.0 < self.snr_gamma <= 1000.0:
+            raise BrainsynthError(f"flow: snr_gamma must be in (0, 1000]: {self.snr_gamma}")
         if not 0.0 <= self.label_dropout < 1.0:
             raise BrainsynthError(f"flow: label_dropout must be in [0, 1): {self.label_dropout}")
         if not 0.0 <= self.black_margin <= 1.0:
@@ -166,7 +181,13 @@ class FlowMatchingLoss:
             null = torch.full_like(labels, self.num_classes)
             labels = torch.where(draws["keep"].to(device), labels, null)
         velocity = network(x_t, t, labels, *masks_arg(condition.masks))
-        loss = (velocity.float() - (noise - x0)).square().mean()
+        error = (velocity.float() - (noise - x0)).square()
+        if self.config.weighting == "uniform":
+            loss = error.mean()
+        else:  # Hang et al. 2023 on this path: min(SNR, gamma) x the squared error of x_0
+            snr = ((1 - t) / t).square()
+            weight = snr.clamp(max=self.config.snr_gamma) * t.square()
+            loss = (error.mean(dim=(1, 2, 3)) * weight).mean()
         return loss, {"loss": loss.detach()}
 
 
