@@ -1,7 +1,7 @@
 """GPU training throughput: images/s, iterations/s and model FLOPs utilisation (MFU).
 
 For every registered architecture, trained with its default objective, at 64 and 128 px and
-the paper's batch of 64, it times brainsynth's own training iteration (``GanTrainer.step``:
+the paper's batch of 64, it times brainsynth's own training iteration (``Trainer.step``:
 ``n_critic`` discriminator updates and one generator update, penalties included) with the
 dataset resident on the GPU:
 
@@ -44,7 +44,7 @@ from pathlib import Path
 import torch
 from arglists import image_size
 
-from brainsynth.models import arch_names
+from brainsynth.models import family_names
 
 # Dense (no sparsity) peak tensor throughput, TFLOP/s: (bf16, tf32, fp32 without tensor
 # cores). None: the GPU has no such tensor-core mode. Longest name first when matching.
@@ -97,13 +97,13 @@ def make_trainer(arch: str, size: int, batch: int, variant: str, runtime):
     over random uint8 images (content does not change the work done). ``variant``: fp32 or
     bf16, with ``+compile`` for ``run.compile``."""
     from brainsynth.config import config_to_dict
-    from brainsynth.models import architecture
+    from brainsynth.models import family
     from brainsynth.models.checkpoint import ModelRecord
     from brainsynth.models.shape import ModelShape
     from brainsynth.training.config import DataConfig, ModelConfig, RunConfig, TrainConfig
     from brainsynth.training.data import EpochSampler
     from brainsynth.training.launch import complete
-    from brainsynth.training.step import GanTrainer
+    from brainsynth.training.trainers import make_trainer
 
     precision, _, compiled = variant.partition("+")
     out = str(Path(tempfile.gettempdir()) / "brainsynth-benchmark")  # never written
@@ -115,11 +115,12 @@ def make_trainer(arch: str, size: int, batch: int, variant: str, runtime):
                           world_size=runtime.world_size),
         )
     )  # fmt: skip
-    module = architecture(arch)
-    options = config_to_dict(module.Config(**config.model.options))
-    record = ModelRecord(arch, options, ModelShape(size, 1, config.model.latent, 0))
+    chosen = family(arch)
+    options = config_to_dict(chosen.Config(**config.model.options))
+    latent = config.model.latent if chosen.uses_latent else None
+    record = ModelRecord(chosen, options, ModelShape(size, 1, latent, 0))
     torch.manual_seed(0)
-    trainer = GanTrainer(config, record, runtime)
+    trainer = make_trainer(config, record, runtime)
     images = torch.randint(0, 256, (max(4 * batch, 256), 1, size, size), dtype=torch.uint8)
     sampler = EpochSampler(images, batch, 0, runtime)
     return trainer, sampler
@@ -253,7 +254,7 @@ def table(results: list[Measurement], device_name: str) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--archs", nargs="+", default=list(arch_names()), choices=arch_names())
+    parser.add_argument("--archs", nargs="+", default=list(family_names()), choices=family_names())
     parser.add_argument("--sizes", nargs="+", type=image_size, default=None, help="default 64 128")
     parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"],
                         choices=["fp32", "bf16"])  # fmt: skip

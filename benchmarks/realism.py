@@ -2,8 +2,8 @@
 
 Issue 12. On a phantom cohort (default 28 patients, 64x64, Concat) or any prepared folder
 (``--data``, e.g. BraTS) every candidate trains for the same budget (default 4, 12 and 36
-minutes), samples 1,000 images (its EMA generator when it keeps one; a diffusion model
-with the candidate's DDIM steps), timed (``sample_cpu_s``, ``sample_wall_s``: the "sample"
+minutes), samples 1,000 images (its EMA generator when it keeps one; a denoising model
+with the candidate's sampling steps), timed (``sample_cpu_s``, ``sample_wall_s``: the "sample"
 columns, the cost of sampling them once), and is measured by
 ``brainsynth evaluate`` twice: on the raw samples and with the background floor (pixels below
 ``--floor`` set to 0), so a model that wins only through its background shows it. Writes
@@ -96,9 +96,35 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any], str]] = {
     "diffusion": (
         "diffusion",
         {},
-        "the diffusion preset: MONAI UNet at CPU widths, v-prediction, EMA; DDIM 25 steps",
+        "the diffusion preset: MONAI UNet at CPU widths, 64 noise-level features, "
+        "v-prediction, EMA; DDIM 25 steps",
     ),
     "diffusion-100": ("diffusion", {}, "the diffusion run, sampled with 100 DDIM steps"),
+    "diffusion-0.3": (
+        "diffusion-0.3",
+        {},
+        "0.3.0's diffusion preset (MONAI's 8-feature time embedding); DDIM 25 steps",
+    ),
+    "diffusion-0.3-100": ("diffusion-0.3", {}, "the diffusion-0.3 run, 100 DDIM steps"),
+    "diffusion-minsnr": (
+        "diffusion",
+        {"model": {"options": {"weighting": "min-snr", "snr_gamma": 5.0}}},
+        "the diffusion preset with Min-SNR-5 loss weighting (Hang et al. 2023); DDIM 25 steps",
+    ),
+    "diffusion-minsnr-100": ("diffusion", {}, "the diffusion-minsnr run, 100 DDIM steps"),
+    "flow": (
+        "flow",
+        {},
+        "the flow preset: flow matching on the same UNet, logit-normal t; its default sampler",
+    ),
+    "flow-4": ("flow", {}, "the flow run, sampled with 4 Heun steps (7 network passes)"),
+    "flow-25": ("flow", {}, "the flow run, sampled with 25 steps of its solver"),
+    "flow-100": ("flow", {}, "the flow run, sampled with 100 steps of its solver"),
+    "flow-monai": (
+        "flow",
+        {"model": {"options": {"time_features": 0}}},
+        "flow matching with MONAI's 8-feature time embedding; its default sampler",
+    ),
     "diffusion-gpu": (
         "diffusion",
         DIFFUSION_GPU,
@@ -113,8 +139,16 @@ DEFAULT_CANDIDATES = "paper-dcgan,paper-wgan,dcgan-ema-diffaug,stylegan2,stylega
 SAMPLING: dict[str, dict[str, Any]] = {
     "diffusion": {"steps": 25}, "diffusion-100": {"steps": 100},
     "diffusion-gpu": {"steps": 25}, "diffusion-gpu-100": {"steps": 100},
+    "diffusion-0.3": {"steps": 25}, "diffusion-0.3-100": {"steps": 100},
+    "diffusion-minsnr": {"steps": 25}, "diffusion-minsnr-100": {"steps": 100},
+    "flow": {}, "flow-4": {"steps": 4}, "flow-25": {"steps": 25}, "flow-100": {"steps": 100},
+    "flow-monai": {},
 }  # fmt: skip
-SAME_TRAINING: dict[str, str] = {"diffusion-100": "diffusion", "diffusion-gpu-100": "diffusion-gpu"}
+SAME_TRAINING: dict[str, str] = {
+    "diffusion-100": "diffusion", "diffusion-gpu-100": "diffusion-gpu",
+    "diffusion-0.3-100": "diffusion-0.3", "diffusion-minsnr-100": "diffusion-minsnr",
+    "flow-4": "flow", "flow-25": "flow", "flow-100": "flow",
+}  # fmt: skip
 
 METRICS = [  # (key, column title, digits)
     ("detectability", "detect.", 2), ("detectability_control", "detect. ctrl", 2),

@@ -5,7 +5,7 @@ Adam 2e-4) at 64x64 and 128x128:
 
 - ``plain fp32``: the textbook PyTorch DCGAN step (contiguous NCHW fp32 tensors, a float
   dataset, the discriminator's weight gradients computed in the generator step too);
-- ``brainsynth fp32`` and ``brainsynth bf16``: :class:`GanTrainer.step` with its in-memory
+- ``brainsynth fp32`` and ``brainsynth bf16``: :class:`AdversarialTrainer.step` with its in-memory
   uint8 sampler (channels_last; bf16 autocast for the latter), plus the per-iteration
   NaN check the training loop does.
 
@@ -29,15 +29,15 @@ import torch
 import torch.nn.functional as F
 from arglists import image_size
 
-from brainsynth.models import ModelShape
+from brainsynth.models import ModelShape, family
 from brainsynth.models.checkpoint import ModelRecord, save_checkpoint
 from brainsynth.models.dcgan import Config, build
 from brainsynth.training import DataConfig, ModelConfig, RunConfig, TrainConfig, rng
+from brainsynth.training.adversarial import AdversarialTrainer
 from brainsynth.training.data import EpochSampler
 from brainsynth.training.launch import complete
 from brainsynth.training.run_folder import RunLogger
 from brainsynth.training.runtime import Runtime
-from brainsynth.training.step import GanTrainer
 
 BATCH, WIDTH, LATENT, LR, BETAS = 64, 32, 100, 2e-4, (0.5, 0.999)
 
@@ -67,7 +67,7 @@ def plain_step(size: int, data: torch.Tensor) -> Callable[[], None]:
     return step
 
 
-def brainsynth_trainer(size: int, data: torch.Tensor, precision: str) -> GanTrainer:
+def brainsynth_trainer(size: int, data: torch.Tensor, precision: str) -> AdversarialTrainer:
     """The paper's DCGAN settings (the dcgan objective's defaults: Adam 2e-4, betas 0.5)."""
     with tempfile.TemporaryDirectory() as tmp:  # the config wants folders; nothing is read
         config = TrainConfig(
@@ -77,11 +77,11 @@ def brainsynth_trainer(size: int, data: torch.Tensor, precision: str) -> GanTrai
         )
     config = complete(config)
     assert config.optimizer.lr == LR and config.optimizer.betas == BETAS
-    record = ModelRecord("dcgan", config.model.options, ModelShape(size, latent=LATENT))
-    return GanTrainer(config, record, Runtime(torch.device("cpu")))
+    record = ModelRecord(family("dcgan"), config.model.options, ModelShape(size, latent=LATENT))
+    return AdversarialTrainer(config, record, Runtime(torch.device("cpu")))
 
 
-def brainsynth_step(trainer: GanTrainer, sampler: EpochSampler) -> Callable[[], None]:
+def brainsynth_step(trainer: AdversarialTrainer, sampler: EpochSampler) -> Callable[[], None]:
     def step() -> None:
         losses = trainer.step(sampler, 0)
         values = torch.stack(list(losses.values())).float().cpu()
@@ -111,7 +111,7 @@ def interleaved(steps: dict[str, Callable[[], None]], total: int, rounds: int) -
     return {name: s / (per_round * rounds) for name, s in spent.items()}
 
 
-def bookkeeping_seconds(trainer: GanTrainer, sampler: EpochSampler) -> dict[str, float]:
+def bookkeeping_seconds(trainer: AdversarialTrainer, sampler: EpochSampler) -> dict[str, float]:
     """Cost of one metrics line, one sample grid and one checkpoint, as the loop does them."""
     grid_z = torch.randn(64, LATENT)
     with tempfile.TemporaryDirectory() as tmp:

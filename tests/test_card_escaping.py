@@ -13,6 +13,7 @@ import pytest
 from brainsynth.cli import main
 from brainsynth.export.card import model_card
 from brainsynth.export.markdown import escape
+from brainsynth.models.checkpoint import ModelRecord
 from export_helpers import tiny_conditional_run
 
 HOSTILE = [
@@ -101,7 +102,8 @@ def test_the_card_escapes_everything_from_users_and_files(config: dict) -> None:
     train = {"objective": {"name": evil, "n_critic": evil},
              "optimizer": {"kind": evil, "lr": evil, "betas": [evil]},
              "augment": {"policy": [evil], "ada_target": 0.6}}  # fmt: skip
-    card = model_card(config, train, metrics, f"{evil}.json", vtt)
+    model = ModelRecord.read(config["arch"], config["arch_config"], config["shape"], "config")
+    card = model_card(config, model, train, metrics, f"{evil}.json", vtt)
     parsed = render(card)
     assert {tag for tag, _ in parsed.tags} <= ALLOWED_TAGS, parsed.tags
     assert not any(attrs for _, attrs in parsed.tags)  # no src, href, onerror

@@ -43,10 +43,11 @@ def test_export_writes_four_files_without_identifiers(exported: Path, run: Path)
     assert sorted(p.name for p in exported.iterdir() if not p.name.startswith(".")) == [
         "README.md", "config.json", "manifest.json", "model.safetensors"]  # fmt: skip
     config = json.loads((exported / "config.json").read_text())
-    assert config["format"] == "brainsynth-generator" and config["format_version"] == 2
+    assert config["format"] == "brainsynth-generator" and config["format_version"] == 3
     assert config["brainsynth_version"] == brainsynth.__version__
     assert config["arch"] == "stylegan2" and config["arch_config"]["channel_max"] == 8
-    assert config["shape"] == {"size": 16, "channels": 1, "latent": 100, "num_classes": 2}
+    assert config["shape"] == {"size": 16, "channels": 1, "latent": 100, "num_classes": 2,
+                               "mask_channels": 0, "condition_channels": 0}  # fmt: skip
     assert config["label_names"] == ["without-tumor", "with-tumor"]
     assert config["weights"] == "ema" and config["checkpoint_iteration"] == 4
     assert config["channels"] == ["t2"] and config["image_set"] == "t2"
@@ -238,8 +239,10 @@ def test_loading_an_export_imports_no_training_code(exported: Path) -> None:
     architectures = [m for m in modules if m.startswith("brainsynth.models.")]
     # what GANs share
     assert set(architectures) == {"brainsynth.models.stylegan2", "brainsynth.models.checkpoint",
-                                  "brainsynth.models.shape",
-                                  "brainsynth.models.generator"}  # fmt: skip
+                                  "brainsynth.models.shape", "brainsynth.models.family",
+                                  "brainsynth.models.generator",
+                                  "brainsynth.models.mask_encoding",  # masks <-> channels
+                                  "brainsynth.models.upgrade"}  # fmt: skip
     for layer in ("metrics", "vtt", "data", "pipeline", "export", "report"):
         assert not [m for m in modules if m.startswith(f"brainsynth.{layer}")], layer
 

@@ -6,6 +6,7 @@ rewrote the manifest); each must be one line, exit 2, before any network is buil
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 import torch
 
 from brainsynth.cli import main
-from brainsynth.models import architecture
+from brainsynth.models import stylegan2
 from brainsynth.sampling import generate
 from export_helpers import reseal, tiny_conditional_run
 
@@ -129,7 +130,7 @@ def test_every_field_is_checked_even_when_the_manifest_was_rewritten(
     def built(*args, **kwargs):
         raise AssertionError("a network was built before the config was checked")
 
-    monkeypatch.setattr(architecture("stylegan2"), "build", built)
+    monkeypatch.setattr(stylegan2, "FAMILY", dataclasses.replace(stylegan2.FAMILY, build=built))
     assert message in refusal(folder, capsys)
 
 

@@ -97,7 +97,7 @@ def test_corrupt_checkpoint_is_a_clear_error(run: Path, tmp_path: Path) -> None:
 def test_foreign_and_mismatched_checkpoints(run: Path, tmp_path: Path) -> None:
     foreign = tmp_path / "foreign.pt"
     torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
-    with pytest.raises(BrainsynthError, match="not a brainsynth GAN checkpoint"):
+    with pytest.raises(BrainsynthError, match="not a brainsynth checkpoint"):
         generate(foreign, n=1)
     state = torch.load(run / "checkpoints" / "last.pt", weights_only=True)
     state["arch_config"]["width"] = 8  # the stored weights are for width 4

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from blobs import blob_dataset
 from brainsynth.cli import main
-from brainsynth.models import ModelShape, architecture
+from brainsynth.models import ModelShape, family
 from brainsynth.models.checkpoint import load_checkpoint
 from brainsynth.sampling import generate, generate_with_info
 from brainsynth.training import is_finished, resume
@@ -59,7 +59,7 @@ def v010_images(n: int, seed: int, batch: int, floor: float) -> np.ndarray:
 def test_samples_bit_identically_with_the_recorded_floor() -> None:
     images, info = generate_with_info(CHECKPOINT, n=8, seed=11, batch=3, device="cpu")
     assert info["background_floor"] == 0.3  # 0.1.0 recorded it in the training config
-    assert info["arch"] == "dcgan" and info["gan"] == "dcgan" and info["weights"] == "raw"
+    assert info["arch"] == "dcgan" and info["objective"] == "dcgan" and info["weights"] == "raw"
     assert np.array_equal(images, v010_images(8, 11, 3, 0.3))
     stored = np.load(FIXTURE / "samples-seed11.npy")
     assert np.array_equal(images == 0, stored == 0) and (stored == 0).any()
@@ -77,13 +77,14 @@ def test_samples_without_floor_and_through_the_cli(tmp_path: Path) -> None:
     assert np.array_equal(np.load(out / "samples.npy"), v010_images(8, 11, 3, 0.3))
     recorded = json.loads((FIXTURE / "sampling.json").read_text())
     written = json.loads((out / "sampling.json").read_text())
-    for key in ("iteration", "gan", "sequence", "size", "seed", "n", "batch", "output_mapping"):
+    for key in ("iteration", "sequence", "size", "seed", "n", "batch", "output_mapping"):
         assert written[key] == recorded[key], key
+    assert written["objective"] == recorded["gan"]  # the key 0.1.0 gave it
 
 
 def test_the_registry_builds_0_1_0_modules() -> None:
     state = load_checkpoint(CHECKPOINT)["trainer"]
-    dcgan = architecture("dcgan")
+    dcgan = family("dcgan")
     generator, discriminator = dcgan.build(dcgan.Config(width=4), ModelShape(32, 1, 32))
     for module, saved in ((generator, state["generator"]), (discriminator, state["discriminator"])):
         ours = module.state_dict()
@@ -103,5 +104,26 @@ def test_a_0_1_0_run_resumes(tmp_path: Path) -> None:
     resume(run, iters=42)
     assert is_finished(run)
     state = load_checkpoint(run / "checkpoints" / "last.pt")
-    assert state["version"] == 2 and state["iteration"] == 42 and state["arch"] == "dcgan"
+    assert state["format"] == "brainsynth-checkpoint" and state["version"] == 3  # upgraded
+    assert state["iteration"] == 42 and state["arch"] == "dcgan" and "upgraded_from" not in state
     assert state["arch_config"]["width"] == 4 and state["shape"]["latent"] == 32
+
+
+def test_an_exported_0_1_0_run_reports_its_training_data(tmp_path: Path) -> None:
+    """0.1.0 stored the prepared folder as the flat config's ``data`` (0.3's export read
+    ``data_dir`` and called the data unavailable); its objective as ``gan``."""
+    data = blob_dataset(tmp_path / "prepared", size=32)
+    state = torch.load(CHECKPOINT, weights_only=True)
+    state["train"]["data"] = str(data)
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    torch.save(state, run / "checkpoints" / "last.pt")
+    out = tmp_path / "export"
+    assert main(["export", str(run), str(out), "--with-provenance"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    facts = config["training_data"]
+    assert facts["available"] and facts["patients"] == 4 and facts["image_set"] == "t1"
+    assert config["provenance"]["prepared"] == str(data) and config["objective"] == "dcgan"
+    assert config["background_floor"] == 0.3
+    card = (out / "README.md").read_text()
+    assert "| Objective | dcgan |" in card and "Not known" not in card

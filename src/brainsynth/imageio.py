@@ -45,6 +45,16 @@ def save_png(path: str | os.PathLike[str] | BinaryIO, image: np.ndarray) -> None
         png.save(path, format="PNG", optimize=False)
 
 
+def save_rgb_png(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Save a (H, W, 3) uint8 colour image (e.g. a mask overlay) as an 8-bit RGB PNG,
+    atomically and never through a link, with no metadata beyond what PNG requires."""
+    array = np.asarray(image)
+    if array.ndim != 3 or array.shape[2] != 3 or array.dtype != np.uint8:
+        raise ValueError(f"expected a (H, W, 3) uint8 image, got {array.dtype} {array.shape}")
+    png = Image.fromarray(array, mode="RGB")
+    write_atomic(path, lambda handle: png.save(handle, format="PNG", optimize=False))
+
+
 def load_png(path: str | os.PathLike[str]) -> np.ndarray:
     """Load a PNG as a (1, H, W) float32 array in [0, 1] (colour images are made gray)."""
     try:

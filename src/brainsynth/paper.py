@@ -37,12 +37,13 @@ PAPER_GANS: tuple[str, ...] = ("dcgan", "wgan")
 GAN_DEFAULTS: dict[str, dict[str, Any]] = {
     # §3.2.2: DCGAN with Adam (Radford et al.'s 2e-4, beta1 0.5).
     "dcgan": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
-              "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+              "clip": None, "gp_lambda": None, "r1_gamma": 0.0},
     # §3.2.2 and Arjovsky et al. 2017: RMSprop 5e-5, 5 critic steps, clipping at 0.01.
     "wgan": {"optimizer": "rmsprop", "lr": 5e-5, "betas": None, "n_critic": 5,
-             "clip": 0.01, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+             "clip": 0.01, "gp_lambda": None, "r1_gamma": 0.0},
 }  # fmt: skip
-"""The paper's per-GAN training settings; departures add their own rows in training."""
+"""The paper's per-GAN training settings (its critic's normalisation, batch norm, is the
+DCGAN family's default); departures add their own rows in training."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from brainsynth.config import write_text_atomic
 from brainsynth.errors import BrainsynthError
 from brainsynth.imageio import is_generator_source, load_image_source
 from brainsynth.metrics.evaluate import EvalConfig, evaluate, format_summary
+from brainsynth.models.upgrade import upgrade_sampling_record
 from brainsynth.sampling import SamplingConfig
 from brainsynth.training import TrainConfig, is_finished
 
@@ -58,7 +59,8 @@ class Experiment:
 
 
 def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The ``sampling.json`` beside saved synthetic images, if any (records post-processing)."""
+    """The ``sampling.json`` beside saved synthetic images, if any (records post-processing),
+    with this version's keys (:func:`~brainsynth.models.upgrade.upgrade_sampling_record`)."""
     source = Path(source)
     folder = source if source.is_dir() else source.parent
     for candidate in (folder / "sampling.json", folder / "samples" / "sampling.json"):
@@ -69,7 +71,7 @@ def sampling_record(source: str | os.PathLike[str]) -> dict[str, Any] | None:
                 raise BrainsynthError(f"{candidate}: not valid JSON ({exc})") from None
             if not isinstance(record, dict):
                 raise BrainsynthError(f"{candidate}: not a sampling record (a JSON object)")
-            return record
+            return upgrade_sampling_record(record)
     return None
 
 
@@ -84,6 +86,52 @@ def load_fake_images(
     if is_generator_source(source):
         return sampling.sample_images(source, SamplingConfig(n=n, seed=seed, device=device))
     return load_image_source(source), sampling_record(source)
+
+
+def load_fake_pairs(
+    source: str | os.PathLike[str],
+    n: int,
+    seed: int = 0,
+    device: str = "auto",
+    real_masks: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any] | None]:
+    """:func:`load_fake_images` with the tumour masks the images carry, if any: a samples
+    folder's ``masks.npy`` (beside ``samples.npy``, row for row), a pair model's generated
+    masks, or, for a generator of images for given masks, ``n`` of ``real_masks`` drawn
+    with ``seed`` (recorded as ``masks: given``). The masks are None for images alone."""
+    from brainsynth.data.masks import read_mask_file
+
+    if is_generator_source(source):
+        from brainsynth.sampling.images import sample_loaded_pairs
+        from brainsynth.sampling.source import load_generator
+
+        config = SamplingConfig(n=n, seed=seed, device=device)
+        generator, record = load_generator(source, config.weights, config.device)
+        given = None
+        if record.shape.condition_channels:
+            if real_masks is None or not len(real_masks):
+                raise BrainsynthError(f"{source}: draws images for given tumour masks; the real "
+                                      "folder has no segmented slice to draw them for")  # fmt: skip
+            pick = np.random.default_rng(seed).choice(
+                len(real_masks), n, replace=n > len(real_masks)
+            )
+            given = np.ascontiguousarray(real_masks[np.sort(pick)], dtype=np.uint8)
+        images, masks, info = sample_loaded_pairs(generator, record, config, masks=given)
+        if given is not None:
+            info["masks_source"] = f"real masks of the evaluated folder, drawn with seed {seed}"
+        return images, masks, info
+    images, record = load_image_source(source), sampling_record(source)
+    path = Path(source)
+    beside = (path if path.is_dir() else path.parent) / "masks.npy"
+    if not beside.is_file() or beside == path:
+        return images, None, record
+    masks = read_mask_file(beside)
+    if masks.shape != (len(images), *images.shape[2:]):
+        raise BrainsynthError(
+            f"{beside}: {masks.shape} masks do not match the {len(images)} images of "
+            f"{images.shape[-1]} px beside them"
+        )
+    return images, masks, record
 
 
 def train_or_resume(config: TrainConfig) -> Path:

@@ -3,7 +3,7 @@ description read from a file (an export's ``config.json``, a run checkpoint's co
 
 Image sets (the paper's four sequences and Concat, §3.2.2, plus ``joint``: the four
 sequences of a slice as one 4-channel image), conditions (``none``, ``tumor``,
-``sequence``) and the class names each condition gives, in class-id order. Torch-free and
+``sequence``, ``mask``) and the class names each condition gives, in class-id order. Torch-free and
 dependency-free: the data layer defines its datasets and labels with these names, and
 loading a generator checks against them without importing the data layer.
 """
@@ -22,8 +22,9 @@ JOINT: str = "joint"
 TRAINING_SETS: tuple[str, ...] = (*IMAGE_SETS, JOINT)
 """Every image set a generator can be trained on."""
 
-CONDITIONS: tuple[str, ...] = ("none", "tumor", "sequence")
-"""What a conditional generator's class labels say (``brainsynth train --condition``)."""
+CONDITIONS: tuple[str, ...] = ("none", "tumor", "sequence", "mask")
+"""What a conditional generator is drawn for (``brainsynth train --condition``): class labels
+(``tumor``, ``sequence``), or a tumour mask given as input (``mask``: no class labels)."""
 
 TUMOR_LABEL_NAMES: tuple[str, str] = ("without-tumor", "with-tumor")
 """Class names of the tumour label: id 0 and id 1."""
@@ -47,7 +48,7 @@ def image_set_channels(image_set: str) -> tuple[str, ...]:
 def expected_label_names(condition: str, image_set: str) -> tuple[str, ...] | None:
     """The class names, in id order, that ``condition`` gives on ``image_set``; None when
     the pair is impossible (``sequence`` labels only Concat's images)."""
-    if condition == "none":
+    if condition in ("none", "mask"):
         return ()
     if condition == "tumor":
         return TUMOR_LABEL_NAMES

@@ -144,6 +144,6 @@ def mask_source(channels: list[int], extra: tuple[str, ...] = ()):
     return source
 
 
-def flip_masks(masks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A mask edit: mirror the label maps left-right."""
+def flip_masks(masks: np.ndarray, rng: np.random.Generator, brains: np.ndarray) -> np.ndarray:
+    """A mask edit: mirror the label maps left-right (the toy brains are symmetric discs)."""
     return masks[:, :, ::-1].copy()

@@ -93,3 +93,34 @@ def test_summary_has_every_key_for_every_arm_and_fraction():
 def test_bootstrap_p_value_is_small_only_for_one_sided_differences():
     assert bootstrap_p_value(np.full(999, 0.1)) == 2 / 1000
     assert bootstrap_p_value(np.linspace(-1, 1, 1001)) == 1.0
+
+
+def test_dice_chart_is_drawn_by_the_one_plotting_module(tmp_path, monkeypatch):
+    """augment-dice.png goes through metrics.plots.line_chart: one line per arm at its
+    training patients, every point with its interval, a log axis from a factor of 4 on."""
+    from brainsynth.augment_eval import plot
+
+    def entry(patients: int, dice: float) -> dict:
+        return {"patients": patients, "dice": dice, "dice_ci95": [dice / 2, dice + 0.25]}
+
+    summary = {
+        "arms": {
+            "real": {"8": entry(8, 0.6), "2": entry(2, 0.3)},
+            "real+classic": {"2": entry(2, 0.35), "8": entry(8, 0.65)},
+        }
+    }
+    drawn = {}
+    real_chart = plot.line_chart
+
+    def spy(series, xlabel, ylabel, path, **kwargs):
+        drawn.update(series=series, xlabel=xlabel, kwargs=kwargs)
+        return real_chart(series, xlabel, ylabel, path, **kwargs)
+
+    monkeypatch.setattr(plot, "line_chart", spy)
+    path = plot.dice_plot(summary, tmp_path / "augment-dice.png")
+    assert path.name == "augment-dice.png" and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [s.label for s in drawn["series"]] == ["real", "real+classic"]
+    assert [list(s.x) for s in drawn["series"]] == [[2, 8], [2, 8]]
+    assert list(drawn["series"][0].y) == [0.3, 0.6]
+    assert [list(ci) for ci in drawn["series"][0].intervals] == [[0.15, 0.55], [0.3, 0.85]]
+    assert drawn["kwargs"]["logx"] and "log scale" in drawn["xlabel"]

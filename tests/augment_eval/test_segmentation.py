@@ -69,7 +69,7 @@ def test_cli_runs_real_and_classic_end_to_end(seg_data, tmp_path, capsys):
     out = tmp_path / "seg"
     code = main(["augment-eval", "--task", "segmentation", "--data", str(seg_data), "--out",
                  str(out), "--train-patients", "2", "--fractions", "1", "--repeats", "2",
-                 *TINY, "--no-progress"])  # fmt: skip
+                 "--arms", "real,real+classic", *TINY, "--no-progress"])  # fmt: skip
     assert code == 0, capsys.readouterr().err
     summary = json.loads((out / "augment.json").read_text())
     assert list(summary["arms"]) == ["real", "real+classic"]
@@ -111,9 +111,10 @@ def test_every_arm_with_generator_doubles(seg_data, tmp_path):
     config = seg_config(seg_data, train_patients=(2,), fractions=(1.0,))
     edited = []
 
-    def edit(masks, rng):
+    def edit(masks, rng, brains):
+        assert brains.shape == masks.shape and brains.dtype == bool
         edited.append(len(masks))
-        return flip_masks(masks, rng)
+        return flip_masks(masks, rng, brains)
 
     result = run_segmentation(
         config,
@@ -240,9 +241,12 @@ def test_repeats_enter_the_intervals():
         (["--train-patients", "2,x"], "--train-patients '2,x': expected whole numbers"),
         (["--train-patients", "2,2"], "--train-patients: each count once"),
         (["--train-patients", "6"], "--train-patients 6: there are 5 training patients"),
-        (["--arms", "real,real+synthetic"], "--arms real+synthetic needs a pair generator"),
-        (["--arms", "synthetic,real"], "--arms synthetic needs a pair generator"),
-        (["--arms", "real,real+synthetic-from-masks"], "needs a mask-conditioned generator"),
+        (["--arms", "real,real+synthetic", "--arch", "spade"], "cannot generate image + mask"),
+        (["--arms", "synthetic,real", "--arch", "spade"], "(arms real+synthetic, synthetic)"),
+        (
+            ["--arms", "real,real+synthetic-from-masks", "--arch", "dcgan"],
+            "--arch dcgan cannot draw images for a tumour mask",
+        ),  # fmt: skip
         (["--arms", "real+classic"], "include 'real'"),
         (["--arms", "real,real+classic+synthetic"], "choose from real, real+classic, real+syn"),
         (["--tumor-threshold", "5"], "--tumor-threshold: classification only"),

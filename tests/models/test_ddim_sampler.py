@@ -19,7 +19,7 @@ import pytest
 import torch
 from torch import nn
 
-from brainsynth.models import ddpm
+from brainsynth.models import ddpm, family
 from brainsynth.models.checkpoint import ModelRecord
 from brainsynth.models.shape import ModelShape
 
@@ -66,7 +66,7 @@ class MixtureDenoiser(nn.Module):
 
 
 def sampler(**denoiser) -> ddpm.DiffusionGenerator:
-    generator = ModelRecord("ddpm", TINY, ModelShape(size=16)).build()[0].eval()
+    generator = ModelRecord(family("ddpm"), TINY, ModelShape(size=16)).build()[0].eval()
     generator.unet = MixtureDenoiser(
         generator.alphas_cumprod, generator.config.black_margin, **denoiser
     )

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture
+from brainsynth.models import family
 from brainsynth.models.checkpoint import ModelRecord
+from brainsynth.models.generator import Condition
 from brainsynth.models.shape import ModelShape
 
 TINY = {"base_channels": 8, "channel_mult": (1, 2), "attention_resolutions": (8,),
@@ -20,7 +21,7 @@ def tiny_generator(channels: int = 1, classes: int = 0, seed: int = 0, **options
     trained model's would be."""
     torch.manual_seed(seed)
     shape = ModelShape(size=16, channels=channels, num_classes=classes)
-    generator = ModelRecord("ddpm", {**TINY, **options}, shape).build()[0].eval()
+    generator = ModelRecord(family("ddpm"), {**TINY, **options}, shape).build()[0].eval()
     with torch.no_grad():
         for parameter in generator.parameters():
             if parameter.dim() > 1 and not parameter.any():
@@ -46,13 +47,13 @@ def noise(n: int = 4, channels: int = 1, seed: int = 1) -> torch.Tensor:
 )
 def test_bad_settings_are_one_line_errors(options, message) -> None:
     with pytest.raises(BrainsynthError, match=message):
-        architecture("ddpm").Config(**{**TINY, **options})
+        family("ddpm").Config(**{**TINY, **options})
 
 
 def test_attention_must_be_at_a_level_and_sizes_are_checked() -> None:
     with pytest.raises(BrainsynthError, match="not sides of this UNet"):
         tiny_generator(attention_resolutions=(4,))
-    ddpm = architecture("ddpm")
+    ddpm = family("ddpm")
     with pytest.raises(BrainsynthError, match="power of two in 16..256"):
         ddpm.build(ddpm.Config(**TINY), ModelShape(size=24))
 
@@ -95,14 +96,14 @@ def test_labels_and_guidance_change_the_images() -> None:
     generator = tiny_generator(classes=2)
     x = noise()
     with torch.no_grad():
-        zeros = generator.generate(x, torch.zeros(4, dtype=torch.long))
-        ones = generator.generate(x, torch.ones(4, dtype=torch.long))
-        guided = generator.generate(x, torch.zeros(4, dtype=torch.long), guidance=3.0)
+        zeros = generator.generate(x, Condition(torch.zeros(4, dtype=torch.long)))
+        ones = generator.generate(x, Condition(torch.ones(4, dtype=torch.long)))
+        guided = generator.generate(x, Condition(torch.zeros(4, dtype=torch.long)), guidance=3.0)
     assert not torch.equal(zeros, ones) and not torch.equal(zeros, guided)
     with pytest.raises(BrainsynthError, match="conditional"):
         generator.generate(x)
     with pytest.raises(BrainsynthError, match="class ids in 0..1"):
-        generator.generate(x, torch.full((4,), 2))
+        generator.generate(x, Condition(torch.full((4,), 2)))
     with pytest.raises(BrainsynthError, match="unconditional"):
         tiny_generator().generate(x, guidance=2.0)
 
@@ -110,7 +111,8 @@ def test_labels_and_guidance_change_the_images() -> None:
 def test_loss_drops_labels_and_targets_v() -> None:
     """The loss sees the null class for dropped labels, and its target is v."""
     generator = tiny_generator(classes=2, label_dropout=0.5)
-    draws = generator.draws(64, torch.Generator().manual_seed(0))
+    loss_of = family("ddpm").make_loss(generator.config, generator.shape)
+    draws = loss_of.draws(64, torch.Generator().manual_seed(0))
     assert 0 < draws["keep"].sum() < 64 and draws["noise"].shape == (64, 1, 16, 16)
     seen = {}
 
@@ -121,7 +123,7 @@ def test_loss_drops_labels_and_targets_v() -> None:
 
     x0 = torch.rand(64, 1, 16, 16) * 2 - 1
     labels = torch.randint(0, 2, (64,))
-    loss, logs = generator.loss(denoise, x0, labels, draws)
+    loss, logs = loss_of(denoise, x0, Condition(labels), draws)
     assert float(loss) < 1e-10 and set(logs) == {"loss"}
     assert torch.equal(seen["labels"], torch.where(draws["keep"], labels, 2))
     # Exactly black pixels (-1) are learned at -1 - black_margin (denoise's v uses x0).
@@ -129,7 +131,31 @@ def test_loss_drops_labels_and_targets_v() -> None:
     black[:, :, :4] = -1.0
     x0 = black.clone()
     x0[:, :, :4] -= generator.config.black_margin
-    exact, _ = generator.loss(denoise, black, labels, draws)
+    exact, _ = loss_of(denoise, black, Condition(labels), draws)
     x0 = black
-    unshifted, _ = generator.loss(denoise, black, labels, draws)
+    unshifted, _ = loss_of(denoise, black, Condition(labels), draws)
     assert float(exact) < 1e-10 and float(unshifted) > 1e-4
+
+
+@pytest.mark.parametrize("prediction", ["v", "epsilon"])
+def test_min_snr_weights_each_image_by_min_snr_gamma(prediction: str) -> None:
+    """Hang et al. 2023: each image's squared error times min(SNR, 5) / (SNR + 1) for a v
+    target (min(SNR, 5) / SNR for eps), so its x0 error counts min(SNR, 5) times."""
+    generator = tiny_generator(prediction=prediction, weighting="min-snr")
+    loss_of = family("ddpm").make_loss(generator.config, generator.shape)
+    draws = loss_of.draws(8, torch.Generator().manual_seed(0))
+    draws["t"] = torch.tensor([0, 5, 50, 200, 500, 800, 990, 999])
+    error = torch.arange(1.0, 9.0).view(-1, 1, 1, 1)  # image i's prediction is off by i
+
+    def network(x_t, t, labels):
+        a = loss_of.alphas_cumprod[t].view(-1, 1, 1, 1)
+        v = a.sqrt() * draws["noise"] - (1 - a).sqrt() * x0
+        return (draws["noise"] if prediction == "epsilon" else v) + error
+
+    x0 = torch.rand(8, 1, 16, 16) * 2 - 1
+    loss, _ = loss_of(network, x0, Condition(), draws)
+    a = loss_of.alphas_cumprod[draws["t"]].double()
+    snr = a / (1 - a)
+    weight = snr.clamp(max=5.0) / (snr if prediction == "epsilon" else snr + 1)
+    expected = (weight * torch.arange(1.0, 9.0).double() ** 2).mean()
+    assert torch.isclose(loss.double(), expected, rtol=1e-4), (float(loss), float(expected))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
 import itertools
 import time
 
@@ -9,7 +11,7 @@ import pytest
 
 from brainsynth.config import check_nesting
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture
+from brainsynth.models import FAMILIES, family
 from brainsynth.models.checkpoint import ModelRecord
 from brainsynth.models.shape import MAX_PARAMETERS, ModelShape
 
@@ -46,10 +48,17 @@ def allocated(nets) -> int:
             },
             ModelShape(32, 1, 100, 4),
         ),
+        # image + mask pairs (generated mask channels) and mask conditioning (input channels)
+        ("dcgan", {"width": 4}, ModelShape(16, 1, 7, 0, mask_channels=3)),
+        ("stylegan2", TINY_SG2, ModelShape(16, 4, 100, 0, mask_channels=1)),
+        ("ddpm", TINY_DDPM, ModelShape(16, 1, 100, 2, mask_channels=3)),
+        ("ddpm", TINY_DDPM, ModelShape(16, 4, 100, 0, condition_channels=3)),
+        ("spade", {}, ModelShape(64, 1, 100, condition_channels=3)),
+        ("spade", {"width": 4, "spade_hidden": 4}, ModelShape(16, 4, 100, condition_channels=1)),
     ],
 )
 def test_parameter_estimates_bound_what_is_built(arch, options, shape) -> None:
-    module = architecture(arch)
+    module = family(arch)
     config = module.Config(**options)
     built = allocated(module.build(config, shape))
     estimate = module.parameter_estimate(config, shape)
@@ -62,7 +71,8 @@ def build_forbidden(monkeypatch: pytest.MonkeyPatch, arch: str) -> None:
     def built(*args, **kwargs):
         raise AssertionError(f"{arch} was built")
 
-    monkeypatch.setattr(architecture(arch), "build", built)
+    module = importlib.import_module(FAMILIES[arch])
+    monkeypatch.setattr(module, "FAMILY", dataclasses.replace(module.FAMILY, build=built))
 
 
 @pytest.mark.parametrize(
@@ -75,6 +85,8 @@ def build_forbidden(monkeypatch: pytest.MonkeyPatch, arch: str) -> None:
         ("stylegan2", {"channel_base": 10**9}, {"size": 64}, "channel_base must be an integer"),
         ("dcgan", {}, {"size": 64, "num_classes": 10**6}, "num_classes must be an integer"),
         ("dcgan", {}, {"size": 64, "channels": 10**5}, "channels must be an integer"),
+        ("dcgan", {}, {"size": 64, "mask_channels": 99}, "mask_channels must be an integer in"),
+        ("dcgan", {}, {"size": 64, "condition_channels": -1}, "condition_channels must be an"),
         # every setting within its own bounds, together gigabytes: the estimate refuses them
         ("dcgan", {"width": 1024}, {"size": 1024}, f"more than the {MAX_PARAMETERS:,}"),
         (
@@ -97,7 +109,7 @@ def test_huge_settings_are_refused_before_anything_is_built(
     build_forbidden(monkeypatch, arch)
     started = time.process_time()
     with pytest.raises(BrainsynthError, match=message):
-        ModelRecord(arch, options, ModelShape(**shape)).build()
+        ModelRecord(family(arch), options, ModelShape(**shape)).build()
     assert time.process_time() - started < 5  # no gigabytes were touched (generous margin)
 
 
@@ -121,28 +133,28 @@ def test_settings_must_be_of_their_declared_type(
 ) -> None:
     build_forbidden(monkeypatch, arch)
     with pytest.raises(BrainsynthError, match=message):
-        ModelRecord(arch, options, ModelShape(**shape)).build()
+        ModelRecord(family(arch), options, ModelShape(**shape)).build()
 
 
 def test_ddpm_middle_block_attention_is_checked_before_monai() -> None:
     # MONAI's middle block always has attention: its width must split into heads, whatever
     # attention_resolutions says (MONAI itself raised a bare ValueError)
     record = ModelRecord(
-        "ddpm", {"channel_mult": [1, 1], "attention_resolutions": []}, ModelShape(16)
+        family("ddpm"), {"channel_mult": [1, 1], "attention_resolutions": []}, ModelShape(16)
     )
     with pytest.raises(BrainsynthError, match="head_channels 16 must divide the last width 8"):
         record.build()
     fixed = {"channel_mult": [1, 1], "attention_resolutions": [], "head_channels": 8}
-    assert ModelRecord("ddpm", fixed, ModelShape(16)).build()[0].noise_shape == (1, 16, 16)
+    assert ModelRecord(family("ddpm"), fixed, ModelShape(16)).build()[0].noise_shape == (1, 16, 16)
 
 
 def test_a_library_refusal_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuses(*args, **kwargs):
         raise ValueError("num_channels must be divisible by num_head_channels\nmore")
 
-    monkeypatch.setattr(architecture("ddpm"), "DiffusionGenerator", refuses)
+    monkeypatch.setattr(importlib.import_module(FAMILIES["ddpm"]), "DiffusionGenerator", refuses)
     with pytest.raises(BrainsynthError, match=r"cannot be built .*\(num_channels must be .*\)$"):
-        ModelRecord("ddpm", TINY_DDPM, ModelShape(16)).build()
+        ModelRecord(family("ddpm"), TINY_DDPM, ModelShape(16)).build()
 
 
 def test_deep_nesting_is_one_line() -> None:
@@ -152,5 +164,5 @@ def test_deep_nesting_is_one_line() -> None:
     with pytest.raises(BrainsynthError, match="nested more than 32 levels deep"):
         check_nesting({"a": deep}, "config.json")
     with pytest.raises(BrainsynthError, match="nested more than 32 levels deep"):
-        ModelRecord("dcgan", {"width": deep}, ModelShape(16)).build()
+        ModelRecord(family("dcgan"), {"width": deep}, ModelShape(16)).build()
     check_nesting({"a": [[1, {"b": [2]}]]}, "config.json")  # shallow: fine

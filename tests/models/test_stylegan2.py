@@ -165,7 +165,7 @@ def test_labels_change_outputs_and_are_required() -> None:
         generator(z)
     with pytest.raises(BrainsynthError, match="class ids in 0..2"):
         generator(z, torch.tensor([0, 1, 2, 3]))
-    assert sg.SUPPORTS_LABELS
+    assert "class" in sg.FAMILY.conditioning
 
 
 def test_minibatch_stddev_feature() -> None:

@@ -35,6 +35,7 @@ def test_train_resume_and_sample(blob_prepared, tmp_path: Path, capsys) -> None:
     assert samples.shape == (5, 1, 16, 16) and samples.dtype == np.float32
     info = json.loads((out / "sampling.json").read_text())
     assert info["iteration"] == 6 and info["seed"] == 3 and info["background_floor"] == 0.0
+    assert info["objective"] == "dcgan" and "gan" not in info  # the key 0.1-0.3 wrote
     assert (
         info["checkpoint"].endswith("last.pt") and "clip((G(z) + 1) / 2" in info["output_mapping"]
     )
@@ -56,6 +57,16 @@ def test_bad_train_arguments(blob_prepared, tmp_path, capsys, argv, message) -> 
     args = [x for kv in base.items() for x in kv]
     assert main(["train", *args, "--iters", "1", *FAST]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_objective_and_its_old_name_gan_are_one_flag() -> None:
+    from brainsynth.cli import build_parser
+    from brainsynth.commands.train import config_dict
+
+    parser = build_parser()
+    for flag in ("--objective", "--gan"):
+        args = parser.parse_args(["train", flag, "hinge", "--data", "d", "--sequence", "t1"])
+        assert config_dict(args)["objective"] == {"name": "hinge"}, flag
 
 
 def test_missing_arguments_and_runs(tmp_path: Path, capsys) -> None:

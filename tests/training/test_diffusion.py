@@ -12,6 +12,7 @@ import torch
 from brainsynth.cli import main
 from brainsynth.errors import BrainsynthError
 from brainsynth.models.checkpoint import load_checkpoint
+from brainsynth.models.generator import Condition
 from brainsynth.sampling import generate, load_generator
 from brainsynth.sampling.images import draw_noise, run_generator
 from state_tensors import all_tensors
@@ -66,11 +67,14 @@ def test_diffusion_trains_resumes_exactly_and_samples(blob_prepared, tmp_path):
     generator, _ = load_generator(whole, device="cpu")
     noise = draw_noise(generator, 6, 2)
     t2 = torch.full((6,), 2)
-    expected = run_generator(generator, noise, t2, 6, steps=4, guidance=2.0)
+    expected = run_generator(generator, noise, Condition(t2), 6, steps=4, guidance=2.0)
     assert np.array_equal(np.load(guided / "samples.npy"), expected)
-    plain = run_generator(generator, noise, t2, 6, steps=4, guidance=1.0)
-    t1 = run_generator(generator, noise, torch.full((6,), 1), 6, steps=4, guidance=2.0)
+    plain = run_generator(generator, noise, Condition(t2), 6, steps=4, guidance=1.0)
+    t1 = run_generator(generator, noise, Condition(torch.full((6,), 1)), 6, steps=4, guidance=2.0)
     assert not np.array_equal(plain, expected) and not np.array_equal(t1, expected)
+    # a setting its sampler does not have is refused in one line, before any image
+    bad = ["--out", str(tmp_path / "bad"), "--sampler-option", "solver=heun"]
+    assert main([*sample, *bad]) == 2 and not (tmp_path / "bad" / "samples.npy").exists()
 
     # `evaluate --fake RUN` samples a run folder through the pipeline, at the model's steps.
     from brainsynth.pipeline import load_fake_images
@@ -110,6 +114,8 @@ def test_sampler_settings_are_refused_for_gans(blob_prepared, tmp_path, tiny):
         generate(run, n=2, steps=10)
     assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "s"),
                  "--guidance", "2"]) == 2  # fmt: skip
+    with pytest.raises(BrainsynthError, match="--solver: this generator samples in one"):
+        generate(run, n=2, options={"solver": "heun"})
 
 
 @pytest.mark.parametrize(
@@ -126,4 +132,4 @@ def test_gan_settings_are_refused_for_diffusion(blob_prepared, tmp_path, extra, 
 def test_a_gan_refuses_the_denoising_objective(blob_prepared, tmp_path, capsys):
     assert main(["train", "--data", str(blob_prepared), "--sequence", "t1", "--out",
                  str(tmp_path / "run"), "--gan", "denoising"]) == 2  # fmt: skip
-    assert "objective of denoising models" in capsys.readouterr().err
+    assert "--objective denoising is the objective of --arch ddpm" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import torch
 
 from brainsynth.cli import build_parser
 from brainsynth.config import config_from_dict
-from brainsynth.models import arch_names
+from brainsynth.models import family, family_names
 from brainsynth.models.checkpoint import ModelRecord
 from brainsynth.models.shape import ModelShape
 from brainsynth.training.config import TrainConfig
@@ -21,7 +21,7 @@ def test_every_preset_validates(name: str, tmp_path: Path) -> None:
     data = merge(preset(name), {"data": {"prepared": str(tmp_path), "sequence": "concat"},
                                 "run": {"out": str(tmp_path / "run")}})  # fmt: skip
     config = config_from_dict(TrainConfig, data)
-    assert config.model.arch in arch_names()
+    assert config.model.arch in family_names()
 
 
 def test_recommended_is_the_cpu_preset() -> None:
@@ -37,7 +37,7 @@ def test_gpu_preset_is_full_width_stylegan2_at_128() -> None:
     options = settings["model"]["options"]
     torch.manual_seed(0)
     generator, discriminator = ModelRecord(
-        "stylegan2", options, ModelShape(128, 1, settings["model"]["latent"])
+        family("stylegan2"), options, ModelShape(128, 1, settings["model"]["latent"])
     ).build()
     # The synthesis convolutions (3x3, out x in) at channels min(16384 // r, 512): one at 4 px
     # (after the constant), two per resolution from 8 to 128 px.
@@ -65,3 +65,16 @@ def test_train_help_lists_every_preset_with_its_summary() -> None:
         assert f"\n  {name} " in text, name
     assert "recommended-cpu  for CPUs:" in text and "recommended-gpu  for GPUs:" in text
     assert "the same as recommended-cpu" in text
+
+
+def test_diffusion_0_3_keeps_the_0_3_0_preset() -> None:
+    """0.3.0's diffusion preset, field for field (its network: MONAI's time embedding)."""
+    settings = preset("diffusion-0.3")
+    assert settings["model"] == {"arch": "ddpm", "options": {
+        "base_channels": 8, "channel_mult": [1, 2, 4, 8], "attention_resolutions": [8],
+        "res_blocks": 1, "norm_groups": 4, "prediction": "v", "sample_steps": 25}}  # fmt: skip
+    assert settings["optimizer"] == {"lr": 5e-4, "betas": [0.9, 0.999]}
+    assert settings["run"] == {"batch": 32, "precision": "auto"}  # 0.3.0's bf16 where native
+    assert settings["ema"] == {"half_life_kimg": 10.0, "rampup": 0.05}
+    for name in ("diffusion", "flow"):  # the measured presets see the noise level widely
+        assert preset(name)["model"]["options"]["time_features"] == 64, name

@@ -117,9 +117,9 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(
 def test_weights_that_became_non_finite_are_never_saved(
     blob_prepared, tiny, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from brainsynth.training.step import GanTrainer
+    from brainsynth.training.adversarial import AdversarialTrainer
 
-    original = GanTrainer.step
+    original = AdversarialTrainer.step
 
     def step(self, sampler, iteration):
         logs = original(self, sampler, iteration)  # finite losses...
@@ -129,7 +129,7 @@ def test_weights_that_became_non_finite_are_never_saved(
                 weight[(0,) * weight.ndim] = float("inf")
         return logs
 
-    monkeypatch.setattr(GanTrainer, "step", step)
+    monkeypatch.setattr(AdversarialTrainer, "step", step)
     expected = r"generator's weights became NaN or infinite by iteration 6 \(its losses were"
     with pytest.raises(BrainsynthError, match=expected + r" finite\).*last good checkpoint"):
         train(tiny(blob_prepared, tmp_path / "run", iters=10))

@@ -10,6 +10,7 @@ import yaml
 from brainsynth.cli import main
 from brainsynth.config import config_to_dict, load_config, save_config
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.upgrade import nest_flat_config
 from brainsynth.training import (
     AugmentConfig,
     DataConfig,
@@ -19,8 +20,7 @@ from brainsynth.training import (
     RunConfig,
     TrainConfig,
 )
-from brainsynth.training.config import flat_to_nested
-from brainsynth.training.launch import load_run_config
+from brainsynth.training.launch import complete, load_run_config
 
 
 def test_yaml_round_trip_with_absolute_paths(tmp_path: Path, monkeypatch) -> None:
@@ -38,17 +38,21 @@ def test_yaml_round_trip_with_absolute_paths(tmp_path: Path, monkeypatch) -> Non
     assert config.augment.policy == ("translation", "cutout")
     path = save_config(config, tmp_path / "config.yaml")
     assert load_config(TrainConfig, path) == config
-    resolved = config.resolved()
+    resolved = complete(config)
     assert resolved.optimizer.kind == "adam" and resolved.optimizer.lr == 2e-4
     assert resolved.objective.n_critic == 1 and resolved.objective.r1_gamma == 1.0
-    assert resolved.model.options == {"width": 8, "disc_norm": "batch"}
+    assert resolved.model.options == {"width": 8, "disc_norm": "batch", "label_embedding": 16}
+    # an objective the family does not have is refused when the run is completed
+    lsgan = TrainConfig(config.data, config.run, objective=ObjectiveConfig(name="lsgan"))
+    with pytest.raises(BrainsynthError, match="unknown --objective 'lsgan': --arch dcgan trains"):
+        complete(lsgan)
 
 
 @pytest.mark.parametrize(
     ("section", "value", "message"),
     [
         (AugmentConfig, {"policy": ("color",)}, "unknown --augment policy 'color'"),
-        (ObjectiveConfig, {"name": "lsgan"}, "unknown --gan 'lsgan'"),
+        (ObjectiveConfig, {"name": "LS GAN"}, "unknown --objective 'LS GAN'"),
         (ModelConfig, {"arch": "biggan"}, "unknown architecture 'biggan'"),
         (EmaConfig, {"half_life_kimg": -1}, "--ema-half-life must be at least 0"),
     ],
@@ -109,4 +113,4 @@ def test_a_0_1_0_flat_config_reads_as_nested(tmp_path: Path) -> None:
     assert config.model.options == {"width": 4, "disc_norm": "layer"} and config.model.latent == 7
     assert config.optimizer.betas == (0.0, 0.9) and config.run.iters == 5
     assert "background_floor" not in str(config_to_dict(config))
-    assert flat_to_nested(flat)["data"] == {"prepared": "/d", "sequence": "t1"}
+    assert nest_flat_config(flat)["data"] == {"prepared": "/d", "sequence": "t1"}

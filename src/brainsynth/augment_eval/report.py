@@ -134,6 +134,7 @@ def markdown(summary: dict[str, Any]) -> str:
     """``augment.md``: one table per fraction, then how to read it."""
     config = summary["config"]
     split = summary["split"]
+    generator = f"--arch {config['arch']}" if config["arch"] else "--gen-config's, else the default"
     lines = [
         "# Does synthetic data help? (brainsynth augment-eval)",
         "",
@@ -144,7 +145,7 @@ def markdown(summary: dict[str, Any]) -> str:
         f"{config['repeats']} repeat(s)."
         + (
             f" Synthetic: {config['synthetic_ratio']:g} per real slice from a tumour-conditional "
-            f"{config['arch'] or 'dcgan'} trained per fraction and repeat on that fraction's "
+            f"generator ({generator}) trained per fraction and repeat on that fraction's "
             f"patients only ({config['gen_iters'] or 'the --gen-config number of'} iterations)."
             if any("synthetic" in arm for arm in config["arms"])
             else ""

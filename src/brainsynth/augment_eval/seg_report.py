@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from brainsynth.augment_eval.config import AugmentEvalConfig
-from brainsynth.augment_eval.seg_plot import dice_plot
+from brainsynth.augment_eval.plot import dice_plot
 from brainsynth.augment_eval.segmentation import SegmentationResult
 from brainsynth.config import config_to_dict
 from brainsynth.metrics.seg_scores import (

@@ -147,13 +147,13 @@ def check_sources(
     for arm in config.arms:
         if arm in PAIR_ARMS and pair_source is None:
             raise BrainsynthError(
-                f"--arms {arm} needs a pair generator: none is connected to augment-eval yet "
-                "(image + mask models come with train --with-mask); run real,real+classic"
+                f"--arms {arm} needs a pair generator (image + mask pairs, train --with-mask): "
+                "none was given"
             )
         if arm == FROM_MASKS_ARM and mask_source is None:
             raise BrainsynthError(
-                f"--arms {arm} needs a mask-conditioned generator: none is connected to "
-                "augment-eval yet (train --condition mask); run real,real+classic"
+                f"--arms {arm} needs a mask-conditioned generator (train --condition mask): "
+                "none was given"
             )
     if config.runs and pair_source is None and mask_source is None:
         raise BrainsynthError("--runs with --task segmentation needs a pair generator source")
@@ -260,10 +260,10 @@ class Synthesiser:
             generator = self.mask_source(request)
             check_patients(generator, request, "the mask-conditioned generator")
             rng = np.random.default_rng(request.seed)
-            pick = rng.choice(real.n_real, size=n, replace=n > real.n_real)
-            masks = real.masks[np.sort(pick)]
+            pick = np.sort(rng.choice(real.n_real, size=n, replace=n > real.n_real))
+            masks = real.masks[pick]
             if self.mask_edit is not None:
-                masks = self.mask_edit(masks.copy(), rng)
+                masks = self.mask_edit(masks.copy(), rng, real.images[pick].max(axis=1) > 0)
             masks = checked_masks(masks, n, shape[1:], "the mask edit")
             images = generator.sample_from_masks(masks, request.seed)
             what = "the mask-conditioned generator"

@@ -24,6 +24,7 @@ import yaml
 
 from brainsynth.data.dataset import load_prepared
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.upgrade import is_flat, nest_flat_config
 
 
 @dataclass(frozen=True)
@@ -88,9 +89,11 @@ class MaskConditionedSource(Protocol):
     def __call__(self, request: GeneratorRequest) -> MaskConditionedGenerator: ...
 
 
-MaskEdit = Callable[[np.ndarray, np.random.Generator], np.ndarray]
+MaskEdit = Callable[[np.ndarray, np.random.Generator, np.ndarray], np.ndarray]
 """An edit of label maps (N, H, W) -> (N, H, W), e.g. from :mod:`brainsynth.data.mask_edit`:
-scale, move, rotate or flip a tumour, insert or remove one, grow or shrink a sub-region."""
+scale, move, rotate or flip a tumour, insert or remove one, grow or shrink a sub-region;
+called with the random generator to draw from and each slice's brain, (N, H, W) bool (its
+real image above 0), which a tumour must stay inside."""
 
 
 class TrainedOnPatients(Protocol):
@@ -112,18 +115,22 @@ def run_training_patients(run: str | Path) -> frozenset[str]:
     """The patients a run folder was trained on, from its ``config.yaml``.
 
     ``data.patients`` when the run was restricted to some patients, else every patient of the
-    prepared folder it recorded (``data.prepared``, or ``data`` in brainsynth 0.1.0 runs).
+    prepared folder it recorded (``data.prepared``; a brainsynth 0.1.0 run's flat config is
+    read as :mod:`brainsynth.models.upgrade` says).
     """
     run = Path(run)
     path = run / "config.yaml"
     if not path.is_file():
         raise BrainsynthError(f"{run}: not a run folder (config.yaml is missing)")
     config = yaml.safe_load(path.read_text()) or {}
-    data = config.get("data")
-    patients = data.get("patients") if isinstance(data, dict) else None
+    if isinstance(config, dict) and is_flat(config):
+        config = nest_flat_config(config, run)
+    data = config.get("data") if isinstance(config, dict) else None
+    data = data if isinstance(data, dict) else {}
+    patients = data.get("patients")
     if patients:
         return frozenset(str(p) for p in patients)
-    prepared = data.get("prepared") if isinstance(data, dict) else data
+    prepared = data.get("prepared")
     if not prepared or not Path(prepared).is_dir():
         raise BrainsynthError(
             f"{run}: cannot tell which patients it was trained on (its prepared folder "

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from brainsynth.models import DEFAULT_FAMILY, DEFAULT_MASK_FAMILY, family_names
+
 if TYPE_CHECKING:
     from brainsynth.augment_eval.config import AugmentEvalConfig
 
@@ -44,9 +46,14 @@ cross-entropy loss, --classifier-epochs passes over the real slices, the epoch w
 validation Dice kept) learns the tumour label maps of masks.npy (prepare writes them); input
 --sequence, default joint (all four). Arms: real, real+classic (geometry moves image and
 mask alike, nearest neighbour for the mask; intensity on the image only), real+synthetic
-(image + mask pairs from a generator), real+synthetic-from-masks (images generated for the
-training set's own masks, edited), synthetic (synthetic pairs only, tested on real); the
-default is every arm whose generator is available (now: real,real+classic). Training sizes:
+(image + mask pairs from a generator trained with --with-mask), real+synthetic-from-masks
+(images a generator trained with --condition mask draws for the training set's own masks,
+each tumour randomly scaled 0.8-1.25x, rotated +-30 deg, moved up to 1/16 of the side and
+mirrored half the time, inside its brain), synthetic (synthetic pairs only, tested on real);
+default: every arm. Both generators are trained per training set and repeat on exactly its
+patients (OUT/generators/<set>-pairs, <set>-from-masks; --gen-iters, --gen-config; --arch
+names their family, default the paper's DCGAN for pairs and the SPADE-DCGAN for images from
+masks; a family that cannot serve an asked arm is refused first). Training sizes:
 --fractions of the training patients and/or --train-patients COUNTS (e.g. 2,4: the
 low-data regime; keyed "2p", "4p" beside fractions "0.5", "1"). Scores per test patient:
 Dice of its stacked slices and mean 2D HD95 in pixels, per region (whole tumour {1,2,3},
@@ -114,7 +121,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--classifier-width", type=int, default=8, help="CNN (or U-Net) base width (8)"
     )
     parser.add_argument(
-        "--arch", help="generator architecture (default: --gen-config's, else dcgan)"
+        "--arch",
+        choices=family_names(),
+        help=f"generator family (default: --gen-config's, else {DEFAULT_FAMILY}; --task "
+        f"segmentation's images from masks: {DEFAULT_MASK_FAMILY})",
     )
     parser.add_argument(
         "--gen-iters",
@@ -151,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
 
     from brainsynth.augment_eval.config import (
         ARMS,
+        SEGMENTATION_ARMS,
         AugmentEvalConfig,
         ClassifierConfig,
         parse_fractions,
@@ -173,7 +184,7 @@ def run(args: argparse.Namespace) -> int:
     if args.arms is not None:
         arms = tuple(a.strip() for a in args.arms.split(",") if a.strip())
     else:
-        arms = SEGMENTATION_DEFAULT_ARMS if segmentation else ARMS
+        arms = SEGMENTATION_ARMS if segmentation else ARMS  # every arm of the task
     config = AugmentEvalConfig(
         data=str(Path(args.data).resolve()),
         out=str(Path(args.out).resolve()),
@@ -230,11 +241,6 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-SEGMENTATION_DEFAULT_ARMS = ("real", "real+classic")
-"""The segmentation arms that need no generator: the default until pair and mask-conditioned
-generator sources are connected (then every arm of SEGMENTATION_ARMS)."""
-
-
 def run_segmentation_task(
     config: AugmentEvalConfig, out: Path, plan_only: bool, progress: bool
 ) -> int:
@@ -252,9 +258,10 @@ def run_segmentation_task(
         plan_sizes,
         run_segmentation,
     )
+    from brainsynth.augment_sources import random_tumour_edits, segmentation_sources
     from brainsynth.config import save_config
 
-    pair_source = mask_source = None  # no generator of labelled data is connected yet
+    pair_source, mask_source = segmentation_sources(config)  # families checked here
     check_sources(config, pair_source, mask_source)
     start = time.perf_counter()
     cohort = load_segmentation_cohort(config.data, config.sequence)
@@ -269,8 +276,9 @@ def run_segmentation_task(
     out.mkdir(parents=True, exist_ok=True)
     save_config(config, out / "config.yaml")
     result = run_segmentation(
-        config, out, pair_source, mask_source, progress=progress, cohort=cohort
-    )
+        config, out, pair_source, mask_source, mask_edit=random_tumour_edits, progress=progress,
+        cohort=cohort,
+    )  # fmt: skip
     result.save(out)
     summary = summarise_segmentation(result, config)
     summary["wall_seconds"] = round(time.perf_counter() - start, 1)

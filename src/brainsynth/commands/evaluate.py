@@ -41,6 +41,13 @@ The montages of each class or channel go into a folder named after it beside the
 (t2/, with-tumor/), which must be new, empty or evaluate's own, like the JSON; a class name
 that is not a class of the samples' condition is refused before any metric runs.
 
+Image + tumour-mask pairs (issue 25): when the synthetic images carry masks (a samples
+folder with masks.npy, a pair run or export of train --with-mask, or a train --condition
+mask generator, which then draws --n-fake images for random real masks of --real), the
+pair families run too (mask_plausibility, image_mask_consistency: keys of the same names in
+metrics.json), against the segmented slices of --real; --segmenter-epochs sets the reference
+segmenter's training, --metrics without them skips them.
+
 What is learnt about the real images (their features, the domain encoder) is kept in
 REAL/evaluate-cache/ for the next evaluation against the same prepared set; a read-only
 prepared folder just means no cache.
@@ -165,6 +172,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "faster for large sets, figures agree with cpu within the metrics' intervals "
         "(default: cpu)",
     )
+    parser.add_argument(
+        "--segmenter-epochs",
+        type=int,
+        default=None,
+        help="pairs: epochs of image-mask consistency's reference segmenter (default: the "
+        "segmenter's own, 10)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
@@ -265,7 +279,7 @@ def run(args: argparse.Namespace) -> int:
     from brainsynth.paper import SEQUENCES
     from brainsynth.sampling.files import read_sample_labels
 
-    for name in ("threads", "max_fake", "max_real", "n_fake"):
+    for name in ("threads", "max_fake", "max_real", "n_fake", "segmenter_epochs"):
         value = getattr(args, name)
         if value is not None and value < 1:
             raise BrainsynthError(f"--{name.replace('_', '-')} must be at least 1, got {value}")
@@ -301,7 +315,9 @@ def run(args: argparse.Namespace) -> int:
     group_claims = claim_groups(claim, channels, montages, out)
     prepared = load_prepared(args.real)
     check_feature_sources(config, prepared.size)  # encoder file, Inception: before any work
-    fake, record, fake_groups = read_fake(args, prepared.size)
+    real_with_masks = real_pairs(prepared, args.sequence)
+    fake, record, fake_groups, fake_masks = read_fake(args, prepared.size, real_with_masks)
+    pairs = pair_data(args, real_with_masks, fake, fake_masks, record)
     progress = not args.quiet
     extra: dict = {"real": str(args.real), "fake": str(args.fake)}
     labels = None if fake_groups is not None else read_sample_labels(args.fake, record, len(fake))
@@ -320,7 +336,8 @@ def run(args: argparse.Namespace) -> int:
         extra["per_channel"] = evaluate_channels(
             prepared, fake, config, out.parent, progress, fake_groups=fake_groups
         )
-        config = dataclasses.replace(config, metrics=["c2st"])  # the stacks: C2ST only
+        stacks = ["c2st", *(m for m in config.metrics if m in PAIR_FAMILIES)]
+        config = dataclasses.replace(config, metrics=stacks)  # the stacks: C2ST (and pairs)
     elif per_label:
         extra["per_label"] = evaluate_per_label(
             prepared, args.sequence, fake, labels, str(condition), threshold, config,
@@ -329,7 +346,7 @@ def run(args: argparse.Namespace) -> int:
     real = prepared.image_set(args.sequence, as_float=False)
     write_metrics(
         real, fake, config, out, fake_groups, record, extra, progress,
-        real_image_labels(prepared, real),
+        real_image_labels(prepared, real), pairs,
     )  # fmt: skip
     for part in ("per_channel", "per_label"):
         for name, sub in extra.get(part, {}).items():
@@ -345,13 +362,46 @@ def is_prepared(source: str) -> bool:
     return (Path(source) / "dataset.json").is_file()
 
 
-def read_fake(args: argparse.Namespace, size: int):
-    """(images, sampling record, patient groups): a second prepared folder gives its images
-    of ``--sequence`` with their patients (both sides are then split by patient); any other
-    source is generated or read by the pipeline, each image its own group."""
+PAIR_FAMILIES = ("mask_plausibility", "image_mask_consistency")
+"""The metric families on image + mask pairs (they also run on joint four-channel stacks)."""
+
+
+def real_pairs(prepared, sequence: str):
+    from brainsynth.metrics.pair_realism import real_pairs as segmented
+
+    return segmented(prepared, sequence)
+
+
+def pair_data(args: argparse.Namespace, real, fake, fake_masks, record):
+    """The pairs of the pair families (None without synthetic masks or real ones)."""
+    import dataclasses
+
+    from brainsynth.metrics.pair_realism import PairData
+    from brainsynth.metrics.seg_config import SegmenterConfig
+
+    if fake_masks is None or real is None:
+        if fake_masks is not None:
+            print(f"brainsynth: {args.real} has no segmented masks (masks.npy): the pair "
+                  "metrics are not run; re-run brainsynth prepare to compare masks")  # fmt: skip
+        return None
+    segmenter = SegmenterConfig()
+    if args.segmenter_epochs is not None:
+        segmenter = dataclasses.replace(segmenter, epochs=args.segmenter_epochs)
+    return PairData(
+        real.images, real.masks, np.asarray(real.patients), fake, fake_masks,
+        masks_given=(record or {}).get("masks") == "given", segmenter=segmenter,
+    )  # fmt: skip
+
+
+def read_fake(args: argparse.Namespace, size: int, real_with_masks=None):
+    """(images, sampling record, patient groups, masks): a second prepared folder gives its
+    images of ``--sequence`` with their patients (both sides are then split by patient); any
+    other source is generated or read by the pipeline, each image its own group, with the
+    tumour masks it carries (None: images alone; a mask-conditioned generator draws for
+    masks of ``real_with_masks``)."""
     from brainsynth.data.dataset import load_prepared
     from brainsynth.errors import BrainsynthError
-    from brainsynth.pipeline import load_fake_images
+    from brainsynth.pipeline import load_fake_pairs
 
     if is_prepared(args.fake):
         other = load_prepared(args.fake)
@@ -361,21 +411,27 @@ def read_fake(args: argparse.Namespace, size: int):
                 f"{size}x{size}; prepare both at one size"
             )
         images = other.image_set(args.sequence)
-        return images.float_images(), {"prepared": str(args.fake)}, np.asarray(images.patients)
+        groups = np.asarray(images.patients)
+        return images.float_images(), {"prepared": str(args.fake)}, groups, None
     n_fake = args.n_fake or field_default(SamplingConfig, "n")
-    fake, record = load_fake_images(args.fake, n=n_fake, seed=args.seed)
-    return fake, record, None
+    real_masks = None if real_with_masks is None else real_with_masks.masks
+    fake, masks, record = load_fake_pairs(args.fake, n=n_fake, seed=args.seed,
+                                          real_masks=real_masks)  # fmt: skip
+    return fake, record, None, masks
 
 
-def write_metrics(real, fake, config, out, fake_groups, record, extra, progress, real_labels):
-    """Evaluate, write ``out`` (metrics, the sampling record, ``extra``) and print the summary."""
+def write_metrics(
+    real, fake, config, out, fake_groups, record, extra, progress, real_labels, pairs=None
+):
+    """Evaluate, write ``out`` (metrics, the sampling record, ``extra``) and print the summary;
+    ``pairs``: the image + mask pairs of the pair families (None: images alone)."""
     import json
 
     from brainsynth.config import write_text_atomic
     from brainsynth.metrics.evaluate import evaluate, format_summary
 
     metrics = evaluate(real, fake, config, out_dir=out.parent, progress=progress,
-                       fake_groups=fake_groups, real_labels=real_labels)  # fmt: skip
+                       fake_groups=fake_groups, real_labels=real_labels, pairs=pairs)  # fmt: skip
     if record is not None:
         metrics["fake_sampling"] = record
     metrics.update(extra)

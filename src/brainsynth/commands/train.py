@@ -1,4 +1,4 @@
-"""``brainsynth train``: train a GAN on one image set of a prepared folder, or resume one."""
+"""``brainsynth train``: train a generator on one image set of a prepared folder, or resume one."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 from brainsynth.config import DEVICES, field_default
 from brainsynth.data.dataset import TRAINING_SETS
 from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD
-from brainsynth.models import arch_names
+from brainsynth.models import family_names
+from brainsynth.models.mask_encoding import DEFAULT_ENCODING, ENCODINGS
 from brainsynth.training.config import (
     AUGMENTS,
     BATCH_NORM_MODES,
     BUDGET_CLOCKS,
     OBJECTIVE_DEFAULTS,
-    OBJECTIVES,
     PRECISIONS,
     AugmentConfig,
     EmaConfig,
@@ -26,8 +26,7 @@ from brainsynth.training.config import (
 from brainsynth.training.presets import preset_names, preset_summaries
 
 HELP = (
-    "train a GAN (dcgan | wgan | wgan-gp | hinge | ...) or a diffusion model (--arch ddpm) on a "
-    "prepared dataset, or resume"
+    "train a generator (a GAN, or a denoising model: see --arch) on a prepared dataset, or resume"
 )
 
 
@@ -39,8 +38,8 @@ def _defaults_table() -> str:
         extra += [f"clipping +-{d['clip']}"] if d["clip"] else []
         extra += [f"GP {d['gp_lambda']:g}"] if d["gp_lambda"] else []
         extra += [f"R1 {d['r1_gamma']:g}"] if d["r1_gamma"] else []
-        extra += [f"critic {d['disc_norm']} norm (dcgan)"] if d["disc_norm"] else ["--arch ddpm"]
-        rows.append(f"  {name:<14} {d['optimizer']} lr {d['lr']:g}{betas}; " + ", ".join(extra))
+        rows.append(f"  {name:<14} {d['optimizer']} lr {d['lr']:g}{betas}" +
+                    "".join(f"; {e}" for e in extra))  # fmt: skip
     return "\n".join(rows)
 
 
@@ -57,25 +56,26 @@ DESCRIPTION = f"""\
 Train the paper's DCGAN or WGAN (Han et al. 2018, §3.2.2), or a named departure, on one image
 set of a prepared folder. --iters counts generator updates.
 
-  brainsynth train --data PREPARED --gan dcgan --sequence concat --out runs/dcgan-concat
+  brainsynth train --preset paper-dcgan --data PREPARED --sequence concat --out runs/paper-dcgan
   brainsynth train --config run.yaml --out runs/other --lr 1e-4     (flags override the file)
-  brainsynth train --resume runs/dcgan-concat --iters 20000
+  brainsynth train --resume runs/paper-dcgan --iters 20000
   brainsynth train --preset recommended-cpu --data PREPARED --sequence concat --out runs/sg2
   brainsynth train --preset recommended-gpu --data PREPARED128 --sequence concat --out runs/g
-  brainsynth train --preset diffusion --data PREPARED --sequence concat --out runs/ddpm
+  brainsynth train --preset diffusion --data PREPARED --sequence concat --out runs/diffusion
 
---arch ddpm is a denoising diffusion model (MONAI's UNet, DDIM sampling; Ho et al. 2020,
-Song et al. 2021): it trains with its own loss (objective "denoising"), has no
-discriminator (no --augment), and samples with `brainsynth sample --steps N --guidance W`.
-Its widths are --arch-option base_channels=N, channel_mult=[1,2,4,8],
-attention_resolutions=[8], res_blocks=N, label_dropout=P (classifier-free guidance).
+Families (--arch {" | ".join(family_names())}): a GAN trains its generator against a
+discriminator with one of the objectives below (--objective; --gan is the same flag). A
+denoising family trains one network that turns noise into an image step by step, with its
+own loss (its only objective), has no discriminator (no --augment), and samples in steps
+(`brainsynth sample --steps N --guidance W`). Each family's settings are --arch-option
+KEY=VALUE (the README lists them; an unknown key is refused with the family's list).
 
 Presets (--preset; a --config file and the flags override them field by field):
 {_presets_table()}
 
 --config takes a YAML TrainConfig (sections data, model, objective, optimizer, ema, augment,
-run; every run's config.yaml is one). Per-objective defaults (used when --lr, --n-critic,
---clip, --gp-lambda, --r1 or --disc-norm are not given):
+run; every run's config.yaml is one). The GAN objectives' defaults (used when --lr,
+--n-critic, --clip, --gp-lambda or --r1 are not given; a denoising family's are its own):
 {_defaults_table()}
 EMA (--ema-half-life) and DiffAugment (--augment) are off by default, as in the paper.
 
@@ -85,6 +85,15 @@ without-tumor slices (tumor_pixels > --tumor-threshold); --sequence concat --con
 sequence one model for the four sequences; --sequence joint learns the four co-registered
 sequences of a slice as one 4-channel image. --patients restricts training to some patients
 (recorded in config.yaml, so a test set's patients provably stay out).
+
+Labelled data (issue 25; a folder prepared with masks.npy; slices of segmented cases only):
+--with-mask trains any family on image + tumour-mask pairs (the mask as extra generated
+channels, one-hot by default: --mask-encoding); --condition mask learns images drawn for a
+given mask, with a family that can (a denoising family: the mask's channels concatenated to
+the UNet's input; the SPADE GAN: the paper's DCGAN with SPADE normalisation, the mask
+entering every layer; other families refuse it, naming those that can):
+  brainsynth train --data PREPARED --sequence flair --with-mask --out runs/pairs
+  brainsynth train --data PREPARED --sequence flair --condition mask --arch ARCH --out runs/m
 
 The run folder gets config.yaml (first), checkpoints/last.pt + iter-NNNNNN.pt, metrics.jsonl,
 samples/grid-<iter>.png, TensorBoard events in tb/ and done.json once finished. Ctrl-C (or
@@ -115,12 +124,14 @@ FLAG_FIELDS: dict[str, tuple[str, str]] = {
     "sequence": ("data", "sequence"),
     "condition": ("data", "condition"),
     "tumor_threshold": ("data", "tumor_threshold"),
+    "with_mask": ("data", "with_mask"),
+    "mask_encoding": ("data", "mask_encoding"),
     "out": ("run", "out"),
     "arch": ("model", "arch"),
     "latent": ("model", "latent"),
     "width": ("options", "width"),
     "disc_norm": ("options", "disc_norm"),
-    "gan": ("objective", "name"),
+    "objective": ("objective", "name"),
     "n_critic": ("objective", "n_critic"),
     "clip": ("objective", "clip"),
     "gp_lambda": ("objective", "gp_lambda"),
@@ -159,7 +170,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--condition", choices=CONDITIONS,
         help="class labels the generator learns and `sample --label` asks for: tumor "
         "(with-tumor / without-tumor from slices.csv), sequence (t1 | t1c | t2 | flair, with "
-        "--sequence concat) (default none, the paper's)")  # fmt: skip
+        "--sequence concat); or mask: images drawn for each slice's tumour mask (masks.npy), "
+        "p(image | mask), for `sample --from-masks` (default none, the paper's)")  # fmt: skip
+    add("--with-mask", action="store_true", default=None,
+        help="learn each image together with its slice's tumour mask (masks.npy) as extra "
+        "generated channels: `sample` then writes image + mask pairs (any family)")  # fmt: skip
+    add("--mask-encoding", choices=tuple(ENCODINGS),
+        help="how a mask becomes channels: one-hot (3 channels, labels 1..3) or scalar (1 "
+        f"channel) (default {DEFAULT_ENCODING}; see the README)")  # fmt: skip
     add("--tumor-threshold", type=float, metavar="PIXELS",
         help="with-tumor when a slice's tumor_pixels exceed this "
         f"(default {DEFAULT_TUMOR_THRESHOLD}: any annotated tumour)")  # fmt: skip
@@ -168,8 +186,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: all)")  # fmt: skip
     add("--out", help="run folder to create (new or empty; never a prepared folder or yours)")
     add("--resume", metavar="RUN", help="continue this run folder from checkpoints/last.pt")
-    add("--arch", choices=arch_names(), help=f"architecture {_default(ModelConfig, 'arch')}")
-    add("--gan", choices=OBJECTIVES, help="objective (default: the architecture's; dcgan)")
+    add("--arch", choices=family_names(),
+        help=f"generator family {_default(ModelConfig, 'arch')}: the paper's")  # fmt: skip
+    add("--objective", "--gan", dest="objective", metavar="NAME",
+        help=f"what the family trains with: a GAN one of {', '.join(OBJECTIVE_DEFAULTS)}; a "
+        "denoising family its own (default: the family's; --gan is the name 0.1-0.3 gave "
+        "this flag)")  # fmt: skip
     add("--iters", type=int,
         help=f"generator updates in total {_default(RunConfig, 'iters')}; on --resume: the "
         "run's own setting")  # fmt: skip

@@ -3,7 +3,9 @@
 Conditions (``brainsynth train --condition``): ``none`` (the paper's unconditional GAN),
 ``tumor`` (two classes from the segmentation, below) and ``sequence`` (with ``--sequence
 concat``: each image labelled by its sequence, t1, t1c, t2, flair, so that one model
-generates the sequence asked for in place of Concat's anonymous pooling).
+generates the sequence asked for in place of Concat's anonymous pooling). ``mask`` gives no
+class labels: its images are drawn for a tumour mask (``masks.npy``), which the training
+data supplies as input channels (:mod:`brainsynth.training.data`).
 
 A slice is ``with-tumor`` when its ``tumor_pixels`` (the segmented tumour voxels of the slice
 at the original resolution, any BraTS label: necrosis/non-enhancing core, edema, enhancing
@@ -55,8 +57,8 @@ def tumor_labels(
 
 
 def condition_label_names(condition: str, sequence: str) -> tuple[str, ...]:
-    """The class names of a condition on an image set; () for ``none``."""
-    if condition == "none":
+    """The class names of a condition on an image set; () for ``none`` and ``mask``."""
+    if condition in ("none", "mask"):
         return ()
     if condition == "tumor":
         return TUMOR_LABEL_NAMES
@@ -77,8 +79,8 @@ def image_set_labels(
     condition: str,
     threshold: float = DEFAULT_TUMOR_THRESHOLD,
 ) -> np.ndarray | None:
-    """One class id per image of ``image_set`` (None for ``none``)."""
-    if condition == "none":
+    """One class id per image of ``image_set`` (None for ``none`` and ``mask``)."""
+    if condition in ("none", "mask"):
         return None
     condition_label_names(condition, image_set.name)
     if condition == "tumor":

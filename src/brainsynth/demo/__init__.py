@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-from brainsynth.demo.config import DEMO_GANS, DemoConfig, DemoGan
+from brainsynth.demo.config import DEMO_GANS, DEMO_MODELS, DemoConfig, DemoGan, DemoModel
 from brainsynth.lazy import lazy_exports
 
 __getattr__ = lazy_exports(__name__, {"run_demo": "run"})
 
 
-__all__ = ["DEMO_GANS", "DemoConfig", "DemoGan", "run_demo"]
+__all__ = ["DEMO_GANS", "DEMO_MODELS", "DemoConfig", "DemoGan", "DemoModel", "run_demo"]

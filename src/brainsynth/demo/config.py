@@ -10,9 +10,9 @@ from brainsynth.metrics.evaluate import EvalConfig
 
 
 @dataclass
-class DemoGan:
+class DemoModel:
     """One model of the demo: a training preset (``brainsynth train --preset``) and its
-    overrides (nested TrainConfig sections); the defaults are in :data:`DEMO_GANS`."""
+    overrides (nested TrainConfig sections); the defaults are in :data:`DEMO_MODELS`."""
 
     name: str  # shown in the report and used as its folder name
     preset: str  # recommended | paper-dcgan | paper-wgan
@@ -20,8 +20,8 @@ class DemoGan:
     note: str = ""  # why these settings, shown in the report
 
 
-DEMO_GANS: tuple[DemoGan, ...] = (
-    DemoGan(
+DEMO_MODELS: tuple[DemoModel, ...] = (
+    DemoModel(
         "stylegan2",
         "recommended",
         note=(
@@ -29,9 +29,9 @@ DEMO_GANS: tuple[DemoGan, ...] = (
             "benchmarks/realism.py): StyleGAN2 at CPU widths, R1, EMA, adaptive DiffAugment"
         ),
     ),
-    DemoGan("dcgan", "paper-dcgan", note="the paper's DCGAN (Adam 2e-4, beta1 0.5, batch 64)"),
+    DemoModel("dcgan", "paper-dcgan", note="the paper's DCGAN (Adam 2e-4, beta1 0.5, batch 64)"),
 )
-DEMO_WGAN = DemoGan(
+DEMO_WGAN = DemoModel(
     "wgan",
     "paper-wgan",
     overrides={"objective": {"n_critic": 2}, "optimizer": {"lr": 5e-4}},
@@ -41,6 +41,9 @@ DEMO_WGAN = DemoGan(
         "outlines in a few CPU minutes; these give brain silhouettes on a black background"
     ),
 )
+
+DemoGan = DemoModel  # the names before 0.4 (the demo also trains models that are not GANs)
+DEMO_GANS = DEMO_MODELS
 
 
 @dataclass
@@ -71,7 +74,7 @@ class DemoConfig:
     evaluation: EvalConfig = field(
         default_factory=lambda: EvalConfig(max_real=500, c2st_control_repeats=1, threads=1)
     )
-    gans: list[DemoGan] = field(default_factory=lambda: list(DEMO_GANS))
+    gans: list[DemoModel] = field(default_factory=lambda: list(DEMO_MODELS))  # the models
     vtt_n: int = 50  # images per class in the Visual Turing Test study
     fit_evaluation: bool = True  # plan each evaluation to its reserved time (cut, skip, say)
 
@@ -134,7 +137,9 @@ def plan_evaluation(
     from brainsynth.metrics.budget import work_scale
 
     registered = families.registered()
-    cost = sum(registered[m].cost(evaluation) for m in evaluation.metrics if m in registered)
+    runs = [registered[m] for m in evaluation.metrics if m in registered]
+    # the demo's samples are images alone: families that need pairs (masks) never run
+    cost = sum(m.cost(evaluation) for m in runs if m.needs <= {"images"})
     real, fake = min(n_real, evaluation.max_real), min(n_fake, evaluation.max_fake)
     need = cost * work_scale(real, fake, size) * slowdown
     note = ""

@@ -30,12 +30,12 @@ from brainsynth.config import config_from_dict, save_config
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.prepare import PrepareConfig, prepare, write_preview
 from brainsynth.demo.config import (
-    DEMO_GANS,
+    DEMO_MODELS,
     DEMO_WGAN,
     QUIET_ITERATIONS,
     TRAIN_OVERHEAD_S,
     DemoConfig,
-    DemoGan,
+    DemoModel,
     next_training_budget,
     plan_evaluation,
     training_budgets,
@@ -119,7 +119,7 @@ def output_names(config: DemoConfig) -> list[str]:
 
 def demo_vocabulary(config: DemoConfig) -> Vocabulary:
     """What the demo's marker may list: its files, the phantom, prepared and model folders."""
-    models = {gan.name for gan in (*DEMO_GANS, DEMO_WGAN, *config.gans)}
+    models = {gan.name for gan in (*DEMO_MODELS, DEMO_WGAN, *config.gans)}
     return Vocabulary(
         files=("config.yaml", "prepared-preview.png", *VTT_FILES, "report.html"),
         folders=("phantom", *sorted(models)),
@@ -210,7 +210,7 @@ def matching_phantom(folder: Path, config: DemoConfig) -> bool:
 
 def train_and_evaluate(
     config: DemoConfig,
-    gan: DemoGan,
+    gan: DemoModel,
     prepared: Path,
     real: Any,
     budget_s: float,

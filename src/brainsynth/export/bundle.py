@@ -33,11 +33,13 @@ from brainsynth.errors import BrainsynthError
 from brainsynth.export import facts
 from brainsynth.export.card import model_card
 from brainsynth.models.checkpoint import (
+    ModelRecord,
     find_checkpoint,
     load_checkpoint,
     load_state_checked,
     model_record,
 )
+from brainsynth.models.upgrade import run_folder_of
 from brainsynth.outputs import claim_folder
 from brainsynth.sampling.exported import (
     BUNDLE_FILES,
@@ -48,8 +50,8 @@ from brainsynth.sampling.exported import (
     WEIGHTS_FILE,
     flatten_state,
 )
-from brainsynth.sampling.images import label_names_of, run_default_floor
 from brainsynth.sampling.manifest import MANIFEST_FILE, manifest_text, sha256_of
+from brainsynth.sampling.source import label_names_of, run_default_floor
 from brainsynth.vocabulary import description_problems
 
 EXPORT_FILES: tuple[str, ...] = (*BUNDLE_FILES, MANIFEST_FILE)
@@ -76,10 +78,10 @@ class ExportOptions:
 
 
 def generator_state(
-    checkpoint: dict[str, Any], path: Path, weights: str
+    checkpoint: dict[str, Any], path: Path, record: ModelRecord, weights: str
 ) -> tuple[torch.nn.Module, dict[str, Any], str]:
-    """The generator rebuilt through the registry with the chosen weights, its state dict and
-    which weights they are (``ema`` | ``raw``)."""
+    """The generator of ``record`` with the chosen weights, its state dict and which weights
+    they are (``ema`` | ``raw``)."""
     parts = checkpoint["trainer"]
     if weights == "auto":
         weights = "ema" if "generator_ema" in parts else "raw"
@@ -88,30 +90,32 @@ def generator_state(
         raise BrainsynthError(
             f"{path}: this run kept no EMA generator (train --ema-half-life); use --weights raw"
         )
-    generator = model_record(checkpoint, path).build()[0]
+    generator = record.build()[0]
     load_state_checked(generator, parts[key], key.replace("_", " "), path)
     return generator, generator.state_dict(), weights
 
 
 def export_config(
-    checkpoint: dict[str, Any], path: Path, generator: torch.nn.Module, options: ExportOptions
+    checkpoint: dict[str, Any],
+    path: Path,
+    record: ModelRecord,
+    generator: torch.nn.Module,
+    options: ExportOptions,
 ) -> dict[str, Any]:
     """``config.json`` without the weights' sha256 (added once the file is written)."""
-    record = model_record(checkpoint, path)
     train = dict(checkpoint["train"])
     data = train.get("data") if isinstance(train.get("data"), dict) else {}
-    image_set = str(data.get("sequence") or train.get("sequence"))
+    objective = train.get("objective") if isinstance(train.get("objective"), dict) else {}
+    image_set = str(data.get("sequence"))
     iteration = int(checkpoint["iteration"])
-    description = {"checkpoint": str(path), "version": checkpoint["version"], "train": train}
+    run = run_folder_of(path)
     config = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "brainsynth_version": __version__,
         **record.as_dict(),
         "weights": options.weights,
-        "objective": (train.get("objective") or {}).get("name")
-        if "run" in train
-        else train.get("gan"),
+        "objective": objective.get("name"),
         "image_set": image_set,
         "image_set_description": facts.image_set_note(image_set),
         "channels": facts.channel_names(image_set, record.shape.channels),
@@ -120,13 +124,13 @@ def export_config(
         "tumor_threshold": data.get("tumor_threshold"),
         "output_mapping": generator.output_mapping,
         "value_range": [0.0, 1.0],
-        "background_floor": run_default_floor(path, description),
+        "background_floor": run_default_floor(path, checkpoint),
         "checkpoint_iteration": iteration,
         "training_data": facts.training_data(train),
-        "training": facts.compute(run_folder_of(path), train, iteration),
+        "training": facts.compute(run, train, iteration),
     }
     if options.with_provenance:
-        config["provenance"] = facts.provenance(run_folder_of(path), path, train)
+        config["provenance"] = facts.provenance(run, path, train)
     problems = description_problems(
         image_set, config["condition"], config["label_names"], record.shape.channels,
         record.shape.num_classes, config["channels"],
@@ -134,12 +138,6 @@ def export_config(
     if problems:  # what loading the export would refuse
         raise BrainsynthError(f"{path}: bad training config in checkpoint ({problems[0]})")
     return config
-
-
-def run_folder_of(checkpoint: Path) -> Path:
-    return (
-        checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
-    )
 
 
 def card_inputs(run: Path, options: ExportOptions) -> dict[str, Any]:
@@ -165,8 +163,9 @@ def export_run(
     path = find_checkpoint(source)
     checkpoint = load_checkpoint(path)
     run = run_folder_of(path)
-    generator, state, weights = generator_state(checkpoint, path, options.weights)
-    config = export_config(checkpoint, path, generator, options)
+    record = model_record(checkpoint, path)  # the one lookup of its family
+    generator, state, weights = generator_state(checkpoint, path, record, options.weights)
+    config = export_config(checkpoint, path, record, generator, options)
     config["weights"] = weights
     extra = card_inputs(run, options)
     train_settings = facts.training_settings(dict(checkpoint["train"]))
@@ -181,7 +180,7 @@ def export_run(
         config["tensors"] = len(flat)
         config["parameters"] = int(sum(t.numel() for t in generator.parameters()))
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        card = model_card(config, train_settings, **extra)
+        card = model_card(config, record, train_settings, **extra)
         (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         (tmp / MANIFEST_FILE).write_text(manifest_text(tmp, BUNDLE_FILES), encoding="utf-8")
         # safetensors writes its file private (0600); the export is meant to be shared

@@ -11,6 +11,8 @@ from typing import Any
 
 from brainsynth.export.markdown import escape
 from brainsynth.export.metrics_table import metrics_rows
+from brainsynth.models.checkpoint import ModelRecord
+from brainsynth.models.family import KINDS
 
 PHANTOM_WARNING = (
     "> **Warning: trained on the brainsynth PHANTOM, not on patients.** The training images\n"
@@ -53,22 +55,15 @@ def _table(rows: list[tuple[str, str]], head: tuple[str, str] = ("Property", "Va
     return lines + [f"| {key} | {value} |" for key, value in rows]
 
 
-def _is_diffusion(config: dict[str, Any]) -> bool:
-    """Whether the generator samples in several denoising steps (a diffusion model)."""
-    return config["arch_config"].get("sample_steps") is not None
-
-
-def _family_name(config: dict[str, Any]) -> str:
-    return "diffusion model" if _is_diffusion(config) else "GAN"
-
-
-def front_matter(config: dict[str, Any]) -> list[str]:
+def front_matter(config: dict[str, Any], model: ModelRecord) -> list[str]:
     data = config["training_data"]
-    family = "diffusion" if _is_diffusion(config) else "gan"
-    tags = ["brainsynth", family, config["arch"], "mri", "brain", "synthetic-data"]
+    tags = ["brainsynth", model.family.kind, model.family.name, "mri", "brain",
+            "synthetic-data"]  # fmt: skip
     if data.get("phantom"):
         tags.append("phantom")
     task = "image-generation" if config["label_names"] else "unconditional-image-generation"
+    if model.shape.condition_channels:  # an image drawn for a given tumour mask
+        task = "image-to-image"
     return [
         "---",
         "library_name: brainsynth",
@@ -80,15 +75,13 @@ def front_matter(config: dict[str, Any]) -> list[str]:
     ]  # fmt: skip
 
 
-ARCH_NAMES = {"dcgan": "DCGAN", "stylegan2": "StyleGAN2", "ddpm": "Diffusion (DDPM)"}
 SET_NAMES = {"concat": "Concat", "joint": "joint four-sequence", "t1c": "T1c", "flair": "FLAIR"}
 
 
-def title(config: dict[str, Any]) -> str:
+def title(config: dict[str, Any], model: ModelRecord) -> str:
     size = config["shape"]["size"]
     image_set = SET_NAMES.get(config["image_set"]) or escape(str(config["image_set"]).upper())
-    arch = ARCH_NAMES.get(config["arch"]) or escape(config["arch"])
-    return f"# {arch} generator of {image_set} brain MR slices, {size}×{size}"
+    return f"# {model.family.display_name} generator of {image_set} brain MR slices, {size}×{size}"
 
 
 def _channels(config: dict[str, Any]) -> str:
@@ -98,7 +91,7 @@ def _channels(config: dict[str, Any]) -> str:
     return "channel " + names[0] if len(names) == 1 else "channels " + ", ".join(names)
 
 
-def what_it_generates(config: dict[str, Any]) -> list[str]:
+def what_it_generates(config: dict[str, Any], model: ModelRecord) -> list[str]:
     shape, data = config["shape"], config["training_data"]
     plane = escape(data.get("plane") or "sagittal")
     slices = _slices(data.get("slice_range"))
@@ -112,9 +105,10 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
         ("Background floor", f"pixels below {floor:g} set to 0" if floor else "off"),
         ("Classes", classes + (f" (condition: {config['condition']})"
                                if config["label_names"] else "")),
-        ("Architecture", f"{ARCH_NAMES.get(config['arch']) or escape(config['arch'])}, "
-                         f"{config.get('parameters', 0):,} generator parameters; "
-                         f"{_sampler(config)}"),
+        ("Tumour masks", _masks(model)),
+        ("Architecture", f"{model.family.display_name}, {config.get('parameters', 0):,} "
+                         "generator parameters; "
+                         f"{model.family.describe_sampler(model.config, model.shape)}"),
         ("Weights", f"{config['weights']} (`model.safetensors`, generator only)"),
         ("Checkpoint", f"iteration {config['checkpoint_iteration']:,}, brainsynth "
                        f"{config['brainsynth_version']}"),
@@ -122,28 +116,43 @@ def what_it_generates(config: dict[str, Any]) -> list[str]:
     return ["## What it generates", "", *_table(rows), ""]
 
 
-def _sampler(config: dict[str, Any]) -> str:
-    """How one image is drawn: a GAN's latent vector, or a diffusion model's DDIM steps."""
-    if not _is_diffusion(config):
-        return f"latent {config['shape']['latent']}"
-    steps = config["arch_config"]["sample_steps"]
-    return (f"deterministic DDIM sampling from noise, {steps} steps by default (`--steps`; "
-            "`--guidance` for classifier-free guidance)")  # fmt: skip
+def _masks(model: ModelRecord) -> str:
+    """What the card says of tumour masks: generated with each image, given, or none."""
+    shape = model.shape
+    encoding = {3: "one-hot, 3 channels", 1: "one scalar channel"}
+    if shape.mask_channels:
+        return ("generated with each image (image + mask pairs; "
+                f"{encoding.get(shape.mask_channels, '?')}): `sample` writes `masks.npy`, labels "
+                "0 background, 1 necrotic core, 2 oedema, 3 enhancing")  # fmt: skip
+    if shape.condition_channels:
+        return ("given: one image is drawn for each tumour mask (`sample --from-masks`; "
+                f"{encoding.get(shape.condition_channels, '?')})")  # fmt: skip
+    return "none"
 
 
-def usage() -> list[str]:
+def usage(model: ModelRecord | None = None) -> list[str]:
+    shape = model.shape if model is not None else None
+    if shape is not None and shape.condition_channels:
+        line = "brainsynth sample THIS_FOLDER --from-masks MASKS.npy --out samples/"
+        python = "images = generator.generate_from_masks(masks, seed=0)  # one per (H, W) mask"
+    elif shape is not None and shape.mask_channels:
+        line = "brainsynth sample THIS_FOLDER --n 1000 --out samples/  # + masks.npy"
+        python = "images, masks = generator.generate_pairs(16, seed=0)"
+    else:
+        line = "brainsynth sample THIS_FOLDER --n 1000 --out samples/ --grid grid.png"
+        python = "images = generator.generate(16, seed=0)  # (16, C, H, W) float32 in [0, 1]"
     return [
         "## How to use it",
         "",
         "```bash",
-        "brainsynth sample THIS_FOLDER --n 1000 --out samples/ --grid grid.png",
+        line,
         "brainsynth evaluate --real PREPARED --sequence SET --fake THIS_FOLDER --out metrics.json",
         "```",
         "",
         "```python",
         "import brainsynth",
         "generator = brainsynth.load_generator('THIS_FOLDER')",
-        "images = generator.generate(16, seed=0)  # (16, C, H, W) float32 in [0, 1]",
+        python,
         "```",
         "",
         "The same seed gives the same images as the training run it came from.",
@@ -318,24 +327,25 @@ def use_and_limits(config: dict[str, Any]) -> list[str]:
 
 def model_card(
     config: dict[str, Any],
+    model: ModelRecord,
     train: dict[str, Any],
     evaluation: dict[str, Any] | None = None,
     evaluation_file: str | None = None,
     vtt: dict[str, Any] | None = None,
 ) -> str:
-    """The model card, Markdown."""
-    lines = [*front_matter(config), title(config), ""]
+    """The model card, Markdown, of the export ``config`` of ``model``."""
+    lines = [*front_matter(config, model), title(config, model), ""]
     if config["training_data"].get("phantom"):
         lines += [PHANTOM_WARNING, ""]
     lines += [
-        f"Synthetic brain MR slices from a {_family_name(config)} trained with "
+        f"Synthetic brain MR slices from a {KINDS[model.family.kind]} trained with "
         "brainsynth after Han et al., *GAN-based synthetic "
         "brain MR image generation* (ISBI 2018). This folder holds the generator only: "
         "`model.safetensors` (weights), `config.json` (what they are), this card and "
         "`manifest.json` (the sha256 of the three; an edited file is refused when loaded).",
         "",
     ]
-    lines += what_it_generates(config) + usage()
+    lines += what_it_generates(config, model) + usage(model)
     lines += training_data_section(config["training_data"])
     lines += training_section(config["training"], train)
     lines += evaluation_section(evaluation, evaluation_file) + vtt_section(vtt)

@@ -15,8 +15,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from brainsynth.errors import BrainsynthError
 from brainsynth.paper import SEQUENCES
 
@@ -48,15 +46,6 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def run_config(run: Path) -> dict[str, Any]:
-    """The run's ``config.yaml`` as a nested dict ({} when absent, e.g. a bare .pt)."""
-    try:
-        config = yaml.safe_load((run / "config.yaml").read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    return config if isinstance(config, dict) else {}
-
-
 def _training_patients(prepared: Path, chosen: list[str]) -> tuple[int, int | None]:
     """(patients, slices) the run trained on: all of ``slices.csv`` or the chosen patients."""
     try:
@@ -71,10 +60,12 @@ def _training_patients(prepared: Path, chosen: list[str]) -> tuple[int, int | No
 
 
 def training_data(train: dict[str, Any]) -> dict[str, Any]:
-    """A summary of the prepared folder the run trained on (no identifiers, no paths)."""
+    """A summary of the prepared folder the run trained on (no identifiers, no paths).
+    ``train``: a checkpoint's training config (nested: older layouts are upgraded when the
+    checkpoint is read, :mod:`brainsynth.models.upgrade`)."""
     data = train.get("data") if isinstance(train.get("data"), dict) else {}
-    prepared = Path(str(data.get("prepared") or train.get("data_dir") or ""))
-    image_set = str(data.get("sequence") or train.get("sequence") or "")
+    prepared = Path(str(data.get("prepared") or ""))
+    image_set = str(data.get("sequence") or "")
     meta = read_json(prepared / "dataset.json") if prepared.parts else None
     if meta is None:
         missing = "the prepared data folder was not found when this export was made"
@@ -109,7 +100,7 @@ def training_data(train: dict[str, Any]) -> dict[str, Any]:
 
 def compute(run: Path, train: dict[str, Any], iteration: int) -> dict[str, Any]:
     """Iterations, images shown, wall/CPU time and device, from ``done.json`` and the config."""
-    section = train.get("run") if isinstance(train.get("run"), dict) else train
+    section = train.get("run") if isinstance(train.get("run"), dict) else {}
     batch = section.get("batch")
     done = read_json(run / "done.json") or {}
     facts: dict[str, Any] = {
@@ -146,8 +137,6 @@ def last_logged_seconds(path: Path) -> float | None:
 
 def training_settings(train: dict[str, Any]) -> dict[str, Any]:
     """The objective, optimiser, EMA and augmentation a run used (config.yaml sections)."""
-    if "run" not in train:  # brainsynth 0.1.0's flat config
-        return {"objective": train.get("gan")}
     return {key: train.get(key) for key in ("objective", "optimizer", "ema", "augment")}
 
 
@@ -168,7 +157,7 @@ def pipeline_evaluation(run: Path) -> Path | None:
 def provenance(run: Path, checkpoint: Path, train: dict[str, Any]) -> dict[str, Any]:
     """Paths and patient identifiers: written only with ``--with-provenance``."""
     data = train.get("data") if isinstance(train.get("data"), dict) else {}
-    prepared = Path(str(data.get("prepared") or train.get("data_dir") or ""))
+    prepared = Path(str(data.get("prepared") or ""))
     patients = [str(p) for p in data.get("patients") or []]
     if not patients:
         try:

@@ -2,19 +2,21 @@
 
 A checkpoint is a dict of tensors and plain Python values (never a pickled module), so
 ``torch.load(..., weights_only=True)`` can read it and nothing in the file can run code.
-Version 2 (brainsynth 0.2):
+Version 3 (brainsynth 0.4), ``format`` "brainsynth-checkpoint":
 
 - ``format`` / ``version``; ``iteration``: generator updates done;
-- ``arch`` (registered name), ``arch_config`` (its ``Config`` as a dict), ``shape``
-  (:class:`ModelShape` as a dict): enough to rebuild the models with no other file;
+- ``arch`` (a registered family), ``arch_config`` (its ``Config`` as a dict), ``shape``
+  (:class:`ModelShape` as a dict, with ``mask_channels`` and ``condition_channels``; a
+  family without a latent stores none): enough to rebuild the models with no other file;
 - ``train``: the resolved training config as a dict;
 - ``trainer``: ``generator`` (every family's sampling network), ``generator_ema`` when EMA
-  is on, and the rest of the trainer's state: a GAN's discriminator, optimisers, objective
-  and augmentation states and latent RNG; a denoiser's ``optimizer`` and ``noise`` RNG;
+  is on, and the rest of the trainer's state (:mod:`brainsynth.training.trainer`);
 - ``sampler`` and ``rng``: data order and global RNG states (training only).
 
-Version 1 (brainsynth 0.1.0) stored the DCGAN's ``model`` dict (size, width, latent,
-channels, disc_norm) and a flat ``train`` dict; :func:`model_record` reads both.
+Older checkpoints (0.1.0's version 1, 0.2-0.3's version 2, both named
+"brainsynth-gan-checkpoint") are read through :func:`brainsynth.models.upgrade.upgrade_checkpoint`,
+the one place that knows their layouts: :func:`load_checkpoint` returns every checkpoint in
+this version's layout, and training writes this version.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ import pickle
 import re
 import tempfile
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -32,79 +35,126 @@ import torch
 
 from brainsynth.config import brief, check_nesting, config_to_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture, check_arch
+from brainsynth.models import family as family_of
+from brainsynth.models.family import Family
 from brainsynth.models.shape import MAX_PARAMETERS, ModelShape
-
-FORMAT = "brainsynth-gan-checkpoint"
-VERSION = 2
-READABLE_VERSIONS = (1, 2)
-REQUIRED = {1: ("iteration", "model", "train", "trainer"),
-            2: ("iteration", "arch", "arch_config", "shape", "train", "trainer")}  # fmt: skip
+from brainsynth.models.upgrade import FORMAT, VERSION, check_checkpoint, upgrade_checkpoint
 
 
 @dataclass(frozen=True)
 class ModelRecord:
-    """Which architecture a checkpoint holds, with its settings and shape."""
+    """Which family a model is, with its settings (its Config as a dict) and shape."""
 
-    arch: str
+    family: Family
     arch_config: dict[str, Any]
     shape: ModelShape
 
-    def check(self) -> Any:
-        """The architecture's ``Config`` of these settings, after every check that needs no
-        network: each setting of its declared type and within its bounds (the Config's own
-        checks), and the networks' size (the architecture's ``parameter_estimate``) within
-        :data:`~brainsynth.models.shape.MAX_PARAMETERS`. Nothing is allocated before."""
-        module = architecture(self.arch)
-        if not isinstance(self.arch_config, dict):
-            raise BrainsynthError(f"bad {self.arch} settings: {brief(self.arch_config)}")
-        check_nesting(self.arch_config, f"{self.arch} settings")
+    @classmethod
+    def read(
+        cls, arch: Any, arch_config: Any, shape: Any, where: str, expected: Family | None = None
+    ) -> ModelRecord:
+        """The record of a family name, settings and shape read from a file (a checkpoint or
+        an export's config.json), checked (:meth:`check`) but not built. ``where`` names the
+        file in one-line errors; ``expected``: the family the caller resolved already (the
+        file must name it). A family without a latent vector gets none, whatever an older
+        file stored."""
+        if not isinstance(arch, str):
+            raise BrainsynthError(f"{where}: bad arch {brief(arch)} (a family name)")
+        if expected is not None and arch != expected.name:
+            raise BrainsynthError(f"{where}: checkpoint model {brief(arch)} does not match this "
+                                  f"run's model ({expected.name})")  # fmt: skip
         try:
-            config = module.Config(**self.arch_config)
+            found = expected or family_of(arch)
+        except BrainsynthError as exc:
+            raise BrainsynthError(f"{where}: {exc}") from exc
+        try:
+            if not isinstance(shape, dict):
+                raise TypeError("not a mapping")
+            model_shape = ModelShape(**shape)
+        except (TypeError, BrainsynthError) as exc:
+            raise BrainsynthError(f"{where}: bad shape ({exc})") from exc
+        if not found.uses_latent:
+            model_shape = replace(model_shape, latent=None)
+        record = cls(found, arch_config, model_shape)
+        try:
+            record.check()
+        except BrainsynthError as exc:
+            raise BrainsynthError(f"{where}: {exc}") from exc
+        return record
+
+    @property
+    def arch(self) -> str:
+        """The family's registered name."""
+        return self.family.name
+
+    @cached_property
+    def config(self) -> Any:
+        """The family's ``Config`` of these settings (:meth:`check`)."""
+        return self.check()
+
+    def check(self) -> Any:
+        """The family's ``Config`` of these settings, after every check that needs no
+        network: each setting of its declared type and within its bounds (the Config's own
+        checks), a latent size where the family has one, and the networks' size (the
+        family's ``parameter_estimate``) within
+        :data:`~brainsynth.models.shape.MAX_PARAMETERS`. Nothing is allocated before."""
+        name = self.family.name
+        if not isinstance(self.arch_config, dict):
+            raise BrainsynthError(f"bad {name} settings: {brief(self.arch_config)}")
+        check_nesting(self.arch_config, f"{name} settings")
+        try:
+            config = self.family.Config(**self.arch_config)
         except TypeError as exc:
             names = ", ".join(map(brief, self.arch_config))
-            raise BrainsynthError(f"bad {self.arch} settings {names} ({exc})") from exc
-        estimate = getattr(module, "parameter_estimate", None)
-        count = estimate(config, self.shape) if estimate is not None else 0
+            raise BrainsynthError(f"bad {name} settings {names} ({exc})") from exc
+        if self.family.uses_latent and self.shape.latent is None:
+            raise BrainsynthError(f"{name} needs a latent size in its shape")
+        count = self.family.parameter_estimate(config, self.shape)
         if count > MAX_PARAMETERS:
             raise BrainsynthError(
-                f"{self.arch} at {self.shape.size} px with these settings would hold about "
+                f"{name} at {self.shape.size} px with these settings would hold about "
                 f"{count:,} parameters, more than the {MAX_PARAMETERS:,} brainsynth builds "
                 "(check the widths, latent and image size)"
             )
         return config
 
     def build(self) -> tuple[torch.nn.Module, ...]:
-        """Fresh networks of this architecture, config and shape: the generator first (a
-        GAN: (generator, discriminator); a denoiser: (generator,)), after :meth:`check`."""
+        """Fresh networks of this family, config and shape: the generator first (a GAN:
+        (generator, discriminator); a denoiser: (generator,)), after :meth:`check`."""
         config = self.check()
         try:
-            return architecture(self.arch).build(config, self.shape)
+            return self.family.build(config, self.shape)
         except ValueError as exc:  # a library's own check (e.g. MONAI's)
             raise BrainsynthError(
-                f"{self.arch}: the network cannot be built with these settings ({one_line(exc)})"
+                f"{self.family.name}: the network cannot be built with these settings "
+                f"({one_line(exc)})"
             ) from exc
 
+    def with_config_defaults(self) -> ModelRecord:
+        """The same model with every setting written out (defaults filled in), as a run
+        records it: two records of one model then compare equal."""
+        return replace(self, arch_config=config_to_dict(self.family.Config(**self.arch_config)))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ModelRecord):
+            return NotImplemented
+        return self.as_dict() == other.as_dict()
+
+    def __hash__(self) -> int:
+        return hash((self.family.name, self.shape))
+
     def as_dict(self) -> dict[str, Any]:
-        return {"arch": self.arch, "arch_config": dict(self.arch_config),
+        return {"arch": self.family.name, "arch_config": dict(self.arch_config),
                 "shape": config_to_dict(self.shape)}  # fmt: skip
 
 
-def model_record(checkpoint: dict[str, Any], path: Path | str = "checkpoint") -> ModelRecord:
-    """The :class:`ModelRecord` of a loaded checkpoint of any readable version."""
-    try:
-        if checkpoint["version"] == 1:
-            model = dict(checkpoint["model"])
-            shape = ModelShape(model.pop("size"), model.pop("channels"), model.pop("latent"))
-            return ModelRecord("dcgan", model, shape)
-        if not isinstance(checkpoint["shape"], dict) or not isinstance(checkpoint["arch"], str):
-            raise TypeError("shape must be a mapping and arch a name")
-        shape = ModelShape(**checkpoint["shape"])
-        return ModelRecord(check_arch(checkpoint["arch"]), dict(checkpoint["arch_config"]), shape)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise BrainsynthError(f"{path}: bad model description in checkpoint ({exc})") from exc
-    except BrainsynthError as exc:
-        raise BrainsynthError(f"{path}: {exc}") from exc
+def model_record(
+    checkpoint: dict[str, Any], path: Path | str = "checkpoint", expected: Family | None = None
+) -> ModelRecord:
+    """The :class:`ModelRecord` of a checkpoint read by :func:`load_checkpoint` (of the
+    ``expected`` family, when the caller knows it)."""
+    return ModelRecord.read(checkpoint.get("arch"), checkpoint.get("arch_config"),
+                            checkpoint.get("shape"), str(path), expected)  # fmt: skip
 
 
 def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> Path:
@@ -123,25 +173,16 @@ def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> Path:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a checkpoint with ``weights_only=True``; clear errors for bad files."""
+    """Read a checkpoint with ``weights_only=True`` and return it in this version's layout
+    (older versions upgraded); clear errors for bad files."""
     path = Path(path)
     if not path.is_file():
         raise BrainsynthError(f"{path}: checkpoint not found")
     checkpoint = load_plain(path, "checkpoint")
-    if not isinstance(checkpoint, dict) or checkpoint.get("format") != FORMAT:
-        raise BrainsynthError(f"{path}: not a brainsynth GAN checkpoint")
+    check_checkpoint(checkpoint, path)
     for key in ("train", "arch_config", "shape", "model"):
         check_nesting(checkpoint.get(key), f"{path}: {key}")
-    version = checkpoint.get("version")
-    if version not in READABLE_VERSIONS:
-        raise BrainsynthError(
-            f"{path}: checkpoint version {version} is not supported (this brainsynth reads "
-            f"versions {', '.join(map(str, READABLE_VERSIONS))})"
-        )
-    missing = [k for k in REQUIRED[version] if k not in checkpoint]
-    if missing:
-        raise BrainsynthError(f"{path}: incomplete checkpoint (missing {', '.join(missing)})")
-    return checkpoint
+    return upgrade_checkpoint(checkpoint, path)
 
 
 def load_plain(path: Path, what: str) -> Any:

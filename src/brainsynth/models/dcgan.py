@@ -25,6 +25,9 @@ Departures, each named:
   the gradient penalty is per-sample (Gulrajani et al. 2017); layer normalisation
   (``GroupNorm`` with one group: over channels and space of each image) takes its place.
 - ``disc_norm="none"``: no normalisation in the critic at all.
+- Image + mask pairs (``shape.mask_channels > 0``, ``train --with-mask``; not the paper's):
+  the generator's last layer outputs the mask channels after the image's and the
+  discriminator reads both, so the two are learned as one multi-channel image.
 - Class labels (``shape.num_classes > 0``; the paper is unconditional): the generator
   concatenates a learned class embedding of ``label_embedding`` numbers to z (conditional
   GAN, Mirza & Osindero 2014, with an embedding instead of a one-hot code); the
@@ -43,14 +46,13 @@ from torch import nn
 
 from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.family import ADVERSARIAL_OBJECTIVES, Family
 from brainsynth.models.generator import OneShotGenerator
 from brainsynth.models.shape import ModelShape
 from brainsynth.paper import WIDTH
 
 DISC_NORMS: tuple[str, ...] = ("batch", "layer", "none")
 MAX_WIDTH = 1024  # base width and label embedding (paper: 32 and 16)
-SUPPORTS_LABELS = True
-DEFAULT_OBJECTIVE = "dcgan"
 OUTPUT_MAPPING = "x = clip((G(z) + 1) / 2, 0, 1); training images scaled to [-1, 1]; no tanh"
 
 
@@ -61,7 +63,8 @@ class Config:
     ``width``: base channel width (paper: 32, half of Radford's 64); ``disc_norm``:
     normalisation in the discriminator, ``batch`` (paper) | ``layer`` | ``none``;
     ``label_embedding``: size of the generator's class embedding (conditional runs only).
-    Both widths are integers in 1..:data:`MAX_WIDTH`.
+    Both widths are integers in 1..:data:`MAX_WIDTH`. Trained with ``wgan-gp`` the critic's
+    normalisation defaults to ``layer`` (``FAMILY.objective_options``).
     """
 
     width: int = WIDTH
@@ -131,7 +134,7 @@ class Generator(OneShotGenerator, nn.Module):
             ]
             channels //= 2
         # §3.2.2: "no tanh in the generator" -- the last layer is left linear.
-        layers.append(nn.ConvTranspose2d(channels, shape.channels, 4, 2, 1, bias=True))
+        layers.append(nn.ConvTranspose2d(channels, shape.generated_channels, 4, 2, 1, bias=True))
         self.net = nn.Sequential(*layers)
         self.apply(_init_weights)
 
@@ -163,7 +166,7 @@ class Discriminator(nn.Module):
         self.config, self.shape = config, shape
         use_bias = config.disc_norm == "none"
         layers: list[nn.Module] = [
-            nn.Conv2d(shape.channels, config.width, 4, 2, 1, bias=True),
+            nn.Conv2d(shape.generated_channels, config.width, 4, 2, 1, bias=True),
             nn.ELU(inplace=True),  # §3.2.2: ELU; no norm on the first layer (Radford et al.)
         ]
         channels = config.width
@@ -209,11 +212,27 @@ def parameter_estimate(config: Config, shape: ModelShape) -> int:
     for _ in range(n_blocks - 1):  # generator: halving widths
         total += channels * (channels // 2) * 16
         channels //= 2
-    total += channels * shape.channels * 16
+    total += channels * shape.generated_channels * 16
     channels = config.width
-    total += shape.channels * channels * 16
+    total += shape.generated_channels * channels * 16
     for _ in range(n_blocks - 1):  # discriminator: doubling widths
         total += channels * channels * 2 * 16
         channels *= 2
     total += channels * 16 + classes * channels
     return total + 8 * widest * n_blocks + 64  # normalisation, biases
+
+
+FAMILY = Family(
+    name="dcgan",
+    display_name="DCGAN",
+    kind="gan",
+    summary="the paper's DCGAN: half-width, no tanh, ELU critic (Han et al. 2018, §3.2.2; "
+    "Radford et al. 2016)",
+    Config=Config,
+    build=build,
+    parameter_estimate=parameter_estimate,
+    trainer="adversarial",
+    objectives=ADVERSARIAL_OBJECTIVES,  # dcgan first: the paper's
+    # Gulrajani et al. 2017: the gradient penalty is per image, so no batch norm in the critic
+    objective_options={"wgan-gp": {"disc_norm": "layer"}},
+)

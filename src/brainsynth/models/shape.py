@@ -24,21 +24,38 @@ anything is built, so a 2 KB config cannot allocate gigabytes."""
 
 @dataclass(frozen=True)
 class ModelShape:
-    """Image and latent geometry shared by a generator and its discriminator.
+    """Image, latent and conditioning geometry shared by a family's networks.
 
     ``size``: square image side; ``channels``: image channels (1; 4 when the four MR
     sequences are generated jointly); ``latent``: latent vector size (paper: 100, Radford et
-    al.); ``num_classes``: number of class labels (0 = unconditional, the paper's). Each is
-    a real integer (``64.0`` is refused) within the maxima above.
+    al.), ``None`` for families without one (a denoiser starts from an image of noise);
+    ``num_classes``: number of class labels (0 = unconditional, the paper's);
+    ``mask_channels``: extra *generated* channels holding a one-hot tumour mask (image + mask
+    pairs, ``train --with-mask``); ``condition_channels``: mask channels given as *input*
+    (images drawn for a mask, ``train --condition mask``). Both hold a tumour mask in one of
+    the encodings of :mod:`brainsynth.models.mask_encoding` (3 one-hot channels, or 1
+    scalar channel); each field is a real integer (``64.0`` is refused) within the maxima
+    above, and both are read as 0 from files that predate them.
     """
 
     size: int
     channels: int = 1
-    latent: int = LATENT
+    latent: int | None = LATENT
     num_classes: int = 0
+    mask_channels: int = 0
+    condition_channels: int = 0
 
     def __post_init__(self) -> None:
         check_int(self.size, "size", 1, MAX_SIZE, "model shape")
         check_int(self.channels, "channels", 1, MAX_CHANNELS, "model shape")
-        check_int(self.latent, "latent", 1, MAX_LATENT, "model shape")
+        if self.latent is not None:
+            check_int(self.latent, "latent", 1, MAX_LATENT, "model shape")
         check_int(self.num_classes, "num_classes", 0, MAX_CLASSES, "model shape")
+        check_int(self.mask_channels, "mask_channels", 0, MAX_CHANNELS, "model shape")
+        check_int(self.condition_channels, "condition_channels", 0, MAX_CHANNELS, "model shape")
+
+    @property
+    def generated_channels(self) -> int:
+        """Channels a generator outputs (and its discriminator reads): the image's, then the
+        mask's of an image + mask pair model."""
+        return self.channels + self.mask_channels

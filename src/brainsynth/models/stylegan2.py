@@ -22,7 +22,7 @@ Generator (StyleGAN2 Fig. 2d and 7):
 - Noise inputs (StyleGAN §2): per-pixel Gaussian noise with a learned per-layer strength
   (initially 0) after every 3x3 convolution. In training mode the noise comes from the
   generator's own random stream, kept in its state dict (so resumed runs are exact; a
-  trainer may supply it through ``Generator.noise_source``, e.g. for several ranks); in
+  trainer of several processes shares its draws through ``share_training_draws``); in
   eval mode (sampling, EMA copy) fixed noise buffers drawn at construction are used, the
   official code's ``noise_mode='const'``, so the same latents give the same images.
 - Skip-connection output (StyleGAN2 §4.1, Fig. 7b): every resolution has a ToRGB layer (a
@@ -44,6 +44,9 @@ Departures, each named:
 - Resampling: up- and downsampling use bilinear interpolation and 2x2 averaging instead of
   the official FIR filter [1, 3, 3, 1] with transposed or strided convolutions (no custom
   ops; bilinear x2 upsampling is the same [1, 3, 3, 1] / 4 filter with edge padding).
+- Image + mask pairs (``shape.mask_channels > 0``, ``train --with-mask``): the ToImage
+  layers output the mask channels after the image's and FromRGB reads both (Asadi et al.
+  2023 generate FLAIR and its glioma mask the same way with StyleGAN2-ADA).
 - Widths: ``channel_base`` / ``channel_max`` follow StyleGAN2-ADA's ``cbase``/``cmax``
   (channels at resolution r = min(channel_base / r, channel_max)); the official values are
   32768 / 512. The defaults here (2048 / 128) make a 64x64 model train on two CPU cores.
@@ -71,10 +74,9 @@ from torch import nn
 
 from brainsynth.config import check_field_types, check_int
 from brainsynth.errors import BrainsynthError
-from brainsynth.models.generator import OneShotGenerator
+from brainsynth.models.family import ADVERSARIAL_OBJECTIVES, Family
+from brainsynth.models.generator import BatchDraw, OneShotGenerator
 
-SUPPORTS_LABELS = True
-DEFAULT_OBJECTIVE = "nonsaturating"
 OUTPUTS: tuple[str, ...] = ("clamp", "linear")
 LRELU_GAIN = math.sqrt(2.0)
 LIMITS: dict[str, tuple[int, int]] = {
@@ -374,7 +376,7 @@ class Generator(OneShotGenerator, nn.Module):
         self.layers.append(
             SynthesisLayer(channels, channels, config.w_dim, 4, config.noise, up=False)
         )
-        self.image_layers.append(ToImage(channels, shape.channels, config.w_dim))
+        self.image_layers.append(ToImage(channels, shape.generated_channels, config.w_dim))
         while resolution < shape.size:
             resolution *= 2
             out = config.channels(resolution)
@@ -384,11 +386,11 @@ class Generator(OneShotGenerator, nn.Module):
             self.layers.append(
                 SynthesisLayer(out, out, config.w_dim, resolution, config.noise, up=False)
             )
-            self.image_layers.append(ToImage(out, shape.channels, config.w_dim))
+            self.image_layers.append(ToImage(out, shape.generated_channels, config.w_dim))
             channels = out
         # Training-mode noise: the generator's own stream, kept in its state dict. A trainer
-        # may set ``noise_source`` (shape -> noise on the device) to draw it its own way,
-        # e.g. for the global batch of several ranks; None draws (shape) from ``noise_rng``.
+        # that splits batches among processes shares its draws (share_training_draws), which
+        # sets ``noise_source`` (shape -> noise on the device); None draws from ``noise_rng``.
         self.noise_rng = torch.Generator().manual_seed(int(torch.randint(2**62, ()).item()))
         self.noise_source: NoiseSource | None = None
         self.output_mapping = (
@@ -414,6 +416,14 @@ class Generator(OneShotGenerator, nn.Module):
 
     def _own_noise(self, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randn(shape, generator=self.noise_rng)
+
+    def share_training_draws(self, draw: BatchDraw) -> None:
+        """Per-image noise inputs of this process's rows: the global batch's draw from the
+        generator's own stream, sliced, so they do not depend on the number of processes."""
+        rng = self.noise_rng
+        self.noise_source = lambda shape: draw(
+            shape[0], lambda m: torch.randn(m, *shape[1:], generator=rng)
+        )
 
     @staticmethod
     def to_images(raw: torch.Tensor) -> torch.Tensor:
@@ -463,7 +473,7 @@ class Discriminator(nn.Module):
     def __init__(self, config: Config, shape: Any) -> None:
         super().__init__()
         self.config, self.num_classes = config, shape.num_classes
-        self.from_image = EqualizedConv2d(shape.channels, config.channels(shape.size), 1)
+        self.from_image = EqualizedConv2d(shape.generated_channels, config.channels(shape.size), 1)
         blocks, resolution = [], shape.size
         while resolution > 4:
             blocks.append(
@@ -518,16 +528,17 @@ def parameter_estimate(config: Config, shape: Any) -> int:
     total = (shape.latent + (w if classes else 0)) * w + (config.mapping_layers - 1) * w * w
     total += classes * w + 2 * w * config.mapping_layers  # label embedding, biases
     channels = config.channels(4)
-    total += channels * 16 + _layer_estimate(channels, channels, w, shape.channels)
+    total += channels * 16 + _layer_estimate(channels, channels, w, shape.generated_channels)
     resolution = 4
     while resolution < shape.size:
         resolution *= 2
         out = config.channels(resolution)
-        total += _layer_estimate(channels, out, w, shape.channels) + 16 * out + 2 * resolution**2
+        total += _layer_estimate(channels, out, w, shape.generated_channels)
+        total += 16 * out + 2 * resolution**2
         total += _layer_estimate(out, out, w, 0)
         channels = out
     resolution = shape.size  # discriminator
-    total += (shape.channels + 1) * config.channels(resolution)
+    total += (shape.generated_channels + 1) * config.channels(resolution)
     while resolution > 4:
         a, b = config.channels(resolution), config.channels(resolution // 2)
         total += a * a * 9 + a * b * 10 + a + b
@@ -545,3 +556,18 @@ def _layer_estimate(inputs: int, out: int, w_dim: int, image_channels: int) -> i
     if image_channels:
         total += image_channels * out + w_dim * out + out + image_channels
     return total
+
+
+FAMILY = Family(
+    name="stylegan2",
+    display_name="StyleGAN2",
+    kind="gan",
+    summary="StyleGAN2 at small-data settings: mapping network, modulated convolutions, "
+    "residual discriminator (Karras et al. 2020; StyleGAN2-ADA, Karras et al. 2020b)",
+    Config=Config,
+    build=build,
+    parameter_estimate=parameter_estimate,
+    trainer="adversarial",
+    # the logistic loss with StyleGAN2's optimiser and R1 first: Karras et al. 2020, app. B
+    objectives=("nonsaturating", *(o for o in ADVERSARIAL_OBJECTIVES if o != "nonsaturating")),
+)

@@ -11,11 +11,13 @@ exactly 0. ``None`` takes the run's own default: ``RUN/sampling.yaml`` (written 
 ``brainsynth train --background-floor``), or what a brainsynth 0.1.0 checkpoint recorded;
 otherwise 0 (off).
 
-**Sampler settings** (diffusion models only; ``None`` = the model's own default, and a GAN
-refuses them in one line): ``steps``, the number of DDIM steps (more: slower, usually
-closer to the model's distribution), and ``guidance``, the classifier-free guidance weight of
-a conditional model (1: plain conditional; > 1: stronger class features, less diversity;
-Ho & Salimans 2022).
+**Sampler settings** (families that sample in several steps; ``None`` = the model's own
+default, and a family refuses, in one line, a setting its sampler does not have: a GAN has
+none): ``steps``, the number of denoising or integration steps (more: slower, usually
+closer to the model's distribution), ``guidance``, the classifier-free guidance weight of a
+conditional model (1: plain conditional; > 1: stronger class features, less diversity;
+Ho & Salimans 2022), and ``options``, any other setting its family's sampler declares
+(``brainsynth sample --sampler-option KEY=VALUE``).
 
 **Weights**: ``ema`` samples the generator's exponential moving average (runs trained with
 ``--ema-half-life``), ``raw`` the trained weights; ``auto`` is EMA when the run has it.
@@ -23,9 +25,11 @@ Ho & Salimans 2022).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+from typing import Any
 
-from brainsynth.config import DEVICES, check_int
+from brainsynth.config import DEVICES, brief, check_int
 from brainsynth.errors import BrainsynthError
 from brainsynth.vocabulary import floor_problem
 
@@ -36,6 +40,9 @@ MAX_BATCH = 65_536
 """The most images per forward pass (the default, 256, is plenty on a GPU)."""
 MAX_SEED = 2**64 - 1
 """Seeds are those of ``torch.Generator.manual_seed``: 64-bit, 0..2**64 - 1."""
+FLAGGED: tuple[str, ...] = ("steps", "guidance")
+"""Sampler settings with their own fields and flags (``--steps``, ``--guidance``)."""
+OPTION_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 
 
 @dataclass
@@ -49,6 +56,7 @@ class SamplingConfig:
     label: int | str | None = None  # class id or name (conditional runs); None = all in turn
     steps: int | None = None  # diffusion sampling steps; None = the model's default
     guidance: float | None = None  # classifier-free guidance weight; None = the model's
+    options: dict[str, Any] = field(default_factory=dict)  # other sampler settings, by name
 
     def __post_init__(self) -> None:
         check_int(self.n, "--n", 1, MAX_SAMPLES, "sampling")
@@ -68,3 +76,10 @@ class SamplingConfig:
             raise BrainsynthError(f"--guidance must be a number >= 0, got {self.guidance}")
         if isinstance(self.label, int) and self.label < 0:
             raise BrainsynthError("--label must be a class name or an id >= 0")
+        self.options = dict(self.options)
+        for key, value in self.options.items():
+            if not isinstance(key, str) or not OPTION_NAME.fullmatch(key) or key in FLAGGED:
+                raise BrainsynthError(f"--sampler-option {key!r:.40}: a setting name (steps and "
+                                      "guidance have their own flags)")  # fmt: skip
+            if not isinstance(value, (str, int, float, bool)):
+                raise BrainsynthError(f"--sampler-option {key}: a plain value, got {brief(value)}")

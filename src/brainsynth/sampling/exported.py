@@ -4,12 +4,12 @@
 ``brainsynth export`` (:mod:`brainsynth.export`) writes a folder another lab can sample
 without the training run: the generator's weights only, as safetensors (plain tensors, no
 pickle, nothing in the file can run code), ``config.json``, which names the format and
-its version, the architecture with its settings and shape (a
+its version, the family with its settings and shape (a
 :class:`~brainsynth.models.checkpoint.ModelRecord`, so every family is rebuilt through the
 registry) and what the images are (image set, channel order, class names, output mapping,
 background floor), the model card, and ``manifest.json``, the sha256 of each of them
 (:mod:`.manifest`). Nothing here imports training code: loading an export imports the
-registry and the one architecture module it names.
+registry and the one family module it names.
 
 **A bundle is whole or refused**, in this order, before any network is built: every file's
 hash against the manifest; every field of ``config.json`` against its vocabulary and bounds
@@ -20,10 +20,12 @@ within their maxima, and the networks' size within
 :data:`~brainsynth.models.shape.MAX_PARAMETERS`); then each tensor's dtype against the
 freshly built generator's and its values finite. Anything else is one line naming the file.
 
-**Format versions.** Version 2 (brainsynth 0.3.1) added ``manifest.json``. Version 1
-(0.3.0) exports have none: they are still read, with every field and tensor checked the same
-way, and a one-line warning on stderr that their ``config.json`` is covered by no hash
-(export the run again to add one).
+**Format versions.** Version 3 (brainsynth 0.4) adds ``mask_channels`` and
+``condition_channels`` to the shape and stores no latent size for a family without one
+(older exports read them as 0, and their latent is ignored there). Version 2 (0.3.1) added
+``manifest.json``. Version 1 (0.3.0) exports have none: they are still read, with every
+field and tensor checked the same way, and a one-line warning on stderr that their
+``config.json`` is covered by no hash (export the run again to add one).
 """
 
 from __future__ import annotations
@@ -39,9 +41,7 @@ import torch
 
 from brainsynth.config import brief, check_nesting, is_int
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import check_arch
 from brainsynth.models.checkpoint import ModelRecord, load_state_checked, resolve_device
-from brainsynth.models.shape import ModelShape
 from brainsynth.sampling.manifest import (
     HEX64,
     MANIFEST_FILE,
@@ -49,11 +49,12 @@ from brainsynth.sampling.manifest import (
     read_manifest,
     sha256_of,
 )
+from brainsynth.sampling.record import GeneratorRecord
 from brainsynth.vocabulary import description_problems, floor_problem, threshold_problem
 
 FORMAT = "brainsynth-generator"
-FORMAT_VERSION = 2
-READABLE_VERSIONS: tuple[int, ...] = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS: tuple[int, ...] = (1, 2, 3)
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 CARD_FILE = "README.md"
@@ -151,7 +152,7 @@ def check_export_config(config: dict[str, Any], path: Path) -> None:
                              threshold_problem(config.get("tumor_threshold"))) if p]  # fmt: skip
     if problems:
         raise BrainsynthError(f"{path}: bad export config ({'; '.join(problems)})")
-    shape = export_shape(config, path)
+    shape = export_record(config, path).shape
     problems = description_problems(
         config["image_set"], config.get("condition", "none"), config["label_names"],
         shape.channels, shape.num_classes, config["channels"],
@@ -160,25 +161,11 @@ def check_export_config(config: dict[str, Any], path: Path) -> None:
         raise BrainsynthError(f"{path}: bad export config ({'; '.join(problems)})")
 
 
-def export_shape(config: dict[str, Any], path: Path) -> ModelShape:
-    try:
-        return ModelShape(**config["shape"])
-    except TypeError as exc:
-        raise BrainsynthError(f"{path}: bad shape in export config ({exc})") from exc
-    except BrainsynthError as exc:
-        raise BrainsynthError(f"{path}: bad shape in export config ({exc})") from exc
-
-
 def export_record(config: dict[str, Any], path: Path) -> ModelRecord:
-    """The architecture, settings and shape an export's config names, checked
-    (:meth:`ModelRecord.check`) but not built."""
-    record = ModelRecord(check_arch(config["arch"]), dict(config["arch_config"]),
-                         export_shape(config, path))  # fmt: skip
-    try:
-        record.check()
-    except BrainsynthError as exc:
-        raise BrainsynthError(f"{path}: {exc}") from exc
-    return record
+    """The family, settings and shape an export's config names, checked
+    (:meth:`ModelRecord.read`) but not built."""
+    return ModelRecord.read(config["arch"], config["arch_config"], config["shape"],
+                            f"{path}: bad export config")  # fmt: skip
 
 
 NESTED = "::"
@@ -232,11 +219,9 @@ def read_weights(path: Path, expected_sha256: str, listed_in: str) -> dict[str, 
 
 def load_export_generator(
     folder: str | os.PathLike[str], weights: str = "auto", device: str = "auto"
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator of an export folder (eval mode, on ``device``) and what it is.
-
-    The description has the keys of :func:`brainsynth.sampling.images.load_generator`'s.
-    """
+) -> tuple[torch.nn.Module, GeneratorRecord]:
+    """The generator of an export folder (eval mode, on ``device``) and its
+    :class:`~brainsynth.sampling.source.GeneratorRecord`."""
     folder = Path(folder)
     config = read_export_config(folder)
     kept = config["weights"]
@@ -264,17 +249,18 @@ def load_export_generator(
             file=sys.stderr,
         )
     generator.to(resolve_device(device)).eval()
-    info = {
-        "source": str(folder),
-        "export": str(folder),
-        "iteration": config.get("checkpoint_iteration"),
-        **record.as_dict(),
-        "weights": kept,
-        "objective": config.get("objective"),
-        "sequence": config["image_set"],
-        "label_names": tuple(config["label_names"]),
-        "condition": config.get("condition"),
-        "tumor_threshold": config.get("tumor_threshold"),
-        "background_floor": float(config["background_floor"]),
-    }
-    return generator, info
+    return generator, GeneratorRecord(
+        source=str(folder),
+        path=str(folder),
+        kind="export",
+        iteration=config.get("checkpoint_iteration"),
+        model=record,
+        weights=kept,
+        objective=config.get("objective"),
+        image_set=config["image_set"],
+        label_names=tuple(config["label_names"]),
+        condition=config.get("condition") or "none",
+        tumor_threshold=config.get("tumor_threshold"),
+        background_floor=float(config["background_floor"]),
+        version=config["format_version"],
+    )

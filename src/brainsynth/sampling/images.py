@@ -1,23 +1,31 @@
-"""Generating images from a checkpoint of any registered architecture.
+"""Generating images from a generator of any family, the one generation path.
 
-A checkpoint names its architecture, settings and shape (:mod:`brainsynth.models.checkpoint`),
-so the generator is rebuilt from the file alone through the registry; its own
-``to_images`` maps the raw output to [0, 1] (the paper's DCGAN: ``clip((y + 1) / 2, 0, 1)``,
-no tanh, §3.2.2). See :mod:`brainsynth.sampling.config` for the background floor and EMA
-weights.
+A checkpoint or an export names its family, settings and shape, so the generator is rebuilt
+from the file alone (:func:`~brainsynth.sampling.source.load_generator`, which also gives
+its :class:`~brainsynth.sampling.source.GeneratorRecord`); its own ``to_images`` maps the
+raw output to [0, 1] (the paper's DCGAN: ``clip((y + 1) / 2, 0, 1)``, no tanh, §3.2.2).
+See :mod:`brainsynth.sampling.config` for the background floor and EMA weights.
 
 Every family samples through :func:`run_generator`: the generator's ``generate`` maps
-seeded noise of its ``noise_shape`` (a GAN's latent vector; a diffusion model's starting
-image x_T) and class ids to raw images, with the sampler settings it declares
-(``sampler_settings``: a diffusion model's ``steps`` and ``guidance``; a GAN has none, and
-asking a GAN for them is a one-line error).
+seeded noise of its ``noise_shape`` (a GAN's latent vector; a denoiser's starting image) and
+a :class:`~brainsynth.models.generator.Condition` (class ids) to raw images, with the
+sampler settings its family declares (``Family.sampler_settings``: e.g. ``steps`` and
+``guidance``; a GAN has none, and asking a GAN for them is a one-line error).
 
 **Determinism.** The ``n`` noise inputs are drawn, ~ N(0, I), from one ``torch.Generator``
 seeded with ``seed`` (at once, or in chunks of :func:`chunk_images` when they would not fit
 in :data:`CHUNK_BYTES`), and the generator runs in eval mode (batch normalisation uses its
-running statistics) in fp32; a diffusion model samples with deterministic DDIM (eta = 0).
-The same checkpoint, seed, ``n``, ``batch`` and sampler settings give identical images, and
-brainsynth 0.1.0 checkpoints give 0.1.0's images.
+running statistics) in fp32; a denoiser's sampler is deterministic. The same checkpoint,
+seed, ``n``, ``batch`` and sampler settings give identical images, and brainsynth 0.1.0
+checkpoints give 0.1.0's images.
+
+**Tumour masks** (issue 25). A pair model (``train --with-mask``) generates the mask as
+channels after the image's: the stream splits them off and decodes them to labels 0..3
+(:func:`brainsynth.models.mask_encoding.decode`), so the images are the image channels only
+and each chunk carries its masks. A mask-conditioned model (``train --condition mask``) is
+given one uint8 (H, W) mask per image (``masks``), encoded as the run was trained; its
+chunks carry those masks unchanged. Either way ``masks.npy`` is written beside
+``samples.npy`` (:func:`~brainsynth.sampling.files.write_samples`).
 
 **Memory.** :func:`sample_stream` generates the images chunk by chunk (``brainsynth sample``
 writes each chunk to disk before the next), so ``n`` is bounded by the disk, not the memory;
@@ -31,108 +39,20 @@ import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import yaml
 
 from brainsynth.errors import BrainsynthError
-from brainsynth.models.checkpoint import (
-    find_checkpoint,
-    load_checkpoint,
-    load_state_checked,
-    model_record,
-    resolve_device,
-)
+from brainsynth.models.generator import Condition, check_labels
+from brainsynth.models.mask_encoding import decode, encode, encoding_of
 from brainsynth.sampling.config import SamplingConfig
-from brainsynth.sampling.exported import is_export, load_export_generator
-from brainsynth.vocabulary import description_problems, floor_problem
+from brainsynth.sampling.record import GeneratorRecord
+from brainsynth.sampling.source import load_generator
 
 CHUNK_BYTES = 256 << 20
 """Images (and their noise) generated per chunk by :func:`sample_stream`: 256 MiB."""
-
-
-def load_generator(
-    source: str | os.PathLike[str], weights: str = "auto", device: str = "auto"
-) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The generator of a run folder (its ``checkpoints/last.pt``), a ``.pt`` checkpoint or an
-    export folder (:mod:`.exported`).
-
-    ``weights``: ``ema`` | ``raw`` | ``auto`` (EMA when the source has it). Returns the
-    generator (eval mode, on ``device``) and a description of the source with the same keys
-    whatever it is: ``source``, ``iteration``, ``arch``, ``arch_config``, ``shape``,
-    ``weights``, ``objective``, ``sequence``, ``label_names``, ``condition``,
-    ``tumor_threshold``, ``background_floor`` (the source's default) and, for checkpoints,
-    ``checkpoint``, ``train`` and ``version``.
-    """
-    if is_export(source):
-        return load_export_generator(source, weights, device)
-    path = find_checkpoint(source)
-    state = load_checkpoint(path)
-    record = model_record(state, path)
-    if not isinstance(state["train"], dict) or not isinstance(state["trainer"], dict):
-        raise BrainsynthError(f"{path}: bad checkpoint (train and trainer must be mappings)")
-    generator = record.build()[0]
-    parts = state["trainer"]
-    has_ema = "generator_ema" in parts
-    if weights == "ema" and not has_ema:
-        raise BrainsynthError(
-            f"{path}: this run kept no EMA generator (train --ema-half-life); use --weights raw"
-        )
-    use_ema = has_ema and weights in ("ema", "auto")
-    key = "generator_ema" if use_ema else "generator"
-    load_state_checked(generator, parts[key], key.replace("_", " "), path)
-    generator.to(resolve_device(device)).eval()
-    train = dict(state["train"])
-    info = {
-        "source": str(source),
-        "checkpoint": str(path),
-        "iteration": int(state["iteration"]),
-        **record.as_dict(),
-        "weights": "ema" if use_ema else "raw",
-        "train": train,
-        "version": state["version"],
-        **_train_summary(train),
-        "label_names": label_names_of(train),
-    }
-    problems = description_problems(
-        info["sequence"], info["condition"] or "none", list(info["label_names"]),
-        record.shape.channels, record.shape.num_classes,
-    )  # fmt: skip
-    if problems:
-        raise BrainsynthError(f"{path}: bad training config in checkpoint ({problems[0]})")
-    info["background_floor"] = run_default_floor(path, info)
-    return generator, info
-
-
-def run_default_floor(path: Path, info: dict[str, Any]) -> float:
-    """The background floor a run asked for: 0.1.0's checkpoint, or ``RUN/sampling.yaml``
-    (in [0, 0.5], else one line naming the file)."""
-    if info["version"] == 1:
-        floor, where = info["train"].get("background_floor") or 0.0, path
-    else:
-        run = path.parent.parent if path.parent.name == "checkpoints" else path.parent
-        where = run / "sampling.yaml"
-        try:
-            recorded = yaml.safe_load(where.read_text()) or {}
-        except (OSError, yaml.YAMLError, RecursionError):
-            return 0.0
-        floor = recorded.get("background_floor") if isinstance(recorded, dict) else None
-        floor = 0.0 if floor is None else floor
-    problem = floor_problem(floor)
-    if problem:
-        raise BrainsynthError(f"{where}: {problem}")
-    return float(floor)
-
-
-def label_names_of(train: dict[str, Any]) -> tuple[str, ...]:
-    """The class names a (nested) training config recorded; () for unconditional runs."""
-    data = train.get("data") if "run" in train else None
-    if not isinstance(data, dict) or data.get("condition", "none") == "none":
-        return ()
-    return tuple(data.get("label_names") or ())
 
 
 def resolve_label(label: int | str | None, names: tuple[str, ...], num_classes: int) -> int | None:
@@ -167,44 +87,34 @@ def draw_noise(generator: torch.nn.Module, n: int, seed: int) -> torch.Tensor:
     return torch.randn(n, *shape, generator=torch.Generator().manual_seed(seed))
 
 
-def check_sampler_settings(generator: torch.nn.Module, settings: dict[str, Any]) -> None:
-    """A one-line error for a sampler setting (``steps``, ``guidance``) the generator's
-    family does not have (a GAN samples in one forward pass)."""
-    known = tuple(getattr(generator, "sampler_settings", ()))
-    for name, value in settings.items():
-        if value is not None and name not in known:
-            raise BrainsynthError(
-                f"--{name}: this generator samples in one forward pass (a GAN); only "
-                "diffusion models (--arch ddpm) have sampling steps and guidance"
-            )
-
-
 @torch.no_grad()
 def run_generator(
     generator: torch.nn.Module,
     noise: torch.Tensor,
-    labels: torch.Tensor | None,
+    condition: Condition | None,
     batch: int,
     progress: bool = False,
     bar: Any = None,
     **settings: Any,
 ) -> np.ndarray:
-    """``generator.to_images`` of ``generator.generate(noise, labels, **settings)`` in chunks
-    of ``batch``: float32 (N, C, H, W) in [0, 1]. ``noise``: (N, *noise_shape), e.g. from
-    :func:`draw_noise`; ``settings``: sampler settings (None = the model's default);
-    ``progress``: a tqdm bar over the images (on a terminal only), or ``bar``: one to update."""
+    """``generator.to_images`` of ``generator.generate(noise, condition, **settings)`` in
+    chunks of ``batch``: float32 (N, C, H, W) in [0, 1]. ``noise``: (N, *noise_shape), e.g.
+    from :func:`draw_noise`; ``condition``: what each image is drawn for (None: nothing);
+    ``settings``: its family's sampler settings (None = the model's default; checked by the
+    caller, :func:`sample_stream`); ``progress``: a tqdm bar over the images (on a terminal
+    only), or ``bar``: one to update."""
     from tqdm.auto import tqdm
 
-    check_sampler_settings(generator, settings)
     given = {k: v for k, v in settings.items() if v is not None}
+    condition = condition or Condition()
     device = next(generator.parameters()).device
     chunks = []
     with tqdm(total=len(noise), unit="img", desc="sampling", leave=False,
               disable=None if progress and bar is None else True) as own:  # fmt: skip
         for start in range(0, len(noise), batch):
             part = slice(start, start + batch)
-            batch_labels = labels[part].to(device) if labels is not None else None
-            out = generator.generate(noise[part].to(device), batch_labels, **given)
+            out = generator.generate(noise[part].to(device), condition.rows(part).to(device),
+                                     **given)  # fmt: skip
             chunks.append(generator.to_images(out).cpu())
             (own if bar is None else bar).update(len(out))
     return torch.cat(chunks).numpy().astype(np.float32, copy=False)
@@ -213,13 +123,17 @@ def run_generator(
 @dataclass
 class ImageStream:
     """The ``shape[0]`` images of a sampling run, generated chunk by chunk (float32 (k, C, H,
-    W) arrays in [0, 1]) as they are iterated, once."""
+    W) arrays in [0, 1]) as they are iterated, once. ``chunks`` yields each chunk's images
+    with its masks (uint8 (k, H, W), labels 0..3; None unless ``has_masks``: a pair model's
+    generated masks, or the masks a mask-conditioned model was given); iterating the stream
+    itself yields the images alone."""
 
     shape: tuple[int, int, int, int]
-    chunks: Iterator[np.ndarray]
+    chunks: Iterator[tuple[np.ndarray, np.ndarray | None]]
+    has_masks: bool = False
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        return self.chunks
+        return (images for images, _ in self.chunks)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -238,20 +152,41 @@ def chunk_images(generator: torch.nn.Module, image_shape: tuple[int, ...], batch
 
 
 def sample_loaded(
-    generator: torch.nn.Module, info: dict[str, Any], config: SamplingConfig
+    generator: torch.nn.Module,
+    record: GeneratorRecord,
+    config: SamplingConfig,
+    labels: torch.Tensor | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """:func:`sample_images` for a generator already loaded by :func:`load_generator`: the
-    one generation path, whichever source the weights came from. The images are returned as
-    one array: an ``n`` whose images exceed the memory available is refused in one line
-    (``brainsynth sample`` streams them to disk instead)."""
-    stream, record = sample_stream(generator, info, config)
+    one generation path, whichever source the weights came from (``labels``: one class id
+    per image instead of ``config.label``). The images are returned as one array: an ``n``
+    whose images exceed the memory available is refused in one line (``brainsynth sample``
+    streams them to disk instead)."""
+    images, _, sampled = sample_loaded_pairs(generator, record, config, labels)
+    return images, sampled
+
+
+def sample_loaded_pairs(
+    generator: torch.nn.Module,
+    record: GeneratorRecord,
+    config: SamplingConfig,
+    labels: torch.Tensor | None = None,
+    masks: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, dict[str, Any]]:
+    """:func:`sample_loaded` with the masks: images (n, C, H, W), the pair model's generated
+    masks or the given ``masks`` of a mask-conditioned model (uint8 (n, H, W); None for a
+    model of images alone), and what ``sampling.json`` records."""
+    stream, sampled = sample_stream(generator, record, config, labels, masks)
     check_fits_in_memory(stream.shape)
     images = np.empty(stream.shape, dtype=np.float32)
+    drawn = np.empty((stream.shape[0], *stream.shape[2:]), np.uint8) if stream.has_masks else None
     start = 0
-    for chunk in stream:
+    for chunk, chunk_masks in stream.chunks:
         images[start : start + len(chunk)] = chunk
+        if drawn is not None:
+            drawn[start : start + len(chunk)] = chunk_masks
         start += len(chunk)
-    return images, record
+    return images, drawn, sampled
 
 
 def check_fits_in_memory(shape: tuple[int, ...]) -> None:
@@ -283,29 +218,19 @@ def available_memory() -> int | None:
         return None
 
 
-def sampler_record(generator: torch.nn.Module, config: SamplingConfig) -> dict[str, Any]:
-    """The sampler settings used (a diffusion model's steps and guidance; {} for a GAN)."""
-    model = getattr(generator, "config", None)
-    used = {}
-    for name in getattr(generator, "sampler_settings", ()):
-        value = getattr(config, name)
-        default = getattr(model, {"steps": "sample_steps"}.get(name, name), None)
-        used[name] = value if value is not None else default
-    return used
+def sampler_settings(record: GeneratorRecord, config: SamplingConfig) -> dict[str, Any]:
+    """The sampler settings ``config`` asks for (``--steps``, ``--guidance``,
+    ``--sampler-option``), checked against the generator's family: a setting it does not
+    have is a one-line error (a GAN has none)."""
+    asked = {**config.options, "steps": config.steps, "guidance": config.guidance}
+    record.family.check_sampler_settings(asked)
+    return {k: v for k, v in asked.items() if v is not None}
 
 
-def _train_summary(train: dict[str, Any]) -> dict[str, Any]:
-    """The objective and image set of a (0.1.0 flat or nested) training config dict."""
-    if "run" in train:
-        data = train["data"]
-        return {
-            "objective": train["objective"]["name"],
-            "sequence": data["sequence"],
-            "condition": data.get("condition"),
-            "tumor_threshold": data.get("tumor_threshold"),
-        }
-    flat = {"objective": train.get("gan"), "sequence": train.get("sequence")}
-    return {**flat, "condition": None, "tumor_threshold": None}
+def sampler_record(record: GeneratorRecord, settings: dict[str, Any]) -> dict[str, Any]:
+    """The sampler settings used: each of the family's, as asked or by the model's default
+    ({} for a GAN)."""
+    return {**record.family.sampler_defaults(record.config), **settings}
 
 
 def sample_images(
@@ -313,28 +238,61 @@ def sample_images(
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """``config.n`` images (n, C, H, W) float32 in [0, 1] from a run folder, checkpoint or
     export, and what ``sampling.json`` records."""
-    generator, info = load_generator(source, config.weights, config.device)
-    return sample_loaded(generator, info, config)
+    generator, record = load_generator(source, config.weights, config.device)
+    return sample_loaded(generator, record, config)
+
+
+def check_condition_masks(record: GeneratorRecord, masks: np.ndarray | None, n: int) -> None:
+    """One-line errors, before any image is drawn, for masks a generator cannot take: none
+    for a mask-conditioned model, some for any other, or not ``n`` labelled (H, W) maps of
+    the model's size."""
+    from brainsynth.errors import BrainsynthError
+
+    shape = record.shape
+    if shape.condition_channels and masks is None:
+        raise BrainsynthError("this generator draws images for given tumour masks (trained "
+                              "with --condition mask): give them with --from-masks")  # fmt: skip
+    if not shape.condition_channels and masks is not None:
+        raise BrainsynthError("--from-masks: this generator is not conditioned on tumour masks "
+                              "(train one with --condition mask)")  # fmt: skip
+    if masks is None:
+        return
+    if masks.ndim != 3 or masks.shape[1:] != (shape.size, shape.size):
+        raise BrainsynthError(f"--from-masks: masks of {'x'.join(map(str, masks.shape[1:]))} "
+                              f"px; this generator draws {shape.size}x{shape.size} px")  # fmt: skip
+    if len(masks) != n:
+        raise BrainsynthError(f"--from-masks: {len(masks)} masks for --n {n}")
+    if masks.dtype != np.uint8 or (masks.size and masks.max() > 3):
+        raise BrainsynthError("--from-masks: masks hold the labels 0..3 as uint8")
 
 
 def sample_stream(
-    generator: torch.nn.Module, info: dict[str, Any], config: SamplingConfig
+    generator: torch.nn.Module,
+    record: GeneratorRecord,
+    config: SamplingConfig,
+    labels: torch.Tensor | None = None,
+    masks: np.ndarray | None = None,
 ) -> tuple[ImageStream, dict[str, Any]]:
     """The ``config.n`` images of a loaded generator as an :class:`ImageStream` (generated
-    chunk by chunk as it is read) and what ``sampling.json`` records. Every setting is
-    checked here, before the first image is generated."""
+    chunk by chunk as it is read) and what ``sampling.json`` records. ``labels``: one class
+    id per image (else ``config.label`` for all, or every class in turn); ``masks``: uint8
+    (n, H, W) tumour masks, one per image, for a mask-conditioned generator. Every setting
+    is checked here, before the first image is generated."""
     floor = config.background_floor
     if floor is None:
-        floor = info["background_floor"]
-    shape = info["shape"]
-    settings = {"steps": config.steps, "guidance": config.guidance}
-    check_sampler_settings(generator, settings)
-    names = tuple(info["label_names"])
-    label = resolve_label(config.label, names, shape["num_classes"])
-    labels = _labels(config.n, label, shape["num_classes"])
-    multi_step = bool(getattr(generator, "sampler_settings", ()))  # minutes on a CPU: a bar
-    image_shape = (shape["channels"], shape["size"], shape["size"])
-    chunk = chunk_images(generator, image_shape, config.batch)
+        floor = record.background_floor
+    shape = record.shape
+    settings = sampler_settings(record, config)
+    names = record.label_names
+    label = resolve_label(config.label, names, shape.num_classes)
+    if labels is None:
+        labels = _labels(config.n, label, shape.num_classes)
+    else:
+        check_labels(labels, shape.num_classes, config.n)
+    check_condition_masks(record, masks, config.n)
+    multi_step = bool(record.family.sampler_settings)  # minutes on a CPU: a progress bar
+    image_shape = (shape.channels, shape.size, shape.size)
+    chunk = chunk_images(generator, (shape.generated_channels, *image_shape[1:]), config.batch)
 
     def chunks() -> Iterator[np.ndarray]:
         from tqdm.auto import tqdm
@@ -346,21 +304,25 @@ def sample_stream(
                 count = min(chunk, config.n - start)
                 noise = torch.randn(count, *generator.noise_shape, generator=rng)
                 part = labels[start : start + count] if labels is not None else None
-                images = run_generator(generator, noise, part, config.batch, bar=bar, **settings)
+                given = None if masks is None else masks[start : start + count]
+                condition = Condition(part, None if given is None else torch.from_numpy(
+                    encode(given, shape.condition_channels)))  # fmt: skip
+                out = run_generator(generator, noise, condition, config.batch, bar=bar,
+                                    **settings)  # fmt: skip
+                images = np.ascontiguousarray(out[:, : shape.channels])
                 if floor > 0:
                     images[images < floor] = 0.0
-                yield images
+                drawn = decode(out[:, shape.channels :]) if shape.mask_channels else given
+                yield images, drawn
 
-    where = {"checkpoint": info["checkpoint"]} if "checkpoint" in info else {}
-    record = {
-        **where,
-        **({"export": info["export"]} if "export" in info else {}),
-        "iteration": info["iteration"],
-        "arch": info["arch"],
-        "gan": info["objective"],
-        "sequence": info["sequence"],
-        "size": shape["size"],
-        "weights": info["weights"],
+    sampled = {
+        record.kind: record.path,
+        "iteration": record.iteration,
+        "arch": record.family.name,
+        "objective": record.objective,
+        "sequence": record.image_set,
+        "size": shape.size,
+        "weights": record.weights,
         "seed": config.seed,
         "n": config.n,
         "batch": config.batch,
@@ -368,22 +330,28 @@ def sample_stream(
         "background_floor": floor,
         "output_mapping": generator.output_mapping,
         "generator_mode": "eval (batch-norm running statistics), fp32",
-        **sampler_record(generator, config),
+        **sampler_record(record, settings),
     }
+    if shape.mask_channels or shape.condition_channels:
+        channels = shape.mask_channels or shape.condition_channels
+        sampled["masks"] = "generated" if shape.mask_channels else "given"
+        sampled["masks_file"] = "masks.npy"
+        sampled["mask_encoding"] = encoding_of(channels)
     if labels is not None:
-        record["condition"] = info["condition"]
-        record["tumor_threshold"] = info["tumor_threshold"]
-        record["label_names"] = list(names)
-        record["labels"] = labels.tolist()  # written as labels.csv by write_samples
-    return ImageStream((config.n, *image_shape), chunks()), record
+        sampled["condition"] = record.condition
+        sampled["tumor_threshold"] = record.tumor_threshold
+        sampled["label_names"] = list(names)
+        sampled["labels"] = labels.tolist()  # written as labels.csv by write_samples
+    has_masks = bool(shape.mask_channels) or masks is not None
+    return ImageStream((config.n, *image_shape), chunks(), has_masks), sampled
 
 
 def sample_images_stream(
     source: str | os.PathLike[str], config: SamplingConfig
 ) -> tuple[ImageStream, dict[str, Any]]:
     """:func:`sample_images` as an :class:`ImageStream`, for writing to disk in chunks."""
-    generator, info = load_generator(source, config.weights, config.device)
-    return sample_stream(generator, info, config)
+    generator, record = load_generator(source, config.weights, config.device)
+    return sample_stream(generator, record, config)
 
 
 def generate_with_info(

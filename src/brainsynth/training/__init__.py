@@ -1,4 +1,4 @@
-"""GAN training (paper §3.2.2): :class:`TrainConfig`, :func:`train` and :func:`resume`.
+"""Training generators of every family: :class:`TrainConfig`, :func:`train`, :func:`resume`.
 
 The configs import without torch; ``train``/``resume``/``run_training`` load the training
 machinery (torch) on first use, so the command line's ``--help`` stays instant.

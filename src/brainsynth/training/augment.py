@@ -14,6 +14,9 @@ Policies, any subset, applied in this order:
 
 Images are in the training range [-1, 1], so "black" is -1. Every random parameter comes
 from this object's own CPU ``torch.Generator``, saved in checkpoints so resume is exact.
+Channels after ``image_channels`` are a tumour mask's (an image + mask pair, or the mask a
+discriminator is given): translation and cutout move and cut them with the image (cutout
+leaves background, -1), the intensity policy leaves them alone.
 """
 
 from __future__ import annotations
@@ -31,8 +34,15 @@ BRAIN_LEVEL = 0.02  # in [0, 1]: pixels above this are brain for the intensity p
 class DiffAugment:
     """Applies ``policy`` to a batch; an empty policy returns the batch itself."""
 
-    def __init__(self, policy: tuple[str, ...], seed: int, runtime: Runtime | None = None) -> None:
+    def __init__(
+        self,
+        policy: tuple[str, ...],
+        seed: int,
+        runtime: Runtime | None = None,
+        image_channels: int | None = None,
+    ) -> None:
         self.policy = tuple(policy)
+        self.image_channels = image_channels  # None: every channel is an image's
         self.rng = torch.Generator().manual_seed(seed)
         # With several ranks, each draws the parameters of the global batch and keeps its rows.
         self.runtime = runtime or Runtime(torch.device("cpu"))
@@ -78,6 +88,12 @@ class DiffAugment:
         return torch.where(hole, torch.full_like(x, BLACK), x)
 
     def intensity(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.image_channels
+        if c is not None and c < x.shape[1]:  # the mask channels are not intensities
+            return torch.cat([self._intensity(x[:, :c]), x[:, c:]], dim=1)
+        return self._intensity(x)
+
+    def _intensity(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         gain = torch.exp(self._uniform(n, -0.223, 0.223, x))[:, None, None, None]
         contrast = torch.exp(self._uniform(n, -0.288, 0.288, x))[:, None, None, None]

@@ -2,34 +2,36 @@
 
 ``config.yaml`` of a run holds a :class:`TrainConfig` with every per-objective default
 resolved. It imports without torch, so the command line derives its choices and defaults
-from here. Per-objective defaults (``None`` fields) follow the paper (§3.2.2) for ``dcgan``
-and ``wgan`` (Arjovsky et al. 2017), and each named departure its own paper:
+from here. Which objectives a family accepts, and the defaults of an objective that is a
+family's own, come from its :class:`~brainsynth.models.family.Family`; the adversarial
+objectives, shared by every GAN family, have their defaults here. They follow the paper
+(§3.2.2) for ``dcgan`` and ``wgan`` (Arjovsky et al. 2017), and each named departure its own
+paper:
 
-=============  =========  ======  ============  ========  =======  ======  ===========
-objective      optimiser  lr      betas         n_critic  clip     GP      critic norm
-=============  =========  ======  ============  ========  =======  ======  ===========
-dcgan          Adam       2e-4    (0.5, 0.999)  1         --       --      batch
-wgan           RMSprop    5e-5    --            5         +-0.01   --      batch
-wgan-gp        Adam       1e-4    (0, 0.9)      5         --       10      layer
-hinge          Adam       2e-4    (0.5, 0.999)  1         --       --      batch
-nonsaturating  Adam       2e-3    (0, 0.99)     1         --       R1 10   batch
-denoising      Adam       2e-4    (0.9, 0.999)  --        --       --      --
-=============  =========  ======  ============  ========  =======  ======  ===========
+=============  =========  ======  ============  ========  =======  ======
+objective      optimiser  lr      betas         n_critic  clip     GP
+=============  =========  ======  ============  ========  =======  ======
+dcgan          Adam       2e-4    (0.5, 0.999)  1         --       --
+wgan           RMSprop    5e-5    --            5         +-0.01   --
+wgan-gp        Adam       1e-4    (0, 0.9)      5         --       10
+hinge          Adam       2e-4    (0.5, 0.999)  1         --       --
+nonsaturating  Adam       2e-3    (0, 0.99)     1         --       R1 10
+=============  =========  ======  ============  ========  =======  ======
 
 ``hinge``: Lim & Ye 2017 / Miyato et al. 2018 (SN-GAN, Table 1 setting C). ``nonsaturating``:
 the logistic loss of Goodfellow et al. 2014 with StyleGAN2's optimiser (Karras et al. 2020,
 Appendix B) and an R1 penalty (Mescheder et al. 2018, eq. 9). ``--r1 GAMMA`` adds R1 to any
 objective, computed every ``r1_every`` discriminator steps and scaled up by that interval
-(lazy regularisation, Karras et al. 2020, §3.1). ``denoising``: the objective of
-denoiser families (``--arch ddpm``; the loss is the family's own, Ho et al. 2020 §3.2),
-with DDPM's Adam (Ho et al. 2020, appendix B); GAN families cannot use it, nor denoisers the
-GAN objectives.
+(lazy regularisation, Karras et al. 2020, §3.1). A denoising family trains with its own
+objective (its ``objectives``; the defaults its ``objective_defaults`` say), which the GAN
+families cannot use, nor it the GAN objectives.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,11 +40,10 @@ from brainsynth.config import DEVICES
 from brainsynth.data.dataset import TRAINING_SETS
 from brainsynth.data.labels import CONDITIONS, DEFAULT_TUMOR_THRESHOLD, condition_label_names
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import check_arch
+from brainsynth.models import DEFAULT_FAMILY, check_family
+from brainsynth.models.mask_encoding import DEFAULT_ENCODING, ENCODINGS, channels_of
 from brainsynth.paper import BATCH, GAN_DEFAULTS, LATENT
 
-OBJECTIVES: tuple[str, ...] = ("dcgan", "wgan", "wgan-gp", "hinge", "nonsaturating", "denoising")
-DENOISING = "denoising"  # the objective of denoiser families (TRAINER = "denoiser")
 OPTIMIZERS: tuple[str, ...] = ("adam", "rmsprop")
 PRECISIONS: tuple[str, ...] = ("fp32", "bf16", "auto")
 """``auto`` becomes ``bf16`` where the device computes bf16 natively, else ``fp32``: see
@@ -54,15 +55,18 @@ BUDGET_CLOCKS: tuple[str, ...] = ("wall", "cpu")
 OBJECTIVE_DEFAULTS: dict[str, dict[str, Any]] = {
     **GAN_DEFAULTS,  # the paper's dcgan and wgan
     "wgan-gp": {"optimizer": "adam", "lr": 1e-4, "betas": (0.0, 0.9), "n_critic": 5,
-                "clip": None, "gp_lambda": 10.0, "r1_gamma": 0.0, "disc_norm": "layer"},
+                "clip": None, "gp_lambda": 10.0, "r1_gamma": 0.0},
     "hinge": {"optimizer": "adam", "lr": 2e-4, "betas": (0.5, 0.999), "n_critic": 1,
-              "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": "batch"},
+              "clip": None, "gp_lambda": None, "r1_gamma": 0.0},
     "nonsaturating": {"optimizer": "adam", "lr": 2e-3, "betas": (0.0, 0.99), "n_critic": 1,
-                      "clip": None, "gp_lambda": None, "r1_gamma": 10.0, "disc_norm": "batch"},
-    DENOISING: {"optimizer": "adam", "lr": 2e-4, "betas": (0.9, 0.999), "n_critic": 1,
-                "clip": None, "gp_lambda": None, "r1_gamma": 0.0, "disc_norm": None},
+                      "clip": None, "gp_lambda": None, "r1_gamma": 10.0},
 }  # fmt: skip
-"""Per-objective defaults; ``disc_norm`` applies to architectures that have that option."""
+"""Per-objective defaults of the adversarial objectives (one per name in
+:data:`~brainsynth.models.family.ADVERSARIAL_OBJECTIVES`)."""
+ONE_NETWORK_DEFAULTS: dict[str, Any] = {"n_critic": 1, "clip": None, "gp_lambda": None,
+                                        "r1_gamma": 0.0}  # fmt: skip
+"""What an objective of one network (a denoising family's own) has of the GAN settings."""
+OBJECTIVE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,31}")
 
 
 def _choose(what: str, value: str, choices: tuple[str, ...]) -> None:
@@ -97,8 +101,13 @@ class DataConfig:
     ``joint`` (not the paper's) learns the four sequences of a slice as one (4, H, W) image.
     ``condition`` (see :mod:`brainsynth.data.labels`): ``tumor`` labels a slice with-tumor
     when its ``tumor_pixels`` exceed ``tumor_threshold``; ``sequence`` labels Concat's images
-    by sequence. ``patients`` restricts training to those patients (empty = all), e.g. to
-    keep a test set's patients out of a generator (``brainsynth augment-eval``).
+    by sequence; ``mask`` draws each image for its slice's tumour mask (``masks.npy``), given
+    to the network as input channels (p(image | mask), issue 25). ``with_mask`` learns each
+    image together with its slice's tumour mask as extra generated channels (image + mask
+    pairs); ``mask_encoding`` says how a mask becomes channels, ``one-hot`` (3) or ``scalar``
+    (1) (:mod:`brainsynth.models.mask_encoding`). ``patients`` restricts training to those
+    patients (empty = all), e.g. to keep a test set's patients out of a generator
+    (``brainsynth augment-eval``).
     """
 
     prepared: str  # prepared dataset folder (brainsynth prepare), stored absolute
@@ -107,6 +116,8 @@ class DataConfig:
     label_names: tuple[str, ...] = ()  # names of the class ids 0..K-1 (conditional runs)
     tumor_threshold: float = DEFAULT_TUMOR_THRESHOLD  # with-tumor: tumor_pixels > this
     patients: tuple[str, ...] = ()  # train on these patients only (empty = all)
+    with_mask: bool = False  # generate each image with its tumour mask (pairs)
+    mask_encoding: str = DEFAULT_ENCODING  # one-hot (3 channels) | scalar (1 channel)
 
     def __post_init__(self) -> None:
         self.prepared = str(Path(self.prepared).expanduser().absolute())
@@ -122,27 +133,50 @@ class DataConfig:
             )
         _at_least(self.tumor_threshold, 0, "--tumor-threshold")
         self.patients = tuple(str(p) for p in self.patients)
+        if not isinstance(self.with_mask, bool):
+            raise BrainsynthError(f"with_mask must be true or false, got {self.with_mask!r}")
+        _choose("--mask-encoding", self.mask_encoding, tuple(ENCODINGS))
+        if self.with_mask and self.condition == "mask":
+            raise BrainsynthError("--with-mask generates masks, --condition mask is given them: "
+                                  "choose one")  # fmt: skip
+
+    @property
+    def mask_channels(self) -> int:
+        """Generated mask channels (``with_mask``), else 0."""
+        return channels_of(self.mask_encoding) if self.with_mask else 0
+
+    @property
+    def condition_channels(self) -> int:
+        """Mask channels given as input (``condition: mask``), else 0."""
+        return channels_of(self.mask_encoding) if self.condition == "mask" else 0
+
+    @property
+    def uses_masks(self) -> bool:
+        """Whether training reads the prepared folder's ``masks.npy``."""
+        return self.with_mask or self.condition == "mask"
 
 
 @dataclass
 class ModelConfig:
-    """Which architecture (``--arch``), its latent size and its own settings."""
+    """Which family (``--arch``), its latent size and its own settings."""
 
-    arch: str = "dcgan"  # a registered architecture (brainsynth.models.ARCHITECTURES)
-    latent: int = LATENT  # latent vector size (Radford et al.; paper)
-    options: dict[str, Any] = field(default_factory=dict)  # the architecture's Config fields
+    arch: str = DEFAULT_FAMILY  # a registered family (brainsynth.models.FAMILIES)
+    latent: int = LATENT  # latent vector size (Radford et al.; paper); families with one
+    options: dict[str, Any] = field(default_factory=dict)  # the family's Config fields
 
     def __post_init__(self) -> None:
-        check_arch(self.arch)
+        check_family(self.arch)
         _at_least(self.latent, 1, "--latent")
         self.options = dict(self.options)
 
 
 @dataclass
 class ObjectiveConfig:
-    """The GAN objective (``--gan``) and its regularisers; ``None`` = per-objective default."""
+    """The objective (``--objective``) and, for GANs, its regularisers; ``None`` = the
+    objective's default. Which names a family accepts is its own (checked when a run starts:
+    :func:`brainsynth.training.launch.complete`)."""
 
-    name: str | None = None  # dcgan | wgan | ...; None = the architecture's DEFAULT_OBJECTIVE
+    name: str | None = None  # dcgan | wgan | ...; None = the family's default objective
     n_critic: int | None = None  # discriminator updates per generator update
     clip: float | None = None  # WGAN weight clipping bound
     gp_lambda: float | None = None  # WGAN-GP gradient penalty weight
@@ -150,8 +184,11 @@ class ObjectiveConfig:
     r1_every: int = 16  # R1 every this many discriminator steps (lazy regularisation)
 
     def __post_init__(self) -> None:
-        if self.name is not None:
-            _choose("--gan", self.name, OBJECTIVES)
+        if self.name is not None and not (
+            isinstance(self.name, str) and OBJECTIVE_NAME.fullmatch(self.name)
+        ):
+            raise BrainsynthError(f"unknown --objective {self.name!r:.40}: an objective's name "
+                                  "is lower-case letters, digits and hyphens")  # fmt: skip
         _at_least(self.n_critic, 1, "--n-critic")
         _positive(self.clip, "--clip")  # clipping every weight to 0 would learn nothing
         _at_least(self.gp_lambda, 0, "--gp-lambda")
@@ -277,14 +314,16 @@ class TrainConfig:
     ema: EmaConfig = field(default_factory=EmaConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
-    def resolved(self, default_objective: str = "dcgan") -> TrainConfig:
-        """A copy with every ``None`` per-objective setting replaced by its default.
-
-        ``default_objective`` is used when no objective is named (the architecture's own).
-        """
-        name = self.objective.name or default_objective
-        defaults = OBJECTIVE_DEFAULTS[name]
-        objective = dataclasses.replace(self.objective, name=name, **{
+    def resolved(
+        self,
+        objective: str,
+        defaults: dict[str, Any],
+        option_defaults: dict[str, Any] | None = None,
+    ) -> TrainConfig:
+        """A copy naming ``objective``, with every ``None`` per-objective setting replaced by
+        ``defaults`` (optimizer, lr, betas, n_critic, clip, gp_lambda, r1_gamma) and the
+        family's per-objective ``option_defaults`` for its settings not given."""
+        filled = dataclasses.replace(self.objective, name=objective, **{
             k: defaults[k] for k in ("n_critic", "clip", "gp_lambda", "r1_gamma")
             if getattr(self.objective, k) is None})  # fmt: skip
         optimizer = OptimizerConfig(
@@ -292,35 +331,6 @@ class TrainConfig:
             lr=self.optimizer.lr if self.optimizer.lr is not None else defaults["lr"],
             betas=self.optimizer.betas if self.optimizer.betas is not None else defaults["betas"],
         )
-        options = dict(self.model.options)
-        if self.model.arch == "dcgan":
-            options.setdefault("disc_norm", defaults["disc_norm"])
+        options = {**(option_defaults or {}), **self.model.options}
         model = dataclasses.replace(self.model, options=options)
-        return dataclasses.replace(self, objective=objective, optimizer=optimizer, model=model)
-
-
-def flat_to_nested(flat: dict[str, Any]) -> dict[str, Any]:
-    """A brainsynth 0.1.0 ``config.yaml`` (one flat TrainConfig) as a nested TrainConfig dict.
-
-    ``background_floor``, a sampling setting, is dropped here: sampling reads it from the
-    old checkpoint itself.
-    """
-    flat = dict(flat)
-    options = {k: flat.pop(k) for k in ("width", "disc_norm") if flat.get(k) is not None}
-    nested: dict[str, Any] = {
-        "data": {"prepared": flat.pop("data"), "sequence": flat.pop("sequence")},
-        "model": {"arch": "dcgan", "latent": flat.pop("latent", 100), "options": options},
-        "objective": {"name": flat.pop("gan")},
-        "optimizer": {"lr": flat.pop("lr", None), "betas": flat.pop("betas", None)},
-    }
-    for key in ("n_critic", "clip", "gp_lambda"):
-        nested["objective"][key] = flat.pop(key, None)
-    for key in ("width", "disc_norm", "background_floor"):
-        flat.pop(key, None)
-    nested["run"] = flat
-    return nested
-
-
-def is_flat(data: dict[str, Any]) -> bool:
-    """True for a brainsynth 0.1.0 flat training config dict."""
-    return "gan" in data and "run" not in data
+        return dataclasses.replace(self, objective=filled, optimizer=optimizer, model=model)

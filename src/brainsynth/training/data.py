@@ -11,6 +11,11 @@ the host but its indices; otherwise they stay in pinned host memory and each bat
 copied asynchronously. With several ranks every rank draws the same global batch of
 indices and keeps its own slice (:meth:`Runtime.shard`), so the data order does not depend
 on the number of ranks.
+
+Tumour masks (issue 25) travel the same way, as uint8 channels on the images' 0..255 scale
+(:func:`brainsynth.models.mask_encoding.encode_uint8`): a pair run (``with_mask``) appends
+them to each image as generated channels, a mask-conditioned run (``condition: mask``) keeps
+them beside the images and each batch's masks become its :class:`Condition`'s ``masks``.
 """
 
 from __future__ import annotations
@@ -26,16 +31,31 @@ from brainsynth.config import check_image_size
 from brainsynth.data.dataset import load_prepared
 from brainsynth.data.labels import image_set_labels
 from brainsynth.errors import BrainsynthError
+from brainsynth.models.generator import Condition
+from brainsynth.models.mask_encoding import encode_uint8
 from brainsynth.outputs import shown
 from brainsynth.training.runtime import Runtime, to_device
 
 
 def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """A run's images (uint8 (N, C, H, W)) and class ids (None when unconditional).
+    """A run's images (uint8 (N, C, H, W), with the mask channels of a pair run) and class
+    ids (None when unconditional): :func:`load_training_set` without condition masks."""
+    images, labels, _ = load_training_set(config)
+    return images, labels
+
+
+def load_training_set(
+    config: Any,
+) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """A run's images (uint8 (N, C, H, W)), class ids (None when unconditional) and
+    condition masks (uint8 (N, condition_channels, H, W); None unless ``condition: mask``).
 
     ``config`` is the run's :class:`~brainsynth.training.config.DataConfig`: its image set,
-    restricted to ``config.patients`` when given, labelled by ``config.condition``. The
-    images must follow the shared image-size rule (:func:`check_image_size`).
+    restricted to ``config.patients`` when given, labelled by ``config.condition``; a pair
+    run's images carry their slice's mask as ``config.mask_channels`` more channels. The
+    images must follow the shared image-size rule (:func:`check_image_size`); masks come
+    only from a folder prepared with them, and only slices of segmented cases train a model
+    of masks (an unsegmented case's all-zero mask is unknown, not tumour-free).
     """
     data = config.prepared
     if not Path(data).is_dir():
@@ -44,8 +64,18 @@ def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
             "stores it absolute: was it moved?)"
         )
     prepared = load_prepared(data)
-    image_set = prepared.image_set(config.sequence, as_float=False)
+    uses_masks = bool(getattr(config, "uses_masks", False))
+    # without masks.npy: its one-line error (prepared before masks; re-run prepare)
+    image_set = prepared.image_set(config.sequence, as_float=False, with_masks=uses_masks)
     labels = image_set_labels(image_set, prepared.slices, config.condition, config.tumor_threshold)
+    if uses_masks:
+        segmented = prepared.segmented[image_set.rows]
+        if not segmented.all():
+            if not segmented.any():
+                raise BrainsynthError(f"{shown(data)}: no case has a segmentation; --with-mask "
+                                      "and --condition mask learn tumour masks")  # fmt: skip
+            image_set = image_set.subset(segmented)
+            labels = labels[segmented] if labels is not None else None
     if config.patients:
         unknown = sorted(set(config.patients) - set(image_set.patients))
         if unknown:
@@ -58,16 +88,24 @@ def load_training_data(config: Any) -> tuple[torch.Tensor, torch.Tensor | None]:
     if len(image_set) == 0:
         raise BrainsynthError(f"{shown(data)}: the prepared dataset has no images")
     check_image_size(int(image_set.images.shape[-1]), f"--data {shown(data)}: image side")
-    images = torch.from_numpy(np.ascontiguousarray(image_set.images))
+    images = np.ascontiguousarray(image_set.images)
+    masks = None
+    if uses_masks:
+        encoded = encode_uint8(image_set.masks, config.mask_channels or config.condition_channels)
+        if config.with_mask:
+            images = np.concatenate([images, encoded], axis=1)
+        else:
+            masks = torch.from_numpy(encoded)
+    images = torch.from_numpy(np.ascontiguousarray(images))
     if labels is None:
-        return images, None
+        return images, None, masks
     missing = [name for k, name in enumerate(config.label_names) if not (labels == k).any()]
     if missing:
         raise BrainsynthError(
             f"{shown(data)}: no training image of class {', '.join(missing)} "
             f"(--condition {config.condition})"
         )
-    return images, torch.from_numpy(labels)
+    return images, torch.from_numpy(labels), masks
 
 
 def resident(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -110,6 +148,7 @@ class EpochSampler:
         seed: int,
         where: torch.device | Runtime,
         labels: torch.Tensor | None = None,
+        masks: torch.Tensor | None = None,
     ) -> None:
         self.runtime = where if isinstance(where, Runtime) else Runtime(torch.device(where))
         self.device = self.runtime.device
@@ -118,6 +157,8 @@ class EpochSampler:
         self.images = resident(images, self.device)
         self.labels = None if labels is None else resident(labels, self.device)
         self.last_labels: torch.Tensor | None = None  # class ids of the last batch (this rank's)
+        self.masks = None if masks is None else resident(masks, self.device)
+        self.last_masks: torch.Tensor | None = None  # its condition masks, in [-1, 1]
         self.generator = torch.Generator().manual_seed(seed)
         self.order = torch.randperm(len(images), generator=self.generator)
         self.position = 0
@@ -137,15 +178,26 @@ class EpochSampler:
 
     def next_batch(self) -> torch.Tensor:
         """This rank's share of the next global batch: float in [-1, 1] on the device,
-        channels_last; its class ids (conditional runs) are then in ``last_labels``."""
+        channels_last; its class ids (conditional runs) are then in ``last_labels``, its
+        condition masks (mask-conditional runs) in ``last_masks``."""
         rows = self.runtime.shard(self.indices())
         if self.labels is not None:
             self.last_labels = to_device(
                 self.labels.index_select(0, to_device(rows, self.labels.device)), self.device
             )
+        if self.masks is not None:
+            masks = self.masks.index_select(0, to_device(rows, self.masks.device))
+            masks = to_model_range(to_device(masks, self.device))
+            self.last_masks = masks.contiguous(memory_format=torch.channels_last)
         batch = self.images.index_select(0, to_device(rows, self.images.device))
         batch = to_model_range(to_device(batch, self.device))
         return batch.contiguous(memory_format=torch.channels_last)
+
+    @property
+    def last_condition(self) -> Condition:
+        """What the last batch's images are conditioned on (its class ids and condition
+        masks, this rank's)."""
+        return Condition(labels=self.last_labels, masks=self.last_masks)
 
     def state_dict(self) -> dict[str, Any]:
         return {

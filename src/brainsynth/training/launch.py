@@ -28,8 +28,10 @@ import yaml
 
 from brainsynth.config import config_from_dict, config_to_dict, save_config
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture
+from brainsynth.models import family, family_names
 from brainsynth.models.checkpoint import find_checkpoint, load_checkpoint
+from brainsynth.models.family import Family
+from brainsynth.models.upgrade import is_flat, nest_flat_config
 from brainsynth.outputs import (
     FolderClaim,
     Vocabulary,
@@ -38,50 +40,77 @@ from brainsynth.outputs import (
     read_marker,
     shown,
 )
-from brainsynth.training.config import DENOISING, TrainConfig, flat_to_nested, is_flat
+from brainsynth.training.config import (
+    OBJECTIVE_DEFAULTS,
+    ONE_NETWORK_DEFAULTS,
+    TrainConfig,
+)
 from brainsynth.training.distributed import Launch, on_main
 from brainsynth.training.loop import RunResult, training_loop
 from brainsynth.training.run_folder import DONE_FILE
 from brainsynth.training.runtime import RankQuietError, Runtime, resolve_precision
 
 
-def complete(config: TrainConfig) -> TrainConfig:
-    """``config`` with per-objective defaults and every architecture setting filled in."""
-    arch = architecture(config.model.arch)
-    if config.data.condition != "none" and not getattr(arch, "SUPPORTS_LABELS", False):
-        raise BrainsynthError(
-            f"--arch {config.model.arch} cannot be conditioned on labels (--condition "
-            f"{config.data.condition})"
-        )
-    default_objective = getattr(arch, "DEFAULT_OBJECTIVE", "dcgan")
-    check_family_settings(config, getattr(arch, "TRAINER", "gan"), default_objective)
-    config = config.resolved(default_objective)
-    known = {f.name for f in dataclasses.fields(arch.Config)}
+def complete(config: TrainConfig, chosen: Family | None = None) -> TrainConfig:
+    """``config`` with per-objective defaults and every setting of its family filled in,
+    after checking that the family can train as asked. ``chosen``: the family of
+    ``config.model.arch`` when the caller has it already."""
+    chosen = chosen or family(config.model.arch)
+    check_conditioning(config, chosen)
+    objective = config.objective.name or chosen.default_objective
+    check_family_settings(config, chosen, objective)
+    shared = OBJECTIVE_DEFAULTS.get(objective, ONE_NETWORK_DEFAULTS)
+    defaults = {**shared, **chosen.objective_defaults.get(objective, {})}
+    option_defaults = dict(chosen.objective_options.get(objective, {}))
+    config = config.resolved(objective, defaults, option_defaults)
+    known = set(chosen.setting_names)
     unknown = sorted(set(config.model.options) - known)
     if unknown:
         raise BrainsynthError(
-            f"architecture {config.model.arch!r} has no setting {', '.join(unknown)}; its "
+            f"architecture {chosen.name!r} has no setting {', '.join(unknown)}; its "
             f"settings (--arch-option KEY=VALUE): {', '.join(sorted(known))}"
         )
-    options = arch.Config(**config.model.options)
+    options = chosen.Config(**config.model.options)
     model = dataclasses.replace(config.model, options=config_to_dict(options))
     return dataclasses.replace(config, model=model)
 
 
-def check_family_settings(config: TrainConfig, trainer: str, default_objective: str) -> None:
-    """One-line errors for settings the architecture's family cannot use: a denoiser trains
-    with its own loss (objective ``denoising``) and has no discriminator to augment for; a
-    GAN cannot use ``denoising``."""
-    name, arch = config.objective.name or default_objective, config.model.arch
-    if trainer == "denoiser" and name != DENOISING:
-        raise BrainsynthError(f"--arch {arch} is a denoising model: it trains with its own loss, "
-                              f"not --gan {name}")  # fmt: skip
-    if trainer == "denoiser" and config.augment.policy:
+def check_conditioning(config: TrainConfig, chosen: Family) -> None:
+    """One-line errors for a condition the family cannot take (class labels, or a tumour
+    mask: the families that can are named), or one it must have and was not given."""
+    condition = config.data.condition
+    if condition == "mask" and "mask" not in chosen.conditioning:
+        able = [f.name for f in map(family, family_names()) if "mask" in f.conditioning]
+        raise BrainsynthError(f"--arch {chosen.name} cannot draw images for a tumour mask "
+                              f"(--condition mask): use --arch {' | '.join(able)}")  # fmt: skip
+    if condition not in ("none", "mask") and "class" not in chosen.conditioning:
+        raise BrainsynthError(
+            f"--arch {chosen.name} cannot be conditioned on labels (--condition {condition})"
+        )
+    if "mask" in chosen.requires and condition != "mask":
+        raise BrainsynthError(f"--arch {chosen.name} ({chosen.display_name}) draws images for "
+                              "given tumour masks: train it with --condition mask")  # fmt: skip
+
+
+def check_family_settings(config: TrainConfig, chosen: Family, objective: str) -> None:
+    """One-line errors for settings the family cannot use: an objective that is not one of
+    its own (a denoising family trains with its own loss, a GAN with the adversarial
+    objectives), and augmentation of discriminator inputs for a family with none."""
+    arch, own = chosen.name, ", ".join(chosen.objectives)
+    if objective not in chosen.objectives:
+        if chosen.trainer != "adversarial":
+            raise BrainsynthError(f"--arch {arch} ({chosen.display_name}) trains with its own "
+                                  f"loss ({own}), not --objective {objective}")  # fmt: skip
+        others = [f for f in map(family, family_names()) if objective in f.objectives]
+        if others:
+            names = ", ".join(f"--arch {f.name}" for f in others)
+            raise BrainsynthError(f"--objective {objective} is the objective of {names}; "
+                                  f"--arch {arch} is a GAN (objectives: {own})")  # fmt: skip
+        raise BrainsynthError(f"unknown --objective {objective!r}: --arch {arch} trains with "
+                              f"{own}")  # fmt: skip
+    if chosen.trainer != "adversarial" and config.augment.policy:
         raise BrainsynthError(f"--arch {arch} has no discriminator: --augment (DiffAugment of "
                               "discriminator inputs) does not apply")  # fmt: skip
-    if trainer != "denoiser" and name == DENOISING:
-        raise BrainsynthError(f"--gan {DENOISING} is the objective of denoising models "
-                              f"(--arch ddpm); --arch {arch} is a GAN")  # fmt: skip
 
 
 RUN_FILES: tuple[str, ...] = (
@@ -149,7 +178,8 @@ def run_training(
     ``config.yaml``, after the checks. ``overwrite`` lets a fresh run write into a folder
     train did not make (replacing only the files train writes).
     """
-    config = complete(config)
+    chosen = family(config.model.arch)  # the one lookup of this run's family
+    config = complete(config, chosen)
     runtime = runtime or Runtime.single(config.run.device)
     recorded = dataclasses.replace(
         config.run,
@@ -174,11 +204,11 @@ def run_training(
             save_config(extra, run_dir / name)
         (run_dir / DONE_FILE).unlink(missing_ok=True)  # stale after a resume to more iters
 
-    return training_loop(config, runtime, resume_state, resume_path, begin=begin)
+    return training_loop(config, chosen, runtime, resume_state, resume_path, begin=begin)
 
 
 def train(config: TrainConfig, extra_configs: dict[str, Any] | None = None) -> Path:
-    """Train a GAN as ``config`` says; returns the run folder (``config.run.out``).
+    """Train a generator as ``config`` says; returns the run folder (``config.run.out``).
 
     ``extra_configs``: more files for the run folder, e.g. ``{"sampling.yaml":
     SamplingConfig(background_floor=0.25)}`` (what ``train --background-floor`` writes).
@@ -202,26 +232,9 @@ def load_run_config(run: Path) -> TrainConfig:
         raise BrainsynthError(f"{path}: not valid YAML ({exc.__class__.__name__})") from exc
     if not isinstance(data, dict):
         raise BrainsynthError(f"{shown(path)}: not a training config")
-    if is_flat(data):
-        data = flat_to_nested(data)
-        data["data"]["prepared"] = locate_legacy_data(str(data["data"]["prepared"]), run)
+    if is_flat(data):  # brainsynth 0.1.0's
+        data = nest_flat_config(data, run)
     return config_from_dict(TrainConfig, data)
-
-
-def locate_legacy_data(prepared: str, run: Path) -> str:
-    """The prepared folder of a 0.1.0 run, whose config.yaml may store it relative.
-
-    Relative to the folder the run was started in, which is not recorded: the working
-    folder is tried first, then each folder above the run (``runs/x`` started beside
-    ``prepared``), the first prepared folder found wins.
-    """
-    path = Path(prepared).expanduser()
-    if path.is_absolute():
-        return str(path)
-    for base in (Path.cwd(), *Path(run).absolute().parents):
-        if (base / path / "dataset.json").is_file():
-            return str((base / path).absolute())
-    return str(path.absolute())
 
 
 def resume_training(

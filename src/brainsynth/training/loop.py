@@ -2,7 +2,7 @@
 
 One iteration is one generator update (``--iters`` counts them); objectives with
 ``n_critic > 1`` do that many discriminator updates before each. The loop is the same for
-every family: the trainer (:func:`~brainsynth.training.trainer.make_trainer`) does the
+every family: the trainer (:func:`~brainsynth.training.trainers.make_trainer`) does the
 iteration and says what its state is. Nothing is lost on a stop:
 SIGINT/SIGTERM and an exhausted ``max_seconds`` budget save ``checkpoints/last.pt`` and
 return; a NaN or infinite loss, or generator weights that became NaN or infinite (checked
@@ -28,17 +28,23 @@ import torch.distributed as dist
 
 from brainsynth.config import config_to_dict
 from brainsynth.errors import BrainsynthError
-from brainsynth.models import architecture
 from brainsynth.models.checkpoint import ModelRecord, model_record, save_checkpoint
+from brainsynth.models.family import Family
 from brainsynth.models.shape import ModelShape
 from brainsynth.outputs import shown
 from brainsynth.training import rng
 from brainsynth.training.config import RunConfig, TrainConfig
-from brainsynth.training.data import EpochSampler, load_training_data, warn_large_batch
+from brainsynth.training.data import (
+    EpochSampler,
+    load_training_set,
+    to_model_range,
+    warn_large_batch,
+)
 from brainsynth.training.distributed import StopVote, mean_over_ranks, on_main
 from brainsynth.training.run_folder import RunLogger, write_done
 from brainsynth.training.runtime import RankQuietError, Runtime, describe_device
-from brainsynth.training.trainer import Trainer, make_trainer
+from brainsynth.training.trainer import Trainer
+from brainsynth.training.trainers import make_trainer
 
 GRID_SIZE = 64  # images in samples/grid-<iter>.png
 # What ``max_seconds`` counts: wall-clock time, or this process's CPU time (all its threads),
@@ -61,16 +67,21 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def run_model_record(config: TrainConfig, images: torch.Tensor) -> ModelRecord:
-    """The architecture, its full settings and the shape this run trains."""
-    options = architecture(config.model.arch).Config(**config.model.options)
+def run_model_record(config: TrainConfig, family: Family, images: torch.Tensor) -> ModelRecord:
+    """The family, its full settings and the shape this run trains (a latent size only for
+    families that have one; a pair run's mask channels follow its image channels in
+    ``images``)."""
+    options = family.Config(**config.model.options)
+    data = config.data
     shape = ModelShape(
         size=images.shape[-1],
-        channels=images.shape[1],
-        latent=config.model.latent,
-        num_classes=len(config.data.label_names) if config.data.condition != "none" else 0,
+        channels=images.shape[1] - data.mask_channels,
+        latent=config.model.latent if family.uses_latent else None,
+        num_classes=len(data.label_names) if data.condition != "none" else 0,
+        mask_channels=data.mask_channels,
+        condition_channels=data.condition_channels,
     )
-    return ModelRecord(config.model.arch, config_to_dict(options), shape)
+    return ModelRecord(family, config_to_dict(options), shape)
 
 
 class _Checkpointer:
@@ -98,9 +109,7 @@ class _Checkpointer:
 
 def _restore(state: dict[str, Any], path: Path, trainer: Trainer, sampler: EpochSampler) -> int:
     """Load a checkpoint's state into the trainer, sampler and global RNGs; its iteration."""
-    saved = model_record(state, path)
-    saved_options = architecture(saved.arch).Config(**saved.arch_config)
-    saved = ModelRecord(saved.arch, config_to_dict(saved_options), saved.shape)
+    saved = model_record(state, path, trainer.family).with_config_defaults()
     now = trainer.record.shape
     if (saved.shape.size, saved.shape.channels) != (now.size, now.channels):
         raise BrainsynthError(
@@ -197,7 +206,8 @@ def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
     from tqdm.auto import tqdm
 
     run = config.run
-    name = config.objective.name if config.model.arch == "dcgan" else config.model.arch
+    family, objective = config.model.arch, config.objective.name
+    name = family if objective in (family, None) else f"{family} {objective}"
     budgeted = run.max_seconds is not None
     unit = "CPU s" if run.budget_clock == "cpu" else "s"
     return tqdm(
@@ -212,6 +222,7 @@ def _progress_bar(config: TrainConfig, runtime: Runtime, start: int) -> Any:
 
 def training_loop(
     config: TrainConfig,
+    family: Family,
     runtime: Runtime,
     resume_state: dict[str, Any] | None = None,
     resume_path: Path | None = None,
@@ -219,7 +230,8 @@ def training_loop(
 ) -> RunResult:
     """Train until ``config.run.iters`` generator updates, a signal or the time budget.
 
-    ``config`` is resolved; ``resume_state`` is a loaded checkpoint (from ``resume_path``)
+    ``config`` is resolved, for ``family`` (its ``model.arch``, resolved once by the caller);
+    ``resume_state`` is a loaded checkpoint (from ``resume_path``)
     to continue from, or None for a fresh start. Nothing is written before every check has
     passed (data, image size, model, checkpoint keys); then ``begin`` (main process) writes
     ``config.yaml`` and clears a stale ``done.json``, and training starts. Every rank runs
@@ -228,13 +240,13 @@ def training_loop(
     run, run_dir = config.run, Path(config.run.out)
     if runtime.device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest
-    images, labels = load_training_data(config.data)
-    record = run_model_record(config, images)
+    images, labels, masks = load_training_set(config.data)
+    record = run_model_record(config, family, images)
     if runtime.is_main:
         warn_large_batch(run.batch, len(images))
     _seed_everything(run.seed)
     trainer = make_trainer(config, record, runtime)
-    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels)
+    sampler = EpochSampler(images, run.batch, run.seed, runtime, labels=labels, masks=masks)
     start = 0
     if resume_state is not None:
         start = _restore(resume_state, resume_path or run_dir, trainer, sampler)
@@ -242,6 +254,10 @@ def training_loop(
         on_main(runtime, begin)  # every rank waits for it, and for its error if any
     grid_z = torch.randn(GRID_SIZE, *trainer.generator.noise_shape,
                          generator=torch.Generator().manual_seed(run.seed + 2))  # fmt: skip
+    grid_masks = None  # a mask-conditional run draws its grid for training masks, evenly spread
+    if masks is not None:
+        grid_masks = to_model_range(masks[torch.linspace(0, len(masks) - 1, GRID_SIZE).long()])
+    image_channels = record.shape.channels  # the grid shows images (a pair's mask is not)
     checkpointer = _Checkpointer(run_dir, config, record)
     logger = RunLogger(run_dir, start) if runtime.is_main else None
     images_per_iter = trainer.images_per_iteration
@@ -290,7 +306,8 @@ def training_loop(
                 if grid_now:  # every rank alike; no grid is drawn from broken weights
                     watch.check_weights(trainer, iteration, last_good)
                 if logger and grid_now:
-                    grid = trainer.sampling_generator().to_images(trainer.sample(grid_z))
+                    raw = trainer.sample(grid_z, grid_masks)
+                    grid = trainer.sampling_generator().to_images(raw)[:, :image_channels]
                     logger.grid(iteration, grid.cpu().numpy())
                 if iteration % run.checkpoint_every == 0:
                     last_good, saved_at = save(periodic=True) or last_good, iteration

@@ -30,6 +30,9 @@ override it, field by field. Imports without torch.
   images with 25 steps in about 3 CPU minutes): 8 channels at 64 px, 16 at 32, 32 at 16,
   64 at 8 px with self-attention, one residual block per level; Adam 5e-4, batch 32, precision auto,
   an EMA with ramp-up.
+- ``flow``: flow matching (``--arch flow``: a rectified flow on the same UNet at the same
+  widths, logit-normal times, Heun sampling with 10 steps; Lipman et al. 2023, Esser et al.
+  2024) with the ``diffusion`` preset's optimiser, batch, precision and EMA.
 """
 
 from __future__ import annotations
@@ -38,6 +41,39 @@ import copy
 from typing import Any
 
 from brainsynth.errors import BrainsynthError
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` on top, section by section (nested dicts merge)."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+DIFFUSION_0_3: dict[str, Any] = {
+    "model": {
+        "arch": "ddpm",
+        "options": {
+            "base_channels": 8,
+            "channel_mult": [1, 2, 4, 8],
+            "attention_resolutions": [8],
+            "res_blocks": 1,
+            "norm_groups": 4,
+            "prediction": "v",
+            "sample_steps": 25,
+        },
+    },  # fmt: skip
+    "objective": {"name": "denoising"},
+    "optimizer": {"lr": 5e-4, "betas": [0.9, 0.999]},
+    "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
+    "augment": {"policy": [], "ada_target": None},
+    "run": {"batch": 32, "precision": "auto"},
+}
+"""brainsynth 0.3.0's ``diffusion`` preset (its MONAI time embedding of 8 features)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
     "paper-dcgan": {
@@ -91,20 +127,24 @@ PRESETS: dict[str, dict[str, Any]] = {
         "augment": {"policy": ["translation", "cutout"], "ada_target": 0.6, "ada_kimg": 500.0},
         "run": {"batch": 64, "precision": "auto"},
     },
-    "diffusion": {
+    "diffusion-0.3": DIFFUSION_0_3,
+    "diffusion": merge(DIFFUSION_0_3, {"model": {"options": {"time_features": 64}}}),
+    "flow": {
         "model": {
-            "arch": "ddpm",
+            "arch": "flow",
             "options": {
                 "base_channels": 8,
                 "channel_mult": [1, 2, 4, 8],
                 "attention_resolutions": [8],
                 "res_blocks": 1,
                 "norm_groups": 4,
-                "prediction": "v",
-                "sample_steps": 25,
+                "time_features": 64,
+                "t_distribution": "logit-normal",
+                "solver": "heun",
+                "sample_steps": 10,
             },
         },  # fmt: skip
-        "objective": {"name": "denoising"},
+        "objective": {"name": "flow-matching"},
         "optimizer": {"lr": 5e-4, "betas": [0.9, 0.999]},
         "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
         "augment": {"policy": [], "ada_target": None},
@@ -122,8 +162,10 @@ PRESET_SUMMARIES: dict[str, str] = {
     "adaptive DiffAugment, batch 32 (measured best per CPU minute, see README)",
     "recommended-gpu": "for GPUs: StyleGAN2 at full width (512 channels, 128 at 128 px) with "
     "StyleGAN2-ADA's 128 px settings: batch 64, R1 0.0512, EMA 20 kimg (not benchmarked)",
-    "diffusion": "a diffusion model (MONAI UNet at CPU widths, v-prediction, cosine schedule, "
-    "DDIM 25 steps) + EMA",
+    "diffusion": "a diffusion model (MONAI UNet at CPU widths, 64 noise-level features, "
+    "v-prediction, cosine schedule, DDIM 25 steps) + EMA",
+    "diffusion-0.3": "brainsynth 0.3.0's diffusion preset (its MONAI time embedding of 8 features)",
+    "flow": "flow matching (the same UNet, logit-normal times, Heun 10 steps) + EMA",
 }
 
 
@@ -144,14 +186,3 @@ def preset(name: str) -> dict[str, Any]:
     if name not in PRESETS:
         raise BrainsynthError(f"unknown preset {name!r}: choose one of {', '.join(preset_names())}")
     return copy.deepcopy(PRESETS[name])
-
-
-def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` on top, section by section (nested dicts merge)."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
