@@ -187,11 +187,17 @@ def train_config(name: str, data: Path, run: Path, args: argparse.Namespace, bud
 
 
 def train_candidate(
-    name: str, budget: float, args: argparse.Namespace, wait: bool
+    name: str,
+    budget: float,
+    args: argparse.Namespace,
+    wait: bool,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Train one candidate for ``budget`` minutes; continue its run of the longest shorter
     budget when one has finished training (exact resume), so 4, 12 and 36 minutes cost 36.
     ``wait``: the next shorter budget of this candidate is being trained by another worker.
+    ``settings``: TrainConfig sections put over the candidate's (benchmarks/utility.py: pairs,
+    a few patients); a continued run keeps those it was started with.
     Writes and returns ``trained.json`` (iterations, CPU and wall seconds in total)."""
     import shutil
 
@@ -218,7 +224,8 @@ def train_candidate(
     shutil.rmtree(out / "run", ignore_errors=True)  # an interrupted attempt starts over
     cpu0, wall0 = time.process_time(), time.perf_counter()
     if previous is None:
-        config = config_from_dict(TrainConfig, train_config(name, data, out / "run", args, budget))
+        values = merge(train_config(name, data, out / "run", args, budget), settings or {})
+        config = config_from_dict(TrainConfig, values)
         result, before = run_training(config), {"train_cpu_s": 0.0, "train_wall_s": 0.0}
     else:
         before = json.loads((previous / "trained.json").read_text())
