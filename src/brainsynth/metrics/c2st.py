@@ -204,7 +204,11 @@ def train_classifier(
     device = torch.device(settings.device)
     model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
     model = model.to(memory_format=torch.channels_last)  # ~25% faster steps on CPU (oneDNN)
-    optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    # foreach: one fused update of all parameters per step (same values as the loop of one
+    # tensor at a time; ~7% of a 64-image step on CPU)
+    optim = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, foreach=True
+    )
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = (t.to(device) for t in train)
     val = (val[0].to(device), val[1].to(device))
