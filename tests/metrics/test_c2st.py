@@ -12,7 +12,9 @@ from brainsynth.metrics.c2st import (
     cnn_c2st,
     group_split,
     knn_c2st,
+    refresh_batchnorm,
     saliency_summary,
+    train_classifier,
 )
 from margins import accuracy_floor, chance_band
 
@@ -123,3 +125,19 @@ def test_cnn_c2st_is_reproducible():
     b = cnn_c2st(x0, g0, x1, g1, settings, seed=3)
     assert a["accuracy"] == b["accuracy"]
     assert torch.equal(a["test_logits"], b["test_logits"])
+
+
+@pytest.mark.numerics
+def test_kept_classifier_carries_the_batch_statistics_of_its_own_weights():
+    # BatchNorm's running averages lag behind the weights (the evaluation-mode network once
+    # called every image one class); the kept network must normalise with the statistics of
+    # its training images at its kept weights: recomputing them changes nothing. 40 images
+    # fit one batch, so the statistics do not depend on how the images are ordered.
+    x, _ = patient_volumes(40, 1, 16, seed=0)
+    images, labels = torch.from_numpy(x), (torch.arange(40) % 2).float()
+    settings = C2STSettings(width=4, max_epochs=3, patience=1, min_batches_per_epoch=5)
+    model, _ = train_classifier((images, labels), (images[:10], labels[:10]), settings, seed=0)
+    kept = {k: v.clone() for k, v in model.state_dict().items() if "running" in k}
+    refresh_batchnorm(model, images, batch_size=64)
+    for key, value in kept.items():
+        torch.testing.assert_close(model.state_dict()[key], value, rtol=1e-4, atol=1e-5)

@@ -154,6 +154,33 @@ def epoch_batches(n: int, settings: C2STSettings, generator: torch.Generator) ->
             return batches
 
 
+BN_STATS_IMAGES = 256
+"""Training images whose batch statistics refresh BatchNorm's before a validation check."""
+
+
+@torch.no_grad()
+def refresh_batchnorm(model: nn.Module, x: torch.Tensor, batch_size: int) -> None:
+    """Recompute every BatchNorm's running statistics from ``x`` at the current weights.
+
+    The running averages (momentum 0.1) mix statistics of weights that Adam moved since, and
+    early in training they lag far enough that the evaluation-mode network calls every image
+    one class (measured on the benchmark's images: validation loss 3-6 at chance while the
+    same weights with fresh statistics told the sets apart perfectly). Batches of the
+    training batch size, as training normalises them; cumulative average (momentum None).
+    """
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in norms]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    for i in range(0, len(x), batch_size):
+        if len(x[i : i + batch_size]) >= 2:
+            model(x[i : i + batch_size])
+    for m, momentum in zip(norms, momenta, strict=True):
+        m.momentum = momentum
+
+
 def train_classifier(
     train: tuple[torch.Tensor, torch.Tensor],
     val: tuple[torch.Tensor, torch.Tensor],
@@ -165,20 +192,29 @@ def train_classifier(
     The validation loss is checked once per epoch, where an epoch is one shuffled pass over
     the training images or ``min_batches_per_epoch`` batches if that is more (a few hundred
     images would otherwise give the optimiser only a handful of steps between checks).
-    Training stops after ``patience`` checks without an improvement of ``min_delta`` (once
-    ``min_steps`` steps are done), or as soon as the validation split is told apart without
-    an error at a loss below ``separated_loss``: then the sets are separated and more steps
-    only sharpen the logits (0.3.0 trained on until the loss stopped falling by 0.005).
+    Before each check BatchNorm's statistics are recomputed from a fixed draw of training
+    images (:func:`refresh_batchnorm`), so the network validated, kept and tested is the one
+    trained. Training stops after ``patience`` checks without an improvement of
+    ``min_delta`` (once ``min_steps`` steps are done), or as soon as the validation split is
+    told apart without an error at a loss below ``separated_loss``: then the sets are
+    separated and more steps only sharpen the logits (0.3.0 trained on until the loss
+    stopped falling by 0.005).
     """
     torch.manual_seed(seed)
     device = torch.device(settings.device)
     model = SmallCNN(settings.width, channels=int(train[0].shape[1])).to(device)
     model = model.to(memory_format=torch.channels_last)  # ~25% faster steps on CPU (oneDNN)
-    optim = torch.optim.Adam(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
+    # foreach: one fused update of all parameters per step (same values as the loop of one
+    # tensor at a time; ~7% of a 64-image step on CPU)
+    optim = torch.optim.Adam(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay, foreach=True
+    )
     loss_fn = nn.BCEWithLogitsLoss()
     x, y = (t.to(device) for t in train)
     val = (val[0].to(device), val[1].to(device))
     generator = torch.Generator().manual_seed(seed)  # on the CPU: same batches on any device
+    # BatchNorm's statistics before each check: a fixed draw of training images, both classes
+    stats_x = x[torch.randperm(len(x), generator=generator)[:BN_STATS_IMAGES].to(device)]
     best_loss, best_state, best_epoch, since_best = float("inf"), None, 0, 0
     epoch, steps = 0, 0
     for epoch in range(1, settings.max_epochs + 1):
@@ -189,6 +225,7 @@ def train_classifier(
             loss_fn(model(x[batch]), y[batch]).backward()
             optim.step()
             steps += 1
+        refresh_batchnorm(model, stats_x, settings.batch_size)
         val_logits = predict_logits(model, val[0])
         val_loss = float(loss_fn(val_logits, val[1]))
         separated = val_loss < settings.separated_loss and bool(

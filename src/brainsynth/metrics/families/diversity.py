@@ -13,9 +13,14 @@ def run(data: Any) -> dict[str, Any]:
     from brainsynth.metrics import diversity, stats
 
     cfg = data.config
-    real_scores = diversity.pairwise_ms_ssim(
-        data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
-    )
+
+    def real_pairs() -> dict[str, Any]:  # the real images' alone: kept in the prepared cache
+        scores = diversity.pairwise_ms_ssim(
+            data.real, data.real_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
+        )
+        return {"scores": scores}
+
+    real_scores = data.real_record("ms-ssim-real", [cfg.ms_ssim_pairs], real_pairs)["scores"]
     fake_scores = diversity.pairwise_ms_ssim(
         data.fake, data.fake_groups, cfg.ms_ssim_pairs, cfg.seed, cfg.device
     )
