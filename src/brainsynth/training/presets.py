@@ -54,25 +54,31 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-DIFFUSION_0_3: dict[str, Any] = {
-    "model": {
-        "arch": "ddpm",
-        "options": {
-            "base_channels": 8,
-            "channel_mult": [1, 2, 4, 8],
-            "attention_resolutions": [8],
-            "res_blocks": 1,
-            "norm_groups": 4,
-            "prediction": "v",
-            "sample_steps": 25,
-        },
-    },  # fmt: skip
-    "objective": {"name": "denoising"},
+CPU_UNET: dict[str, Any] = {
+    "base_channels": 8,
+    "channel_mult": [1, 2, 4, 8],
+    "attention_resolutions": [8],
+    "res_blocks": 1,
+    "norm_groups": 4,
+}
+"""The denoising families' UNet widths on a CPU budget (8, 16, 32, 64 channels, attention at
+8 px), shared by the diffusion and flow presets."""
+
+DENOISER_TRAINING: dict[str, Any] = {
     "optimizer": {"lr": 5e-4, "betas": [0.9, 0.999]},
     "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
     "augment": {"policy": [], "ada_target": None},
     "run": {"batch": 32, "precision": "auto"},
 }
+"""How the denoising presets train: Adam 5e-4, EMA, no augmentation, batch 32."""
+
+DIFFUSION_0_3: dict[str, Any] = merge(
+    DENOISER_TRAINING,
+    {
+        "model": {"arch": "ddpm", "options": {**CPU_UNET, "prediction": "v", "sample_steps": 25}},
+        "objective": {"name": "denoising"},
+    },
+)
 """brainsynth 0.3.0's ``diffusion`` preset (its MONAI time embedding of 8 features)."""
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -129,27 +135,22 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
     "diffusion-0.3": DIFFUSION_0_3,
     "diffusion": merge(DIFFUSION_0_3, {"model": {"options": {"time_features": 64}}}),
-    "flow": {
-        "model": {
-            "arch": "flow",
-            "options": {
-                "base_channels": 8,
-                "channel_mult": [1, 2, 4, 8],
-                "attention_resolutions": [8],
-                "res_blocks": 1,
-                "norm_groups": 4,
-                "time_features": 64,
-                "t_distribution": "logit-normal",
-                "solver": "heun",
-                "sample_steps": 10,
-            },
-        },  # fmt: skip
-        "objective": {"name": "flow-matching"},
-        "optimizer": {"lr": 5e-4, "betas": [0.9, 0.999]},
-        "ema": {"half_life_kimg": 10.0, "rampup": 0.05},
-        "augment": {"policy": [], "ada_target": None},
-        "run": {"batch": 32, "precision": "auto"},
-    },
+    "flow": merge(
+        DENOISER_TRAINING,
+        {
+            "model": {
+                "arch": "flow",
+                "options": {
+                    **CPU_UNET,
+                    "time_features": 64,
+                    "t_distribution": "logit-normal",
+                    "solver": "heun",
+                    "sample_steps": 10,
+                },
+            },  # fmt: skip
+            "objective": {"name": "flow-matching"},
+        },
+    ),
 }
 
 ALIASES: dict[str, str] = {"recommended": "recommended-cpu"}
