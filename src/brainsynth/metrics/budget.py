@@ -3,8 +3,9 @@
 The demo reserves a fixed time per model for sampling and evaluation; on a busy laptop the
 same work takes several times longer. Before each family runs, :class:`Budget` estimates its
 time from its declared cost (:attr:`~brainsynth.metrics.metric.Metric.cost_s`, CPU seconds
-for 1,000 vs 1,000 64x64 images on one quiet thread), scaled by the images' count and
-pixels and by how much slower than that reference this machine has been so far (the
+for 1,000 vs 1,000 64x64 images on one quiet thread, plus the real images' side when the
+prepared set's cache does not hold it), scaled by the images' count and pixels (the caller
+scales) and by how much slower than that reference this machine has been so far (the
 ``slowdown`` measured during training, then the families' own times); a family whose
 estimate exceeds what is left is skipped with a note instead of running over. The first
 family always runs: an evaluation measures something.
@@ -57,6 +58,13 @@ def work_scale(n_real: int, n_fake: int, size: int) -> float:
     """The work of ``n_real`` vs ``n_fake`` images of ``size`` px against the reference
     1,000 vs 1,000 at 64 px (linear in images and pixels)."""
     return (n_real + n_fake) / 2000 * (size / 64) ** 2
+
+
+def model_work_scale(n_real: int, n_fake: int, size: int) -> float:
+    """A model's own evaluation work (the real side apart) against the reference: its tests
+    train on balanced classes, so it grows with the smaller set."""
+    smaller = min(n_real, n_fake)
+    return work_scale(smaller, smaller, size)
 
 
 REFERENCE_STEP_S = 0.040

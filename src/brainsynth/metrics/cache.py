@@ -81,6 +81,28 @@ class RealCache:
         self.write(path, lambda tmp: np.savez(tmp, __json__=json.dumps(plain), **arrays))
         return result
 
+    def warmed(self, key: list[Any]) -> set[str]:
+        """The families whose work on the real images of the evaluation ``key`` is cached
+        (see :func:`brainsynth.metrics.evaluate.warm_real_side`)."""
+        import json
+
+        path = self.entry("real-side", *key, suffix=".json")
+        if not self.owns(path.name) or not path.is_file() or path.is_symlink():
+            return set()
+        try:
+            names = json.loads(path.read_text())["families"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return set()
+        return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+    def mark_warmed(self, key: list[Any], names: set[str]) -> None:
+        """Record that the real side of ``names`` is cached for the evaluation ``key``."""
+        import json
+
+        path = self.entry("real-side", *key, suffix=".json")
+        text = json.dumps({"families": sorted(names)})
+        self.write(path, lambda tmp: tmp.write_text(text))
+
     def read_array(self, path: Path, rows: int) -> np.ndarray | None:
         """A cached array of ``rows`` finite rows, or None (absent, foreign or damaged)."""
         if not self.owns(path.name) or not path.is_file() or path.is_symlink():

@@ -31,6 +31,7 @@ CORE_DESCRIPTIONS: dict[str, str] = {
     "per_channel": "Joint samples: every metric per sequence (channel) against the real images of that sequence.",
     "per_label": "Labelled samples: every metric per class against the real images of that class.",
     "skipped": "Metric families not run, each with why: inputs this evaluation was not given, or a time budget (the demo's) they would have overrun on this machine.",
+    "real_side_s": "Seconds of each family's work on the real images alone (real-vs-real controls, the domain encoder, real features), part of its timings_s: near 0 when the prepared set's cache held it (a second model against the same set, or after the demo's warm-up).",
     "real_cache": "Where the real images' features and domain encoder were cached for the next evaluation (PREPARED/evaluate-cache/), or why not.",
     "real": "The prepared folder of the real images.",
     "fake": "Where the synthetic images came from.",

@@ -95,10 +95,14 @@ class EvalData:
         return self.once("handcrafted", compute)
 
     def cached_real(self, tag: str, compute: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-        """``compute(self.real)``, through the prepared set's cache when there is one."""
-        if self.real_cache is None:
-            return compute(self.real)
-        return self.real_cache.array(tag, self.real, compute)
+        """``compute(self.real)``, through the prepared set's cache when there is one (once)."""
+
+        def computed() -> np.ndarray:
+            if self.real_cache is None:
+                return compute(self.real)
+            return self.real_cache.array(tag, self.real, compute)
+
+        return self.once(("real", tag), computed)
 
     def halves(self, repeat: int) -> np.ndarray | None:
         """Half A of the real patients for control ``repeat`` (None: too few patients); the
@@ -140,15 +144,19 @@ class EvalData:
         """``compute()``, a result that depends on the real images alone (a real-vs-real
         control), through the prepared set's cache: two models evaluated against one prepared
         set share their controls."""
-        if self.real_cache is None:
-            return compute()
-        key = [
-            self.real,
-            np.asarray(self.real_groups).astype(str),
-            self.config.seed,
-            *map(repr, parts),
-        ]
-        return self.real_cache.record(tag, key, compute)
+
+        def computed() -> dict:
+            if self.real_cache is None:
+                return compute()
+            key = [
+                self.real,
+                np.asarray(self.real_groups).astype(str),
+                self.config.seed,
+                *map(repr, parts),
+            ]
+            return self.real_cache.record(tag, key, compute)
+
+        return self.once(("real", tag, repr(parts)), computed)
 
     def mean_ci(self, values: np.ndarray, offset: int = 0) -> list[float]:
         """Bootstrap 95% interval of the mean of per-item ``values``."""

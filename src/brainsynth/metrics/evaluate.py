@@ -21,12 +21,13 @@ import numpy as np
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics import families
-from brainsynth.metrics.budget import Budget, work_scale
+from brainsynth.metrics.budget import Budget, model_work_scale, work_scale
 from brainsynth.metrics.descriptions import CORE_DESCRIPTIONS, CORE_REQUIRED
 from brainsynth.metrics.summary import format_summary
 
 __all__ = [
     "EvalConfig",
+    "warm_real_side",
     "draw_subset",
     "evaluate",
     "format_summary",
@@ -172,11 +173,107 @@ def evaluate(
     """
     from tqdm.auto import tqdm
 
-    from brainsynth.metrics.cache import open_cache
-    from brainsynth.metrics.evaldata import EvalData
-    from brainsynth.metrics.spaces import check_feature_sources
+    config = checked_config(config or EvalConfig())
+    fake = check_fake(fake, int(real.images.shape[-1]), int(real.images.shape[1]))
+    data, metrics = evaluation_data(real, fake, config, out_dir, fake_groups, real_labels, pairs)
+    if data.out_dir is not None:
+        data.out_dir.mkdir(parents=True, exist_ok=True)
+    registered = families.registered()
+    selected = [m for name, m in registered.items() if name in config.metrics]
+    size = int(real.images.shape[-1])
+    budget = Budget(config.budget_s, 1.0, config.slowdown)
+    model_scale = model_work_scale(len(data.real), len(data.fake), size)
+    real_scale = work_scale(len(data.real), len(data.real), size)
+    key = real_side_key(data)
+    warm = data.real_cache.warmed(key) if data.real_cache is not None else set()
+    skipped: dict[str, str] = {}
+    metrics["real_side_s"] = {}
+    with thread_limit(config.threads):
+        for metric in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
+            if not metric.needs <= data.inputs:
+                missing = ", ".join(sorted(metric.needs - data.inputs))
+                skipped[metric.name] = f"not run: needs {missing}"
+                continue
+            cost = metric.cost(config) * model_scale
+            if metric.name not in warm:  # the real images' side is not in the cache yet
+                cost += metric.real_cost(config) * real_scale
+            reason = budget.refuse(metric.name, cost)
+            if reason is not None:
+                skipped[metric.name] = reason
+                continue
+            start = time.perf_counter()
+            if metric.real_side is not None:  # the real images' side first (often cached)
+                metric.real_side(data)
+                metrics["real_side_s"][metric.name] = round(time.perf_counter() - start, 3)
+                warm.add(metric.name)
+            metrics.update(metric.run(data))
+            metrics["timings_s"][metric.name] = round(time.perf_counter() - start, 3)
+            budget.record(cost)
+    if data.real_cache is not None and warm:
+        data.real_cache.mark_warmed(key, warm)
+    if skipped:
+        metrics["skipped"] = skipped
+    metrics["timings_s"]["features"] = round(data.feature_seconds, 3)
+    return metrics
 
-    config = config or EvalConfig()
+
+def warm_real_side(
+    real: Any,
+    config: EvalConfig,
+    real_labels: dict[str, np.ndarray] | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Do ahead the work every evaluation against ``config.prepared`` repeats on its real
+    images alone (the real-vs-real controls, the domain encoder, the real features), into
+    the prepared set's cache, so that each model's evaluation pays only its own side.
+
+    ``real``, ``config`` and ``real_labels`` must be those of the evaluations to come (the
+    cache is keyed by the real images chosen and the settings). Returns the seconds per
+    family; a one-line error when the prepared folder cannot hold a cache.
+    """
+    from tqdm.auto import tqdm
+
+    from brainsynth.metrics.cache import open_cache
+
+    config = checked_config(config)
+    channels, size = int(real.images.shape[1]), int(real.images.shape[-1])
+    no_fake = np.zeros((0, channels, size, size), np.float32)
+    data, _ = evaluation_data(real, no_fake, config, None, None, real_labels, None)
+    cache, note = open_cache(config.prepared)
+    if cache is None or "read-only" in note:
+        raise BrainsynthError(f"nothing to warm: {note}")
+    data.real_cache = cache
+    registered = families.registered()
+    chosen = [registered[m] for m in config.metrics if registered[m].real_side is not None]
+    seconds: dict[str, float] = {}
+    with thread_limit(config.threads):
+        for metric in tqdm(chosen, desc="real side", disable=not progress, unit="metric"):
+            start = time.perf_counter()
+            metric.real_side(data)  # type: ignore[misc]
+            seconds[metric.name] = round(time.perf_counter() - start, 3)
+    key = real_side_key(data)
+    cache.mark_warmed(key, cache.warmed(key) | set(seconds))
+    return seconds
+
+
+NOT_REAL_SIDE: frozenset[str] = frozenset(
+    {"metrics", "max_fake", "threads", "budget_s", "slowdown", "prepared", "montage_count"}
+)
+"""EvalConfig fields the work on the real images does not depend on."""
+
+
+def real_side_key(data: Any) -> list[Any]:
+    """What the real side of an evaluation depends on: the real images chosen, their groups
+    and labels, and the settings (the cache's record of what is warm is keyed by it)."""
+    settings = {k: v for k, v in asdict(data.config).items() if k not in NOT_REAL_SIDE}
+    labels = sorted((data.real_labels or {}).items())
+    return [data.real, np.asarray(data.real_groups).astype(str), repr(sorted(settings.items())),
+            *(np.asarray(v) for _, v in labels), repr([k for k, _ in labels])]  # fmt: skip
+
+
+def checked_config(config: EvalConfig) -> EvalConfig:
+    """``config`` with its device resolved and the Inception alias applied; a one-line error
+    for unknown feature spaces or metrics."""
     config = replace(config, device=resolve_eval_device(config.device))
     if config.inception and "inception" not in config.features:
         config = replace(config, features=[*config.features, "inception"])
@@ -192,9 +289,28 @@ def evaluate(
         raise BrainsynthError(
             f"unknown metrics {', '.join(unknown)}: choose from {', '.join(registered)}"
         )
+    return config
+
+
+def evaluation_data(
+    real: Any,
+    fake: np.ndarray,
+    config: EvalConfig,
+    out_dir: Path | None,
+    fake_groups: np.ndarray | None,
+    real_labels: dict[str, np.ndarray] | None,
+    pairs: Any,
+) -> tuple[Any, dict[str, Any]]:
+    """The :class:`EvalData` of one evaluation (the subsets drawn, the prepared set's cache
+    opened) and the evaluation's own keys of ``metrics.json``; refuses, before any work,
+    what no metric could handle."""
+    from brainsynth.metrics.cache import open_cache
+    from brainsynth.metrics.evaldata import EvalData
+    from brainsynth.metrics.spaces import check_feature_sources
+
+    registered = families.registered()
     n_real_available = len(real.images)
     channels = int(real.images.shape[1])
-    fake = check_fake(fake, int(real.images.shape[-1]), channels)
     if channels != 1 and not all(registered[m].multichannel for m in config.metrics):
         raise BrainsynthError(
             "multi-channel (joint) images are compared by the c2st only; the other metrics "
@@ -220,14 +336,12 @@ def evaluate(
         raise BrainsynthError("the real set needs images of at least 3 patients for the C2ST")
     size = int(real.images.shape[-1])
     check_feature_sources(config, size, channels, probe=data.real[:16])  # before any metric
-    if data.out_dir is not None:
-        data.out_dir.mkdir(parents=True, exist_ok=True)
     data.real_cache, cache_note = open_cache(config.prepared)
     metrics: dict[str, Any] = {key: None for key in required_keys()}
     metrics.update(
         {
             "sequence": real.name,
-            "image_size": int(real.images.shape[-1]),
+            "image_size": size,
             "n_real": len(data.real),
             "n_fake": len(data.fake),
             "n_real_available": n_real_available,
@@ -242,28 +356,7 @@ def evaluate(
             "timings_s": {},
         }
     )
-    selected = [m for name, m in registered.items() if name in config.metrics]
-    budget = Budget(config.budget_s, work_scale(len(data.real), len(data.fake), size),
-                    config.slowdown)  # fmt: skip
-    skipped: dict[str, str] = {}
-    with thread_limit(config.threads):
-        for metric in tqdm(selected, desc="evaluate", disable=not progress, unit="metric"):
-            if not metric.needs <= data.inputs:
-                missing = ", ".join(sorted(metric.needs - data.inputs))
-                skipped[metric.name] = f"not run: needs {missing}"
-                continue
-            reason = budget.refuse(metric.name, metric.cost(config))
-            if reason is not None:
-                skipped[metric.name] = reason
-                continue
-            start = time.perf_counter()
-            metrics.update(metric.run(data))
-            metrics["timings_s"][metric.name] = round(time.perf_counter() - start, 3)
-            budget.record(metric.cost(config))
-    if skipped:
-        metrics["skipped"] = skipped
-    metrics["timings_s"]["features"] = round(data.feature_seconds, 3)
-    return metrics
+    return data, metrics
 
 
 @contextmanager

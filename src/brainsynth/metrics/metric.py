@@ -43,8 +43,14 @@ class Metric:
     all``; ``multichannel`` lets it run on four-channel joint stacks; ``table_order`` moves
     its headlines up or down in tables (the model card's, the demo report's); ``cost_s``, the
     CPU seconds it takes for 1,000 vs 1,000 64x64 images on one quiet thread
-    (``benchmarks/evaluate.py``), lets an evaluation with a time budget skip what would not
-    fit (:class:`brainsynth.metrics.budget.Budget`).
+    (``benchmarks/evaluate.py``) with the real images' side already cached, lets an
+    evaluation with a time budget skip what would not fit
+    (:class:`brainsynth.metrics.budget.Budget`). ``real_side(data)`` is the family's work on
+    the real images alone (real-vs-real controls, an encoder trained on them, their
+    features): every evaluation against one prepared set repeats it, so it is kept in the
+    set's cache (:mod:`brainsynth.metrics.cache`) and can be done ahead
+    (:func:`brainsynth.metrics.evaluate.warm_real_side`); ``real_cost_s`` is its CPU seconds
+    for 1,000 real 64x64 images when nothing is cached.
     """
 
     name: str
@@ -62,6 +68,8 @@ class Metric:
     multichannel: bool = False
     table_order: int | None = None  # place of its headlines in tables (default: ``order``)
     cost_s: float | Callable[[Any], float] = 1.0  # CPU s, 1,000 vs 1,000 64x64, one thread
+    real_side: Callable[[Any], object] | None = None  # work on the real images alone (cached)
+    real_cost_s: float | Callable[[Any], float] = 0.0  # CPU s of real_side, 1,000 real, cold
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - INPUTS
@@ -76,6 +84,13 @@ class Metric:
     def cost(self, config: Any) -> float:
         """Reference CPU seconds of this family under ``config`` (see ``cost_s``)."""
         return float(self.cost_s(config) if callable(self.cost_s) else self.cost_s)
+
+    def real_cost(self, config: Any) -> float:
+        """Reference CPU seconds of :attr:`real_side` under ``config`` when not cached."""
+        if self.real_side is None:
+            return 0.0
+        cost = self.real_cost_s
+        return float(cost(config) if callable(cost) else cost)
 
     def files(self, config: Any) -> tuple[str, ...]:
         """Every file this family writes beside ``metrics.json`` under ``config``."""

@@ -141,10 +141,26 @@ def domain_space(data: EvalData) -> tuple[np.ndarray, np.ndarray, dict]:
     return real, fake, {"domain_encoder": where, "domain_encoder_info": info}
 
 
+def real_side(data: EvalData) -> None:
+    """The real images' handcrafted features, and the domain encoder trained on them with
+    their features in its space: what the distances repeat for every model evaluated against
+    one prepared set (kept in its cache). A loaded ``--domain-encoder`` trains nothing."""
+    names = check_features(list(data.config.features))
+    if "handcrafted" in names:
+        data.cached_real("handcrafted", features.handcrafted_features)
+    if "domain" in names and not data.config.domain_encoder:
+        model, _, tag = trained_encoder(data)
+        data.cached_real(tag, lambda images: domain.encode(model, images))
+
+
 def trained_encoder(data: EvalData) -> tuple[domain.DomainEncoder, dict, str]:
     """The domain encoder of these real images and settings: from the prepared set's cache
     when it was trained before, else trained now (and cached). Returns it, how it was made
-    and the cache tag of its features."""
+    and the cache tag of its features (once per evaluation)."""
+    return data.once("domain-encoder", lambda: _trained_encoder(data))
+
+
+def _trained_encoder(data: EvalData) -> tuple[domain.DomainEncoder, dict, str]:
     cfg = data.config
     size, channels = int(data.real.shape[-1]), int(data.real.shape[1])
     targets = domain.domain_targets(data.real_channels, data.real_labels)

@@ -69,6 +69,12 @@ def run(data: Any) -> dict[str, Any]:
     return out
 
 
+def real_side(data: Any) -> None:
+    from brainsynth.metrics import spaces
+
+    spaces.real_side(data)
+
+
 def summary(m: dict[str, Any]) -> list[str]:
     lines = []
     if m.get("fid") is not None:
@@ -94,7 +100,9 @@ METRIC = Metric(
     "domain_encoder.pt, reused with --domain-encoder)",
     run=run,
     summary=summary,
-    cost_s=lambda config: 4.0 + 7.7 * ('domain' in config.features) + 60.0 * ('inception' in config.features),
+    cost_s=lambda config: 3.0 + 1.0 * ('domain' in config.features) + 60.0 * ('inception' in config.features),
+    real_side=real_side,
+    real_cost_s=lambda config: 1.0 + 9.0 * ('domain' in config.features and not config.domain_encoder),
     required=("fid", "kid"),
     more_files=encoder_file,
     headlines=(
