@@ -67,7 +67,7 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
     assert row and len(re.findall(r"\d+\.\d \[", row.group(1))) == 2  # value [95% CI] per GAN
     assert (out / "config.yaml").is_file() and (out / "dcgan" / "metrics.json").is_file()
     # the real side was done once, in setup: both models' evaluations read it from the cache
-    assert "<td class=\"name\">real side</td>" in html
+    assert '<td class="name">real side</td>' in html
     for name in ("stylegan2", "dcgan"):
         metrics = json.loads((out / name / "metrics.json").read_text())
         assert "cached" in metrics["domain_encoder_info"], name
@@ -79,14 +79,17 @@ def test_tiny_demo_writes_a_complete_report_and_a_ready_study(
 
 
 def test_budgets_are_fixed_up_front_with_a_capped_evaluation_share() -> None:
+    from brainsynth.demo.config import TRAIN_OVERHEAD_S
+
     train, evaluation = training_budgets(DemoConfig(minutes=9, setup_s=60))
     # 480 s after setup: evaluation 0.25 * 480 / 2 = 60 s per model, capped at 45 s (the real
-    # side was done in setup), training (480 - 90) / 2 = 195 s per model.
-    assert (train, evaluation) == (195.0, 45.0)
+    # side was done in setup), training (480 - 90) / 2 = 195 s per model, less its overhead.
+    assert (train, evaluation) == (195.0 - TRAIN_OVERHEAD_S, 45.0)
     train, evaluation = training_budgets(DemoConfig(minutes=3, setup_s=60))
-    assert evaluation == 0.25 * 120 / 2 and train == (120 - 30) / 2  # the share, under the cap
+    assert evaluation == 0.25 * 120 / 2  # the share, under the cap
+    assert train == (120 - 30) / 2 - TRAIN_OVERHEAD_S
     train, evaluation = training_budgets(DemoConfig(minutes=30, setup_s=60))
-    assert evaluation == 45.0 and train == (1740 - 90) / 2  # capped: training gets the rest
+    assert evaluation == 45.0 and train == (1740 - 90) / 2 - TRAIN_OVERHEAD_S  # the rest
 
 
 def test_demo_refuses_a_non_positive_budget(capsys: pytest.CaptureFixture[str]) -> None:

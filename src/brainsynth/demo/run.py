@@ -178,9 +178,7 @@ def run_demo(config: DemoConfig, overwrite: bool = False) -> Path:
         if budget < train_s:
             print(f"{left:.0f} s of {config.minutes:g} min left: {gan.name} trains {budget:.0f} s "
                   f"instead of {train_s:.0f} s", flush=True)  # fmt: skip
-        results.append(
-            train_and_evaluate(config, gan, evaluation, real, budget, clock, eval_s)
-        )
+        results.append(train_and_evaluate(config, gan, evaluation, real, budget, clock, eval_s))
         overrun = results[-1]["train_seconds"] - budget
     for result in results:
         result["eval_budget_s"] = eval_s
