@@ -67,8 +67,8 @@ def worker(n: int, size: int, data: Path, warm: bool) -> dict:
         metrics = evaluate_module.evaluate(real, fake, config, out_dir=Path(out), progress=False)
     total = cpu_seconds() - start
     keep = ("c2st_accuracy", "c2st_control_accuracy", "c2st_control_accuracy_ci95", "c2st_gap",
-            "detectability",
-            "detectability_control", "c2st_knn_accuracy", "fid", "fid_domain", "kid")  # fmt: skip
+            "detectability", "detectability_control", "c2st_knn_accuracy", "fid", "fid_domain",
+            "kid")  # fmt: skip
     return {
         "total": total,
         "families": metrics["timings_s"],
