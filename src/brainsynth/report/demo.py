@@ -71,10 +71,10 @@ def machine_load(clock: Any, results: list[dict[str, Any]]) -> dict[str, Any]:
         if "cpu_share" not in r:
             continue
         share, name = r["cpu_share"], r["gan"].name
-        reference = r.get("quiet_reference")  # (iterations, seconds, where) when quiet
+        reference = r.get("quiet_reference")  # (iterations, seconds, where, how) when quiet
         quiet = (
             f"about {reference[0] * r['train_budget_s'] / reference[1]:.0f} on "
-            f"{reference[2]} ({reference[0]} in {reference[1]:.0f} s)"
+            f"{reference[2]} ({reference[0]} in {reference[1]:.0f} s, {reference[3]})"
             if reference else f"about {r['iteration'] / max(share, 0.05):.0f} with all of its CPU"
         )  # fmt: skip
         models.append({
