@@ -88,3 +88,33 @@ def test_masks_that_do_not_match_the_images_are_refused(data, tmp_path, capsys):
                  "--out", str(tmp_path / "m.json"), *QUICK])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "masks do not match the 6 images" in err, err
+
+
+def test_the_reference_segmenter_is_trained_once_per_prepared_set(data, tmp_path, monkeypatch):
+    """Issue 27: image-mask consistency's reference segmenter depends on the real pairs
+    alone; it is kept in the prepared set's cache, so a second model's pairs are segmented by
+    the same network without training it again, and a damaged entry is trained anew."""
+    from brainsynth.metrics import pairs
+
+    trained: list[int] = []
+    original = pairs.fit_reference_segmenter
+
+    def counting(*args, **kwargs):
+        trained.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pairs, "fit_reference_segmenter", counting)
+    run = train(data, tmp_path / "pairs", "--with-mask", "--width", "4")
+    samples = tmp_path / "samples"
+    assert main(["sample", str(run), "--n", "16", "--out", str(samples)]) == 0
+    seed = ["--seed", "7", "--metrics", "image_mask_consistency"]  # a key no other test uses
+    first = evaluate(data, samples, tmp_path / "a.json", *seed)["image_mask_consistency"]
+    second = evaluate(data, samples, tmp_path / "b.json", *seed)["image_mask_consistency"]
+    assert len(trained) == 1 and second["segmenter"] == first["segmenter"]
+    assert (second["synthetic"], second["real"]) == (first["synthetic"], first["real"])
+
+    entries = list((data / "evaluate-cache").glob("segmenter-*.pt"))
+    for entry in entries:
+        entry.write_bytes(b"not a segmenter")
+    third = evaluate(data, samples, tmp_path / "c.json", *seed)["image_mask_consistency"]
+    assert entries and len(trained) == 2 and third["ratio"] == pytest.approx(first["ratio"])

@@ -27,6 +27,8 @@ from brainsynth.errors import BrainsynthError
 FOLDER = "evaluate-cache"
 COMMAND = "evaluate"
 MAX_ENTRIES = 24
+ENTRY_PATTERN = r"[a-z0-9_-]+-[0-9a-f]{20}\.(npy|npz|pt|json)"
+"""The names of the cache's entries (``TAG-DIGEST.SUFFIX``): what its marker may list."""
 
 
 def digest(*parts: Any) -> str:
@@ -126,9 +128,10 @@ class RealCache:
         failure to write only loses the cache entry."""
         try:
             if self.claim is None:
-                from brainsynth.outputs import claim_folder
+                from brainsynth.outputs import Vocabulary, claim_folder
 
-                self.claim = claim_folder(self.folder, COMMAND, "--real")
+                vocabulary = Vocabulary(file_pattern=ENTRY_PATTERN)
+                self.claim = claim_folder(self.folder, COMMAND, "--real", vocabulary=vocabulary)
             self._evict()
             self.claim.begin([path.name])
             tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")

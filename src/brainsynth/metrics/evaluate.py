@@ -244,7 +244,8 @@ def warm_real_side(
         raise BrainsynthError(f"nothing to warm: {note}")
     data.real_cache = cache
     registered = families.registered()
-    chosen = [registered[m] for m in config.metrics if registered[m].real_side is not None]
+    runnable = [registered[m] for m in config.metrics if registered[m].needs <= data.inputs]
+    chosen = [m for m in runnable if m.real_side is not None]
     seconds: dict[str, float] = {}
     with thread_limit(config.threads):
         for metric in tqdm(chosen, desc="real side", disable=not progress, unit="metric"):

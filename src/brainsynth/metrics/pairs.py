@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import torch
 from scipy import stats
+from torch import nn
 
 from brainsynth.errors import BrainsynthError
 from brainsynth.metrics.seg_config import SegmenterConfig
@@ -43,7 +44,7 @@ from brainsynth.metrics.seg_scores import (
     empty_reference_slices,
     overlap_counts,
 )
-from brainsynth.metrics.segmenter import fit_reference_segmenter, segment
+from brainsynth.metrics.segmenter import TrainingLog, fit_reference_segmenter, segment
 from brainsynth.metrics.stats import percentile_interval
 
 FEATURES: tuple[str, ...] = (
@@ -331,6 +332,26 @@ def reference_patients(
     return tuple(sorted(order[:n_out])), tuple(sorted(order[n_out : n_out + n_val]))
 
 
+def fit_reference(
+    real_images: np.ndarray,
+    real_masks: np.ndarray,
+    real_patients: np.ndarray,
+    config: SegmenterConfig,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: bool = True,
+) -> tuple[nn.Module, TrainingLog]:
+    """The reference segmenter :func:`image_mask_consistency` trains for ``seed`` (its
+    patients drawn by :func:`reference_patients`), trained once for several evaluations."""
+    patients = np.asarray(real_patients).astype(str)
+    heldout, validation = reference_patients(patients, seed)
+    fit = ~np.isin(patients, heldout)
+    masks = check_masks(real_masks, "real label maps")
+    return fit_reference_segmenter(np.asarray(real_images)[fit], masks[fit], patients[fit],
+                                   validation, config, seed=seed, device=device,
+                                   progress=progress)  # fmt: skip
+
+
 def image_mask_consistency(
     real_images: np.ndarray,
     real_masks: np.ndarray,
@@ -344,10 +365,13 @@ def image_mask_consistency(
     n_boot: int = 1000,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    reference: tuple[nn.Module, TrainingLog] | None = None,
 ) -> dict[str, Any]:
     """Train the reference segmenter on the real pairs of all but the held-out and validation
     patients (drawn by :func:`reference_patients` unless given), segment the synthetic images
-    and the held-out real ones, and score both (:func:`consistency_scores`).
+    and the held-out real ones, and score both (:func:`consistency_scores`). ``reference``:
+    that segmenter and its log, trained before on the same real pairs, patients and seed
+    (:func:`fit_reference`; the evaluation keeps it in the prepared set's cache).
 
     Images (N, C, H, W) uint8 or float in [0, 1], synthetic ones with the real ones' channels;
     label maps (N, H, W) with labels 0..3. Returns :func:`consistency_scores`'s dict with
@@ -373,7 +397,7 @@ def image_mask_consistency(
     heldout = np.isin(real_patients, heldout_patients)
     fit = ~heldout
     config = config or SegmenterConfig()
-    model, log = fit_reference_segmenter(
+    model, log = reference or fit_reference_segmenter(
         np.asarray(real_images)[fit],
         real_masks[fit],
         real_patients[fit],

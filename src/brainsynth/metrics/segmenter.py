@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -238,3 +239,36 @@ def fit_reference_segmenter(
         )
     finally:
         bar.close()
+
+
+def save_segmenter(model: nn.Module, log: TrainingLog, path) -> None:
+    """A trained segmenter and its log as a dict of tensors and plain values (``torch.save``,
+    read back with ``weights_only=True``): no pickled module."""
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    record = {"state": state, "val_dice": [float(d) for d in log.val_dice],
+              "best_epoch": int(log.best_epoch), "steps": int(log.steps)}  # fmt: skip
+    torch.save(record, path)
+
+
+def load_segmenter(
+    path, channels: int, size: int, config: SegmenterConfig, device: str | torch.device = "cpu"
+) -> tuple[nn.Module, TrainingLog]:
+    """The segmenter :func:`save_segmenter` wrote, for ``channels`` x ``size`` images and
+    ``config``; ``ValueError`` when the file is not one (wrong shapes, non-finite weights)."""
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
+        raise ValueError(f"{path} is not a saved segmenter: {error}") from error
+    if not isinstance(record, dict) or not isinstance(record.get("state"), dict):
+        raise ValueError(f"{path} is not a saved segmenter")
+    state = record["state"]
+    if not all(isinstance(v, torch.Tensor) and torch.isfinite(v).all() for v in state.values()):
+        raise ValueError(f"{path} holds non-finite or non-tensor weights")
+    model = build_segmenter(channels, size, config)
+    try:
+        model.load_state_dict(state)  # strict: every key, every shape
+    except RuntimeError as error:
+        raise ValueError(f"{path} does not fit this segmenter: {error}") from error
+    log = TrainingLog([float(d) for d in record.get("val_dice", [])],
+                      int(record.get("best_epoch", -1)), int(record.get("steps", 0)))  # fmt: skip
+    return model.to(device).eval(), log
