@@ -86,3 +86,18 @@ def test_warming_needs_a_prepared_folder_it_can_write(sets):
     _, real, _ = sets
     with pytest.raises(BrainsynthError, match="nothing to warm: no cache"):
         warm_real_side(real, small_config(None), progress=False)
+
+
+def test_a_damaged_cached_encoder_is_trained_anew(sets, monkeypatch):
+    """A cache entry that does not load (truncated, foreign) costs a retraining, not the
+    evaluation: the domain encoder is trained again and the figures are those of a fresh one."""
+    real_dir, real, fake = sets
+    config = small_config(real_dir, metrics=["distances"])
+    first = evaluate(real, fake, config, progress=False)
+    entries = list((real_dir / "evaluate-cache").glob("domain_encoder-*.pt"))
+    assert len(entries) == 1
+    entries[0].write_bytes(entries[0].read_bytes()[:100])
+    encoders = counted(monkeypatch, domain, "train_domain_encoder")
+    again = evaluate(real, fake, config, progress=False)
+    assert len(encoders) == 1 and "cached" not in again["domain_encoder_info"]
+    assert again["fid_domain"] == pytest.approx(first["fid_domain"], rel=1e-9)

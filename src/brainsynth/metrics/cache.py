@@ -46,9 +46,10 @@ def digest(*parts: Any) -> str:
 class RealCache:
     """Arrays and encoders computed from the real images of one prepared set."""
 
-    def __init__(self, folder: Path, dataset_key: str) -> None:
+    def __init__(self, folder: Path, dataset_key: str, writable: bool = True) -> None:
         self.folder = folder
         self.dataset_key = dataset_key
+        self.writable = writable  # False: read, never written (a read-only folder)
         self.claim: Any = None
 
     def entry(self, tag: str, *parts: Any, suffix: str = ".npy") -> Path:
@@ -82,6 +83,30 @@ class RealCache:
         arrays, plain = pack(result)
         self.write(path, lambda tmp: np.savez(tmp, __json__=json.dumps(plain), **arrays))
         return result
+
+    def stored(
+        self,
+        tag: str,
+        parts: list[Any],
+        suffix: str,
+        load: Callable[[Path], Any],
+        compute: Callable[[], Any],
+        save: Callable[[Any, Path], Any],
+    ) -> tuple[Any, Path]:
+        """``compute()`` kept as one file (a trained network): ``load(path)`` when this
+        cache holds an entry of ``parts``, else computed and written by ``save(value, tmp)``.
+        An entry ``load`` refuses (``ValueError``, ``OSError`` or ``BrainsynthError``:
+        damaged, foreign, another shape) is computed again. Returns the value and the
+        entry's path."""
+        path = self.entry(tag, *parts, suffix=suffix)
+        if self.owns(path.name) and path.is_file() and not path.is_symlink():
+            try:
+                return load(path), path
+            except (OSError, ValueError, BrainsynthError):
+                pass
+        value = compute()
+        self.write(path, lambda tmp: save(value, tmp))
+        return value, path
 
     def warmed(self, key: list[Any]) -> set[str]:
         """The families whose work on the real images of the evaluation ``key`` is cached
@@ -126,6 +151,8 @@ class RealCache:
     def write(self, path: Path, save: Callable[[Path], Any]) -> None:
         """Write ``path`` through ``save(tmp)`` and a rename, listed in the marker first; a
         failure to write only loses the cache entry."""
+        if not self.writable:
+            return
         try:
             if self.claim is None:
                 from brainsynth.outputs import Vocabulary, claim_folder
@@ -168,7 +195,8 @@ def open_cache(prepared: str | os.PathLike[str] | None) -> tuple[RealCache | Non
         if marker is None or marker["command"] != COMMAND:
             return None, f"no cache: {folder} was not made by 'brainsynth evaluate'"
         if not os.access(folder, os.W_OK | os.X_OK):
-            return RealCache(folder, dataset_key), f"cache {folder} (read-only: read, not written)"
+            note = f"cache {folder} (read-only: read, not written)"
+            return RealCache(folder, dataset_key, writable=False), note
     elif not os.access(root, os.W_OK | os.X_OK):
         return None, f"no cache: the prepared folder {root} is read-only"
     return RealCache(folder, dataset_key), f"cache {folder}"

@@ -240,7 +240,7 @@ def warm_real_side(
     no_fake = np.zeros((0, channels, size, size), np.float32)
     data, _ = evaluation_data(real, no_fake, config, None, None, real_labels, None)
     cache, note = open_cache(config.prepared)
-    if cache is None or "read-only" in note:
+    if cache is None or not cache.writable:
         raise BrainsynthError(f"nothing to warm: {note}")
     data.real_cache = cache
     registered = families.registered()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import math
+import os
 import pickle
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -241,6 +242,11 @@ def fit_reference_segmenter(
         bar.close()
 
 
+MAX_SEGMENTER_BYTES = 256 * 2**20
+"""Largest segmenter file read (width 32, MONAI's default, is about 8 MB): checked before
+anything is loaded."""
+
+
 def save_segmenter(model: nn.Module, log: TrainingLog, path) -> None:
     """A trained segmenter and its log as a dict of tensors and plain values (``torch.save``,
     read back with ``weights_only=True``): no pickled module."""
@@ -255,6 +261,8 @@ def load_segmenter(
 ) -> tuple[nn.Module, TrainingLog]:
     """The segmenter :func:`save_segmenter` wrote, for ``channels`` x ``size`` images and
     ``config``; ``ValueError`` when the file is not one (wrong shapes, non-finite weights)."""
+    if os.path.getsize(path) > MAX_SEGMENTER_BYTES:
+        raise ValueError(f"{path} is larger than a saved segmenter can be")
     try:
         record = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, pickle.UnpicklingError) as error:

@@ -168,21 +168,26 @@ def _trained_encoder(data: EvalData) -> tuple[domain.DomainEncoder, dict, str]:
            domain.FORMAT]  # fmt: skip
     for name in sorted(targets):
         key += [name, np.asarray(targets[name])]
-    cache = data.real_cache
-    entry = cache.entry("domain_encoder", *key, suffix=".pt") if cache is not None else None
-    tag = f"domain-{entry.stem}" if entry is not None else "domain"
-    if entry is not None and cache.owns(entry.name) and entry.is_file():
-        record = domain.read_encoder(entry)
-        domain.check_encoder_fits(record, entry, size, channels)
+
+    def load(path: Path) -> tuple[domain.DomainEncoder, dict]:
+        record = domain.read_encoder(path)
+        domain.check_encoder_fits(record, path, size, channels)
         info = dict(record.get("info") or {}) if isinstance(record.get("info"), dict) else {}
-        info["cached"] = str(entry)
-        return domain.build_encoder(record, entry), info, tag
-    model, info = domain.train_domain_encoder(
-        data.real, data.real_groups, targets, cfg.seed, max_epochs=cfg.domain_epochs
-    )
-    if cache is not None:
-        cache.write(entry, lambda tmp: domain.save_encoder(model, tmp, size, info))
-    return model, info, tag
+        info["cached"] = str(path)
+        return domain.build_encoder(record, path), info
+
+    def train() -> tuple[domain.DomainEncoder, dict]:
+        return domain.train_domain_encoder(
+            data.real, data.real_groups, targets, cfg.seed, max_epochs=cfg.domain_epochs
+        )
+
+    def save(trained: tuple[domain.DomainEncoder, dict], tmp: Path) -> None:
+        domain.save_encoder(trained[0], tmp, size, trained[1])
+
+    if data.real_cache is None:
+        return (*train(), "domain")
+    (model, info), entry = data.real_cache.stored("domain_encoder", key, ".pt", load, train, save)
+    return model, info, f"domain-{entry.stem}"
 
 
 def feature_spaces(data: EvalData) -> dict[str, tuple[np.ndarray, np.ndarray, str]]:

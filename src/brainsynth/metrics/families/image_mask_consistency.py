@@ -49,18 +49,20 @@ def reference_segmenter(data: Any) -> Any:
     key = [np.asarray(pairs.real_images), np.asarray(pairs.real_masks),
            np.asarray(pairs.real_patients).astype(str),
            repr(pairs.segmenter), cfg.seed, cfg.device, SEGMENTER_FORMAT]  # fmt: skip
-    entry = cache.entry("segmenter", *key, suffix=".pt") if cache is not None else None
-    if entry is not None and cache.owns(entry.name) and entry.is_file() and not entry.is_symlink():
-        try:
-            return load_segmenter(entry, channels, size, pairs.segmenter, cfg.device)
-        except (OSError, ValueError):
-            pass  # damaged or foreign: trained again below
-    model, log = fit_reference(pairs.real_images, pairs.real_masks, pairs.real_patients,
-                               pairs.segmenter, seed=cfg.seed, device=cfg.device,
-                               progress=False)  # fmt: skip
-    if cache is not None:
-        cache.write(entry, lambda tmp: save_segmenter(model, log, tmp))
-    return model, log
+
+    def train() -> Any:
+        return fit_reference(pairs.real_images, pairs.real_masks, pairs.real_patients,
+                             pairs.segmenter, seed=cfg.seed, device=cfg.device,
+                             progress=False)  # fmt: skip
+
+    if cache is None:
+        return train()
+    reference, _ = cache.stored(
+        "segmenter", key, ".pt",
+        lambda path: load_segmenter(path, channels, size, pairs.segmenter, cfg.device),
+        train, lambda trained, tmp: save_segmenter(*trained, tmp),
+    )  # fmt: skip
+    return reference
 
 
 def run(data: Any) -> dict[str, Any]:
