@@ -444,7 +444,7 @@ def parse_arguments() -> tuple[argparse.Namespace, list[str], list[float]]:
         "--metrics",
         default=EVAL_METRICS,
         help=f"evaluate's families ({EVAL_METRICS}; add image_mask_consistency: a "
-        "reference segmenter trained per model, ~40 CPU s)",
+        "reference segmenter, ~40 CPU s, trained once and cached beside the prepared set)",
     )
     add(
         "--detectability-sizes",
